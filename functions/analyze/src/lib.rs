@@ -1,0 +1,94 @@
+#![doc = include_str!("../README.md")]
+
+use customs_contracts::{queue, route, AnalyzeImage, EvaluateImage};
+use customs_image::{Platform, Registry};
+use customs_model::ImageRef;
+use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
+use customs_runtime::Queues;
+use customs_store::{AnalysisResult, Claim, LayerRecord, Store};
+use tracing::{info, instrument, warn};
+
+/// What the handler needs, built once per execution environment.
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Store,
+    pub registry: Registry,
+    pub queues: Queues,
+}
+
+/// The Lambda handler: one SQS batch of `AnalyzeImage` messages.
+pub async fn handle(event: Event, deps: &Deps) -> BatchResponse {
+    sqs::for_each(event, |msg: AnalyzeImage, d| analyze(msg, d, deps)).await
+}
+
+fn max_receives() -> u32 {
+    route(queue::ANALYZE).map_or(1, |r| r.max_receives)
+}
+
+#[instrument(skip_all, fields(account = %msg.account, image_id = %msg.image_id))]
+async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(), Retry> {
+    let image = match deps.store.begin_analysis(&msg.account, msg.image_id).await.map_err(Retry::new)? {
+        Claim::Claimed(img) => img,
+        Claim::Finished(img) => {
+            info!(status = %img.analysis_status, "Image already finished; nothing to analyse");
+            if img.analysis_status == customs_model::AnalysisStatus::Analyzed {
+                // A redelivery after a failed send: evaluation is idempotent, queue it again.
+                deps.queues.send(&EvaluateImage { account: msg.account.clone(), image_id: img.id }).await.map_err(Retry::new)?;
+            }
+            return Ok(());
+        }
+        Claim::Gone => {
+            info!("Image record is gone; nothing to do");
+            return Ok(());
+        }
+    };
+    let (account, image_id) = (msg.account.as_str(), msg.image_id);
+    let fail = |reason: String| async move {
+        warn!(reason = %reason, "Analysis failed");
+        deps.store.fail_analysis(account, image_id, &reason).await.map_err(Retry::new)
+    };
+    let reference = match ImageRef::parse(&image.source_ref) {
+        Ok(r) => r,
+        Err(e) => return fail(e.to_string()).await,
+    };
+    let Some(platform) = Platform::parse(&image.platform) else {
+        return fail(format!("platform {:?} is not os/arch[/variant]", image.platform)).await;
+    };
+    let fetched = match deps.registry.fetch(&reference, None, &platform, false).await {
+        Ok(f) => f,
+        Err(e) if e.is_retryable() && delivery.receive_count < max_receives() => {
+            return Err(Retry::new(e));
+        }
+        Err(e) => return fail(e.to_string()).await,
+    };
+    let result = AnalysisResult {
+        image_digest: fetched.digest,
+        parent_digest: fetched.parent_digest,
+        manifest_media_type: fetched.media_type,
+        manifest: fetched.manifest,
+        config_digest: fetched.config_digest,
+        config: fetched.config,
+        arch: fetched.arch,
+        os: fetched.os,
+        image_size: fetched.size,
+        layers: fetched
+            .layers
+            .into_iter()
+            .map(|l| LayerRecord { digest: l.digest, media_type: l.media_type, size: l.size, diff_id: l.diff_id })
+            .collect(),
+    };
+    let stored = match deps.store.complete_analysis(&msg.account, msg.image_id, &result).await {
+        Ok(img) => img,
+        Err(customs_store::StoreError::ImageNotFound(_)) => {
+            info!("Image was deleted during analysis; dropping the result");
+            return Ok(());
+        }
+        Err(e) => return Err(Retry::new(e)),
+    };
+    info!(digest = ?stored.image_digest, layers = stored.layer_count, "Analyzed image");
+    deps.queues
+        .send(&EvaluateImage { account: msg.account.clone(), image_id: stored.id })
+        .await
+        .map_err(Retry::new)?;
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! `/v1/images`: add, list and get images.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use customs_contracts::AnalyzeImage;
+use customs_model::{ImageRef, ImageStatus};
+use customs_store::ImageFilter;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+use crate::auth::Caller;
+use crate::params::{flag, Params};
+use crate::{render, ApiError, AppState};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/images", get(list).post(add))
+        .route("/images/{digest}", get(get_one))
+}
+
+/// The accepted `POST /images` bodies: the legacy `{"tag"}` / `{"digest","tag"}` that
+/// anchore-cli sends, and the newer `{"source": {"tag": {"pullstring"}}}`.
+#[derive(Debug, Default, Deserialize)]
+struct AddBody {
+    tag: Option<String>,
+    digest: Option<String>,
+    source: Option<Source>,
+    #[serde(default)]
+    annotations: Option<serde_json::Map<String, Value>>,
+    /// customs extension: `os/arch[/variant]`, default `linux/amd64`.
+    platform: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Source {
+    tag: Option<PullString>,
+    digest: Option<DigestSource>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PullString {
+    pullstring: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DigestSource {
+    pullstring: String,
+    tag: Option<String>,
+}
+
+fn json_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body is not valid JSON for this operation: {e}")))
+}
+
+fn bad_reference(e: customs_model::ReferenceError) -> ApiError {
+    ApiError::BadRequest { message: e.to_string(), detail: json!({ "error_codes": ["BAD_REFERENCE"] }) }
+}
+
+/// Builds the reference to analyse from the body's fields.
+fn reference(b: &AddBody) -> Result<ImageRef, ApiError> {
+    let (tag, digest) = match (&b.source, &b.tag, &b.digest) {
+        (Some(Source { tag: Some(t), .. }), _, _) => (Some(t.pullstring.clone()), None),
+        (Some(Source { digest: Some(d), .. }), _, _) => (d.tag.clone(), Some(d.pullstring.clone())),
+        (_, tag, digest) => (tag.clone(), digest.clone()),
+    };
+    match (tag, digest) {
+        (Some(t), None) => {
+            let r = ImageRef::parse(&t).map_err(bad_reference)?;
+            Ok(r)
+        }
+        (tag, Some(d)) => {
+            // A full `repo@sha256:…` pull string, or a bare digest with the tag naming the repo.
+            let mut r = if d.contains('@') {
+                ImageRef::parse(&d).map_err(bad_reference)?
+            } else {
+                let t = tag.as_deref().ok_or_else(|| ApiError::bad_request("a bare digest needs a tag naming the repository"))?;
+                let base = ImageRef::parse(t).map_err(bad_reference)?;
+                ImageRef::parse(&format!("{}/{}@{}", base.registry, base.repo, d)).map_err(bad_reference)?
+            };
+            if let Some(t) = tag {
+                let tr = ImageRef::parse(&t).map_err(bad_reference)?;
+                if (tr.registry.as_str(), tr.repo.as_str()) != (r.registry.as_str(), r.repo.as_str()) {
+                    return Err(ApiError::bad_request(format!("tag {t} and digest {d} name different repositories")));
+                }
+                r.tag = tr.tag;
+            }
+            Ok(r)
+        }
+        (None, None) => Err(ApiError::BadRequest {
+            message: "request must name an image: {\"tag\": \"registry/repo:tag\"} or {\"source\": {\"tag\": {\"pullstring\": …}}}".into(),
+            detail: json!({ "error_codes": ["BAD_REQUEST"] }),
+        }),
+    }
+}
+
+async fn add(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<Params>,
+    body: Bytes,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let force = flag(&q, "force", false)?;
+    flag(&q, "autosubscribe", true)?;
+    let b: AddBody = json_body(&body)?;
+    let r = reference(&b)?;
+    let platform = b.platform.as_deref().unwrap_or("linux/amd64");
+    if platform.split('/').filter(|p| !p.is_empty()).count() < 2 || platform.split('/').count() > 3 {
+        return Err(ApiError::bad_request(format!("platform {platform:?} is not os/arch[/variant], e.g. linux/arm64/v8")));
+    }
+    let annotations = Value::Object(b.annotations.unwrap_or_default());
+    let outcome = deps.store.add_image(&caller.account, &r, platform, &annotations, force).await?;
+    let mut image = outcome.image;
+    if outcome.needs_analysis {
+        let msg = AnalyzeImage { account: caller.account.clone(), image_id: image.id };
+        if let Err(e) = deps.queues.send(&msg).await {
+            // Never leave a record waiting for a message that was not sent.
+            let reason = format!("could not queue the analysis: {e}");
+            warn!(image_id = %image.id, error = %e, "Analysis not queued");
+            deps.store.fail_analysis(&caller.account, image.id, &reason).await?;
+            return Err(ApiError::Unavailable(format!("{reason}; the image is marked analysis_failed, add it again to retry")));
+        }
+        info!(image_id = %image.id, reference = %r, "Queued analysis");
+        if let Some(fresh) = deps.store.image(&caller.account, image.id).await? {
+            image = fresh;
+        }
+    }
+    Ok(Json(vec![render::image(&image)]))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListBody {
+    tag: Option<String>,
+}
+
+async fn list(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<Params>,
+    body: Bytes,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    flag(&q, "history", false)?;
+    // Old clients put the tag in a GET body instead of `fulltag`.
+    let tag = match q.get("fulltag").filter(|t| !t.is_empty()) {
+        Some(t) => Some(t.clone()),
+        None => json_body::<ListBody>(&body)?.tag,
+    };
+    let tag = tag.map(|t| ImageRef::parse(&t)).transpose().map_err(bad_reference)?;
+    let image_status = match q.get("image_status").map(String::as_str) {
+        None | Some("") => Some(ImageStatus::Active),
+        Some("all") => None,
+        Some(s) => Some(s.parse::<ImageStatus>().map_err(|_| {
+            ApiError::bad_request(format!("image_status={s:?}: expected active, inactive, deleting or all"))
+        })?),
+    };
+    let digest = q.get("digest").filter(|d| !d.is_empty()).cloned();
+    let filter = ImageFilter { tag, digest, image_status };
+    let mut images = deps.store.list_images(&caller.account, &filter).await?;
+    if let Some(s) = q.get("analysis_status").filter(|s| !s.is_empty()) {
+        images.retain(|i| i.analysis_status.as_str() == s);
+    }
+    Ok(Json(images.iter().map(render::image).collect()))
+}
+
+async fn get_one(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(digest): Path<String>,
+    Query(q): Query<Params>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    flag(&q, "history", false)?;
+    let filter = ImageFilter { digest: Some(digest.clone()), ..ImageFilter::default() };
+    let images = deps.store.list_images(&caller.account, &filter).await?;
+    if images.is_empty() {
+        return Err(ApiError::NotFound(format!("image {digest} not found")));
+    }
+    Ok(Json(images.iter().map(render::image).collect()))
+}

@@ -1,0 +1,39 @@
+#![doc = include_str!("../README.md")]
+
+mod auth;
+mod error;
+mod images;
+mod params;
+mod render;
+mod system;
+
+use std::sync::Arc;
+
+use axum::Router;
+use customs_runtime::Queues;
+use customs_store::Store;
+
+pub use auth::AuthConfig;
+pub use error::ApiError;
+
+/// What the handlers need, built once per execution environment.
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Store,
+    pub queues: Queues,
+    pub auth: AuthConfig,
+}
+
+pub(crate) type AppState = Arc<Deps>;
+
+/// The whole API. Every route is served under `/v1` and, like Anchore, without it.
+pub fn router(deps: Arc<Deps>) -> Router {
+    let authed = images::routes().layer(axum::middleware::from_fn_with_state(deps.clone(), auth::require_user));
+    let api = system::public_routes().merge(authed);
+    Router::new()
+        .merge(system::root_routes())
+        .nest("/v1", api.clone())
+        .merge(api)
+        .fallback(error::not_found)
+        .with_state(deps)
+}

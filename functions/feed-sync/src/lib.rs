@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+
+use customs_contracts::FeedSync;
+use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
+use customs_store::Store;
+use tracing::{info, instrument};
+
+/// What the handler needs, built once per execution environment.
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Store,
+}
+
+/// The Lambda handler: one SQS batch of `FeedSync` messages.
+pub async fn handle(event: Event, deps: &Deps) -> BatchResponse {
+    sqs::for_each(event, |msg: FeedSync, d| process(msg, d, deps)).await
+}
+
+#[instrument(skip_all, fields(trigger = ?msg.trigger))]
+async fn process(msg: FeedSync, d: Delivery, deps: &Deps) -> Result<(), Retry> {
+    let _ = deps;
+    info!(flush = msg.flush, message_id = %d.message_id, "Feed sync requested");
+    Ok(())
+}

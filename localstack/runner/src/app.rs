@@ -1,0 +1,125 @@
+//! Wiring every function's handler to its queue, and the API to its port.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use customs_contracts::{Route, ROUTES};
+use customs_image::Registry;
+use customs_runtime::aws::SdkConfig;
+use customs_runtime::{config, Queues};
+use customs_store::Store;
+use tracing::info;
+
+use crate::provision::{self, Names};
+use crate::runner::{consumer, Binding, Consumer, Runner};
+
+/// Settings of the local stack, from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub names: Names,
+    pub api_addr: SocketAddr,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self> {
+        let api_addr = config::or_default("CUSTOMS_API_ADDR", "127.0.0.1:8228");
+        Ok(Self {
+            database_url: config::database_url()?,
+            names: Names {
+                queue_prefix: config::queue_prefix(),
+                bucket: config::or_default("CUSTOMS_BUCKET", "customs-staging"),
+            },
+            api_addr: api_addr.parse().with_context(|| format!("CUSTOMS_API_ADDR={api_addr:?} is not host:port"))?,
+        })
+    }
+}
+
+/// Every function, linked into one process against one database pool.
+#[derive(Clone)]
+pub struct App {
+    pub sdk: SdkConfig,
+    pub settings: Settings,
+    pub store: Store,
+    pub queues: Queues,
+    pub api: Arc<customs_api::Deps>,
+}
+
+impl App {
+    pub async fn new(sdk: SdkConfig, settings: Settings, auth: customs_api::AuthConfig) -> Result<Self> {
+        let store = Store::connect(&settings.database_url, 16)?;
+        let queues = Queues::new(aws_sdk_sqs::Client::new(&sdk), settings.names.queue_prefix.clone());
+        let api = Arc::new(customs_api::Deps { store: store.clone(), queues: queues.clone(), auth });
+        Ok(Self { sdk, settings, store, queues, api })
+    }
+
+    /// The handler consuming `route`, as the event source mapping would invoke it.
+    pub fn consumer_for(&self, route: &Route) -> Result<Consumer> {
+        let store = self.store.clone();
+        Ok(match route.consumer {
+            "analyze" => {
+                let deps = Arc::new(customs_analyze::Deps { store, registry: Registry::default(), queues: self.queues.clone() });
+                consumer(move |ev| {
+                    let deps = deps.clone();
+                    async move { customs_analyze::handle(ev, &deps).await }
+                })
+            }
+            "evaluate" => {
+                let deps = Arc::new(customs_evaluate::Deps { store });
+                consumer(move |ev| {
+                    let deps = deps.clone();
+                    async move { customs_evaluate::handle(ev, &deps).await }
+                })
+            }
+            "notify" => {
+                let deps = Arc::new(customs_notify::Deps { store });
+                consumer(move |ev| {
+                    let deps = deps.clone();
+                    async move { customs_notify::handle(ev, &deps).await }
+                })
+            }
+            "feed-sync" => {
+                let deps = Arc::new(customs_feed_sync::Deps { store });
+                consumer(move |ev| {
+                    let deps = deps.clone();
+                    async move { customs_feed_sync::handle(ev, &deps).await }
+                })
+            }
+            "watch" => {
+                let deps = Arc::new(customs_watch::Deps { store });
+                consumer(move |ev| {
+                    let deps = deps.clone();
+                    async move { customs_watch::handle(ev, &deps).await }
+                })
+            }
+            other => bail!("route {} names consumer {other:?}, which the runner does not link", route.queue),
+        })
+    }
+
+    /// Provisions (idempotently) and binds every route of the routing table.
+    pub async fn runner(&self) -> Result<Runner> {
+        let pairs = provision::all(&self.sdk, &self.settings.names).await?;
+        let mut bindings = Vec::new();
+        for r in ROUTES {
+            let pair = pairs.get(r.queue).with_context(|| format!("queue {} not provisioned", r.queue))?;
+            bindings.push(Binding {
+                queue_url: pair.url.clone(),
+                queue_arn: pair.arn.clone(),
+                batch_size: r.batch_size,
+                consumer: self.consumer_for(r)?,
+            });
+        }
+        let region = self.sdk.region().map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
+        Ok(Runner::new(aws_sdk_sqs::Client::new(&self.sdk), region, bindings))
+    }
+
+    /// Serves the API router until the process ends.
+    pub async fn serve_api(&self) -> Result<()> {
+        let listener = tokio::net::TcpListener::bind(self.settings.api_addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.settings.api_addr))?;
+        info!(addr = %self.settings.api_addr, "API listening");
+        axum::serve(listener, customs_api::router(self.api.clone())).await.context("API server")
+    }
+}

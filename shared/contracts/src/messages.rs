@@ -1,0 +1,100 @@
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::envelope::Message;
+use crate::routes::queue;
+
+/// Fetch and analyse one image record (created by `POST /v1/images` or by watch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalyzeImage {
+    pub account: String,
+    pub image_id: Uuid,
+}
+
+impl Message for AnalyzeImage {
+    const KIND: &'static str = "analyze_image";
+    const VERSION: u32 = 1;
+    const QUEUE: &'static str = queue::ANALYZE;
+}
+
+/// Match vulnerabilities and evaluate policy for an analysed image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvaluateImage {
+    pub account: String,
+    pub image_id: Uuid,
+}
+
+impl Message for EvaluateImage {
+    const KIND: &'static str = "evaluate_image";
+    const VERSION: u32 = 1;
+    const QUEUE: &'static str = queue::EVALUATE;
+}
+
+/// Deliver one recorded event to the subscribers that want it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notify {
+    pub account: String,
+    pub event_id: Uuid,
+}
+
+impl Message for Notify {
+    const KIND: &'static str = "notify";
+    const VERSION: u32 = 1;
+    const QUEUE: &'static str = queue::NOTIFY;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedSyncTrigger {
+    Schedule,
+    Api,
+}
+
+/// Sync vulnerability feeds; sent by the schedule or by `POST /v1/system/feeds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedSync {
+    pub trigger: FeedSyncTrigger,
+    #[serde(default)]
+    pub flush: bool,
+}
+
+impl Message for FeedSync {
+    const KIND: &'static str = "feed_sync";
+    const VERSION: u32 = 1;
+    const QUEUE: &'static str = queue::FEED_SYNC;
+}
+
+/// One scheduled pass over the watched tags and repositories.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchTick {}
+
+impl Message for WatchTick {
+    const KIND: &'static str = "watch_tick";
+    const VERSION: u32 = 1;
+    const QUEUE: &'static str = queue::WATCH;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{decode, encode, DecodeError};
+
+    #[test]
+    fn messages_round_trip_in_their_envelope() {
+        let m = AnalyzeImage { account: "admin".into(), image_id: Uuid::nil() };
+        let wire = encode(&m);
+        assert!(wire.starts_with(r#"{"kind":"analyze_image","v":1,"body":"#), "{wire}");
+        assert_eq!(decode::<AnalyzeImage>(&wire).ok(), Some(m));
+    }
+
+    #[test]
+    fn foreign_or_future_messages_are_refused_with_the_reason() {
+        let wire = encode(&WatchTick {});
+        assert!(matches!(decode::<AnalyzeImage>(&wire), Err(DecodeError::WrongKind { .. })));
+        let future = r#"{"kind":"analyze_image","v":2,"body":{}}"#;
+        assert!(matches!(decode::<AnalyzeImage>(future), Err(DecodeError::UnsupportedVersion { found: 2, .. })));
+        assert!(matches!(decode::<AnalyzeImage>("not json"), Err(DecodeError::NotAnEnvelope(_))));
+        let bad = r#"{"kind":"analyze_image","v":1,"body":{"account":1}}"#;
+        assert!(matches!(decode::<AnalyzeImage>(bad), Err(DecodeError::BadBody { .. })));
+    }
+}

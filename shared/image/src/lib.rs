@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+mod manifest;
+mod registry;
+
+pub use error::RegistryError;
+pub use manifest::{media_type, LayerDescriptor, Platform};
+pub use registry::{Credentials, FetchedImage, Registry};

@@ -1,0 +1,279 @@
+//! Fetching manifests and configs through `oci-client`.
+
+use std::fmt;
+use std::time::Duration;
+
+use customs_model::ImageRef;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tracing::debug;
+
+use crate::manifest::{classify, media_type, select, Descriptor, Kind, LayerDescriptor, Platform};
+use crate::RegistryError;
+
+/// Largest image config customs reads (real ones are a few KiB to a few hundred KiB).
+const MAX_CONFIG_BYTES: i64 = 16 << 20;
+/// Largest manifest customs accepts (the distribution spec's suggested limit).
+const MAX_MANIFEST_BYTES: usize = 4 << 20;
+
+/// Registry credentials. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<redacted>").finish()
+    }
+}
+
+/// An image's manifest and config, verified against their digests.
+#[derive(Debug, Clone)]
+pub struct FetchedImage {
+    /// Digest of the platform manifest (Anchore's `imageDigest`).
+    pub digest: String,
+    /// Digest of the manifest list / index the platform manifest was selected from.
+    pub parent_digest: Option<String>,
+    pub media_type: String,
+    pub manifest: Vec<u8>,
+    pub config_digest: String,
+    pub config: Value,
+    pub layers: Vec<LayerDescriptor>,
+    pub os: Option<String>,
+    pub arch: Option<String>,
+    /// Sum of the compressed layer sizes.
+    pub size: i64,
+}
+
+/// Talks to registries. A fresh `oci-client` is built per fetch so that credentials and
+/// tokens of one account never serve another.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self { connect_timeout: Duration::from_secs(10), read_timeout: Duration::from_secs(60) }
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    let mut s = String::with_capacity(71);
+    s.push_str("sha256:");
+    for b in d {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+impl Registry {
+    fn client(&self, r: &ImageRef, insecure: bool) -> Client {
+        let protocol = if insecure || r.is_loopback_registry() {
+            ClientProtocol::HttpsExcept(vec![r.registry.clone()])
+        } else {
+            ClientProtocol::Https
+        };
+        Client::new(ClientConfig {
+            protocol,
+            connect_timeout: Some(self.connect_timeout),
+            read_timeout: Some(self.read_timeout),
+            user_agent: concat!("customs/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        })
+    }
+
+    /// Resolves `r` and fetches its manifest (for `platform`, through an index if need
+    /// be) and config. `insecure` allows plain HTTP to a non-loopback registry.
+    pub async fn fetch(
+        &self,
+        r: &ImageRef,
+        creds: Option<&Credentials>,
+        platform: &Platform,
+        insecure: bool,
+    ) -> Result<FetchedImage, RegistryError> {
+        let client = self.client(r, insecure);
+        let auth = match creds {
+            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+            None => RegistryAuth::Anonymous,
+        };
+        let map = |e| classify_error(r, creds.is_none(), e);
+        let reference = match (&r.digest, &r.tag) {
+            (Some(d), _) => Reference::with_digest(r.registry.clone(), r.repo.clone(), d.clone()),
+            (None, Some(t)) => Reference::with_tag(r.registry.clone(), r.repo.clone(), t.clone()),
+            (None, None) => Reference::with_tag(r.registry.clone(), r.repo.clone(), "latest".into()),
+        };
+        let (raw, _) = client.pull_manifest_raw(&reference, &auth, media_type::ACCEPTED).await.map_err(map)?;
+        let digest = verified(&raw, r.digest.as_deref(), &format!("manifest of {r}"))?;
+        let (raw, digest, parent_digest, pinned) = match parse(r, &raw)? {
+            Kind::Index(entries) => {
+                let entry = select(&entries, platform).map_err(|available| RegistryError::NoMatchingPlatform {
+                    reference: r.to_string(),
+                    platform: platform.to_string(),
+                    available,
+                })?;
+                debug!(index = %digest, platform = %platform, manifest = %entry.digest, "Selected platform manifest");
+                let pinned = Reference::with_digest(r.registry.clone(), r.repo.clone(), entry.digest.clone());
+                let (child, _) =
+                    client.pull_manifest_raw(&pinned, &auth, media_type::ACCEPTED).await.map_err(map)?;
+                let child_digest = verified(&child, Some(&entry.digest), &format!("platform manifest of {r}"))?;
+                (child, child_digest, Some(digest), pinned)
+            }
+            _ => (raw, digest, None, reference),
+        };
+        let Kind::Image { config, layers, media_type } = parse(r, &raw)? else {
+            return Err(RegistryError::UnsupportedMediaType {
+                reference: r.to_string(),
+                media_type: "nested index (an index entry pointing to another index)".into(),
+            });
+        };
+        let config_raw = self.pull_config(&client, &pinned, &config, r).await?;
+        let config_json: Value = serde_json::from_slice(&config_raw).map_err(|e| RegistryError::Malformed {
+            reference: r.to_string(),
+            what: "image config",
+            reason: e.to_string(),
+        })?;
+        let diff_ids: Vec<String> = config_json
+            .pointer("/rootfs/diff_ids")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        if diff_ids.len() != layers.len() {
+            return Err(RegistryError::Malformed {
+                reference: r.to_string(),
+                what: "image config",
+                reason: format!("rootfs.diff_ids lists {} layers, the manifest {}", diff_ids.len(), layers.len()),
+            });
+        }
+        let size = layers.iter().map(|l| l.size.max(0)).sum();
+        let layers = layers
+            .into_iter()
+            .zip(diff_ids)
+            .map(|(l, diff_id)| LayerDescriptor { digest: l.digest, media_type: l.media_type, size: l.size, diff_id: Some(diff_id) })
+            .collect();
+        let text = |k: &str| config_json.get(k).and_then(Value::as_str).map(str::to_owned);
+        Ok(FetchedImage {
+            digest,
+            parent_digest,
+            media_type,
+            manifest: raw.to_vec(),
+            config_digest: config.digest,
+            os: text("os"),
+            arch: text("architecture"),
+            config: config_json,
+            layers,
+            size,
+        })
+    }
+
+    async fn pull_config(&self, client: &Client, image: &Reference, d: &Descriptor, r: &ImageRef) -> Result<Vec<u8>, RegistryError> {
+        if d.size > MAX_CONFIG_BYTES || d.size < 0 {
+            return Err(RegistryError::TooLarge { what: format!("config of {r}"), size: d.size.unsigned_abs(), limit: MAX_CONFIG_BYTES as u64 });
+        }
+        let desc = OciDescriptor { media_type: d.media_type.clone(), digest: d.digest.clone(), size: d.size, ..OciDescriptor::default() };
+        let mut out = Vec::with_capacity(usize::try_from(d.size).unwrap_or(0));
+        client.pull_blob(image, &desc, &mut out).await.map_err(|e| classify_error(r, false, e))?;
+        verified(&out, Some(&d.digest), &format!("config of {r}"))?;
+        Ok(out)
+    }
+}
+
+fn parse(r: &ImageRef, raw: &[u8]) -> Result<Kind, RegistryError> {
+    if raw.len() > MAX_MANIFEST_BYTES {
+        return Err(RegistryError::TooLarge { what: format!("manifest of {r}"), size: raw.len() as u64, limit: MAX_MANIFEST_BYTES as u64 });
+    }
+    let any = serde_json::from_slice(raw).map_err(|e| RegistryError::Malformed {
+        reference: r.to_string(),
+        what: "manifest",
+        reason: e.to_string(),
+    })?;
+    match classify(any) {
+        Kind::Schema1 => Err(RegistryError::Schema1 { reference: r.to_string() }),
+        Kind::Unsupported(media_type) => Err(RegistryError::UnsupportedMediaType { reference: r.to_string(), media_type }),
+        k => Ok(k),
+    }
+}
+
+/// The sha256 digest of `bytes`, checked against `expected` when one is given.
+fn verified(bytes: &[u8], expected: Option<&str>, what: &str) -> Result<String, RegistryError> {
+    let actual = sha256(bytes);
+    match expected {
+        Some(e) if e != actual => Err(RegistryError::DigestMismatch { what: what.to_owned(), expected: e.to_owned(), actual }),
+        _ => Ok(actual),
+    }
+}
+
+fn classify_error(r: &ImageRef, anonymous: bool, e: OciDistributionError) -> RegistryError {
+    let registry = r.registry.clone();
+    match e {
+        OciDistributionError::AuthenticationFailure(reason) => RegistryError::Unauthorized { registry, anonymous, reason },
+        OciDistributionError::UnauthorizedError { url } => {
+            RegistryError::Unauthorized { registry, anonymous, reason: format!("401 from {url}") }
+        }
+        OciDistributionError::ImageManifestNotFoundError(reason) => RegistryError::NotFound { reference: r.to_string(), reason },
+        OciDistributionError::RegistryError { envelope, url } => {
+            let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
+            let reason = envelope.errors.iter().map(|e| format!("{:?}: {}", e.code, e.message)).collect::<Vec<_>>().join("; ");
+            let reason = format!("{reason} ({url})");
+            if codes.iter().any(|c| matches!(c, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::BlobUnknown | OciErrorCode::NotFound)) {
+                RegistryError::NotFound { reference: r.to_string(), reason }
+            } else if codes.iter().any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied)) {
+                RegistryError::Unauthorized { registry, anonymous, reason }
+            } else if codes.iter().any(|c| matches!(c, OciErrorCode::Toomanyrequests)) {
+                RegistryError::Transient { registry, reason }
+            } else {
+                RegistryError::Malformed { reference: r.to_string(), what: "registry response", reason }
+            }
+        }
+        OciDistributionError::ServerError { code, url, message } if code == 404 => {
+            RegistryError::NotFound { reference: r.to_string(), reason: format!("404 from {url}: {message}") }
+        }
+        OciDistributionError::ServerError { code, url, message } if code == 401 || code == 403 => {
+            RegistryError::Unauthorized { registry, anonymous, reason: format!("{code} from {url}: {message}") }
+        }
+        OciDistributionError::ServerError { code, url, message } if code == 429 || code >= 500 => {
+            RegistryError::Transient { registry, reason: format!("{code} from {url}: {message}") }
+        }
+        OciDistributionError::ServerError { code, url, message } => {
+            RegistryError::Malformed { reference: r.to_string(), what: "registry response", reason: format!("{code} from {url}: {message}") }
+        }
+        OciDistributionError::RequestError(e) => {
+            let reason = error_chain(&e);
+            if e.is_timeout() {
+                RegistryError::Transient { registry, reason }
+            } else if e.is_connect() || e.is_builder() || e.is_request() {
+                RegistryError::Unreachable { registry, reason }
+            } else {
+                RegistryError::Transient { registry, reason }
+            }
+        }
+        OciDistributionError::DigestError(e) => {
+            RegistryError::DigestMismatch { what: format!("content of {r}"), expected: "the descriptor's digest".into(), actual: e.to_string() }
+        }
+        OciDistributionError::IoError(e) => RegistryError::Transient { registry, reason: e.to_string() },
+        other => RegistryError::Malformed { reference: r.to_string(), what: "registry response", reason: other.to_string() },
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}

@@ -1,0 +1,445 @@
+//! Image records: added by the API, resolved and filled in by the analysis.
+
+use std::str::FromStr;
+
+use customs_model::{AnalysisStatus, ImageRef, ImageStatus};
+use serde_json::Value;
+use time::OffsetDateTime;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagRecord {
+    pub registry: String,
+    pub repo: String,
+    pub tag: String,
+    pub tag_detected_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+    pub last_updated: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerRecord {
+    pub digest: String,
+    pub media_type: String,
+    pub size: i64,
+    pub diff_id: Option<String>,
+}
+
+/// An image as the catalog knows it (the heavy manifest and config are fetched apart).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRecord {
+    pub id: Uuid,
+    pub account: String,
+    pub source_ref: String,
+    pub platform: String,
+    pub image_digest: Option<String>,
+    pub parent_digest: Option<String>,
+    pub manifest_media_type: Option<String>,
+    pub config_digest: Option<String>,
+    pub arch: Option<String>,
+    pub os: Option<String>,
+    pub image_size: Option<i64>,
+    pub layer_count: Option<i32>,
+    pub analysis_status: AnalysisStatus,
+    pub analysis_error: Option<String>,
+    pub image_status: ImageStatus,
+    pub annotations: Value,
+    pub analyzed_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub last_updated: OffsetDateTime,
+    pub record_version: i32,
+    /// Newest first.
+    pub tags: Vec<TagRecord>,
+}
+
+/// The outcome of trying to claim an image for analysis.
+#[derive(Debug, Clone)]
+pub enum Claim {
+    /// Now `analyzing`; the caller does the work.
+    Claimed(ImageRecord),
+    /// Already analysed or failed, or no longer active: nothing to do.
+    Finished(ImageRecord),
+    /// The record no longer exists (deleted, or merged into another with the same digest).
+    Gone,
+}
+
+/// What `add_image` did.
+#[derive(Debug, Clone)]
+pub struct AddOutcome {
+    pub image: ImageRecord,
+    /// True when the image needs an analysis message (new, forced, or failed before).
+    pub needs_analysis: bool,
+}
+
+/// Everything the analysis learned about an image, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct AnalysisResult {
+    pub image_digest: String,
+    pub parent_digest: Option<String>,
+    pub manifest_media_type: String,
+    pub manifest: Vec<u8>,
+    pub config_digest: String,
+    pub config: Value,
+    pub arch: Option<String>,
+    pub os: Option<String>,
+    pub image_size: i64,
+    pub layers: Vec<LayerRecord>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImageFilter {
+    /// Only images whose tag list holds this tag (newest tag detection first).
+    pub tag: Option<ImageRef>,
+    pub digest: Option<String>,
+    /// `None` means any status.
+    pub image_status: Option<ImageStatus>,
+}
+
+const COLUMNS: &str = "id, account, source_ref, platform, image_digest, parent_digest, manifest_media_type, config_digest, \
+     arch, os, image_size, layer_count, analysis_status, analysis_error, image_status, annotations, \
+     analyzed_at, created_at, last_updated, record_version";
+
+fn record(row: &Row) -> Result<ImageRecord, StoreError> {
+    let status: String = row.get("analysis_status");
+    let image_status: String = row.get("image_status");
+    Ok(ImageRecord {
+        id: row.get("id"),
+        account: row.get("account"),
+        source_ref: row.get("source_ref"),
+        platform: row.get("platform"),
+        image_digest: row.get("image_digest"),
+        parent_digest: row.get("parent_digest"),
+        manifest_media_type: row.get("manifest_media_type"),
+        config_digest: row.get("config_digest"),
+        arch: row.get("arch"),
+        os: row.get("os"),
+        image_size: row.get("image_size"),
+        layer_count: row.get("layer_count"),
+        analysis_status: AnalysisStatus::from_str(&status).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        analysis_error: row.get("analysis_error"),
+        image_status: ImageStatus::from_str(&image_status).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        annotations: row.get("annotations"),
+        analyzed_at: row.get("analyzed_at"),
+        created_at: row.get("created_at"),
+        last_updated: row.get("last_updated"),
+        record_version: row.get("record_version"),
+        tags: Vec::new(),
+    })
+}
+
+/// Loads the records for `rows` with their tags, keeping the rows' order.
+async fn with_tags(c: &impl GenericClient, rows: &[Row]) -> Result<Vec<ImageRecord>, StoreError> {
+    let mut out = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<Uuid> = out.iter().map(|r| r.id).collect();
+    let tags = c
+        .query(
+            "SELECT image_id, registry, repo, tag, tag_detected_at, created_at, last_updated
+             FROM image_tags WHERE image_id = ANY($1) ORDER BY tag_detected_at DESC, tag",
+            &[&ids],
+        )
+        .await?;
+    for t in tags {
+        let id: Uuid = t.get(0);
+        if let Some(r) = out.iter_mut().find(|r| r.id == id) {
+            r.tags.push(TagRecord {
+                registry: t.get(1),
+                repo: t.get(2),
+                tag: t.get(3),
+                tag_detected_at: t.get(4),
+                created_at: t.get(5),
+                last_updated: t.get(6),
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn by_id(c: &impl GenericClient, account: &str, id: Uuid) -> Result<Option<ImageRecord>, StoreError> {
+    let rows = c
+        .query(&format!("SELECT {COLUMNS} FROM images WHERE account = $1 AND id = $2"), &[&account, &id])
+        .await?;
+    Ok(with_tags(c, &rows).await?.into_iter().next())
+}
+
+async fn upsert_tag(c: &impl GenericClient, account: &str, id: Uuid, r: &ImageRef, tag: &str) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO image_tags (image_id, account, registry, repo, tag) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (image_id, registry, repo, tag)
+         DO UPDATE SET tag_detected_at = now(), last_updated = now()",
+        &[&id, &account, &r.registry, &r.repo, &tag],
+    )
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Records an image for analysis, Anchore-style: a repeat add of the same reference
+    /// returns the existing record unchanged, unless `force` is set or the last
+    /// analysis failed, in which case the image is queued again.
+    pub async fn add_image(
+        &self,
+        account: &str,
+        reference: &ImageRef,
+        platform: &str,
+        annotations: &Value,
+        force: bool,
+    ) -> Result<AddOutcome, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        // Serialise adds of the same reference so two concurrent adds make one record.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&format!("{account}\u{0}{reference}")],
+        )
+        .await?;
+        let existing = match (&reference.digest, &reference.tag) {
+            (Some(d), _) => {
+                tx.query_opt(
+                    "SELECT id FROM images WHERE account = $1 AND image_digest = $2",
+                    &[&account, d],
+                )
+                .await?
+            }
+            (None, Some(t)) => {
+                tx.query_opt(
+                    "SELECT i.id FROM images i JOIN image_tags t ON t.image_id = i.id
+                     WHERE t.account = $1 AND t.registry = $2 AND t.repo = $3 AND t.tag = $4
+                       AND i.image_status = 'active'
+                     ORDER BY t.tag_detected_at DESC LIMIT 1",
+                    &[&account, &reference.registry, &reference.repo, t],
+                )
+                .await?
+            }
+            (None, None) => None,
+        };
+        let existing = match existing {
+            Some(row) => by_id(&tx, account, row.get(0)).await?,
+            None => None,
+        };
+        if let Some(img) = existing {
+            let retry = force || img.analysis_status == AnalysisStatus::AnalysisFailed;
+            if !retry {
+                if let (Some(_), Some(t)) = (&reference.digest, &reference.tag) {
+                    upsert_tag(&tx, account, img.id, reference, t).await?;
+                }
+                let image = by_id(&tx, account, img.id).await?.ok_or(StoreError::ImageNotFound(img.id))?;
+                tx.commit().await?;
+                return Ok(AddOutcome { image, needs_analysis: false });
+            }
+            if img.image_digest.is_none() || img.analysis_status != AnalysisStatus::Analyzed {
+                // Never resolved or failed: analyse the same record again.
+                tx.execute(
+                    "UPDATE images SET analysis_status = 'not_analyzed', analysis_error = NULL,
+                         source_ref = $3, platform = $4, annotations = annotations || $5,
+                         image_status = 'active', last_updated = now(), record_version = record_version + 1
+                     WHERE account = $1 AND id = $2",
+                    &[&account, &img.id, &reference.to_string(), &platform, annotations],
+                )
+                .await?;
+                if let Some(t) = &reference.tag {
+                    upsert_tag(&tx, account, img.id, reference, t).await?;
+                }
+                let image = by_id(&tx, account, img.id).await?.ok_or(StoreError::ImageNotFound(img.id))?;
+                tx.commit().await?;
+                return Ok(AddOutcome { image, needs_analysis: true });
+            }
+            // Forced re-add of an analysed image: the tag may have moved, so resolve it
+            // afresh in a new record; completion merges it if the digest is unchanged.
+        }
+        let id = Uuid::new_v4();
+        tx.execute(
+            "INSERT INTO images (id, account, source_ref, platform, annotations) VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &account, &reference.to_string(), &platform, annotations],
+        )
+        .await?;
+        if let Some(t) = &reference.tag {
+            upsert_tag(&tx, account, id, reference, t).await?;
+        }
+        let image = by_id(&tx, account, id).await?.ok_or(StoreError::ImageNotFound(id))?;
+        tx.commit().await?;
+        Ok(AddOutcome { image, needs_analysis: true })
+    }
+
+    /// Claims a record for analysis (sets `analyzing`). A redelivered message finds the
+    /// record already finished or gone and reports that instead, so handling is idempotent.
+    pub async fn begin_analysis(&self, account: &str, id: Uuid) -> Result<Claim, StoreError> {
+        let conn = self.conn().await?;
+        let n = conn
+            .execute(
+                "UPDATE images SET analysis_status = 'analyzing', last_updated = now()
+                 WHERE account = $1 AND id = $2 AND analysis_status IN ('not_analyzed', 'analyzing')
+                   AND image_status = 'active'",
+                &[&account, &id],
+            )
+            .await?;
+        let image = by_id(&conn, account, id).await?;
+        Ok(match image {
+            None => Claim::Gone,
+            Some(img) if n == 1 => Claim::Claimed(img),
+            Some(img) => Claim::Finished(img),
+        })
+    }
+
+    /// Stores a finished analysis. When another record of the account already has the
+    /// resolved digest, the tags move to it and this record is dropped; the returned
+    /// record is the one that now holds the analysis.
+    pub async fn complete_analysis(&self, account: &str, id: Uuid, r: &AnalysisResult) -> Result<ImageRecord, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        if tx
+            .query_opt("SELECT 1 FROM images WHERE account = $1 AND id = $2 FOR UPDATE", &[&account, &id])
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::ImageNotFound(id));
+        }
+        let other = tx
+            .query_opt(
+                "SELECT id FROM images WHERE account = $1 AND image_digest = $2 AND id <> $3 FOR UPDATE",
+                &[&account, &r.image_digest, &id],
+            )
+            .await?;
+        let target: Uuid = match other {
+            Some(row) => {
+                let target: Uuid = row.get(0);
+                tx.execute(
+                    "INSERT INTO image_tags (image_id, account, registry, repo, tag, tag_detected_at)
+                     SELECT $3, account, registry, repo, tag, tag_detected_at FROM image_tags
+                     WHERE account = $1 AND image_id = $2
+                     ON CONFLICT (image_id, registry, repo, tag)
+                     DO UPDATE SET tag_detected_at = EXCLUDED.tag_detected_at, last_updated = now()",
+                    &[&account, &id, &target],
+                )
+                .await?;
+                tx.execute("DELETE FROM images WHERE account = $1 AND id = $2", &[&account, &id]).await?;
+                target
+            }
+            None => id,
+        };
+        let layer_count = i32::try_from(r.layers.len()).unwrap_or(i32::MAX);
+        tx.execute(
+            "UPDATE images SET image_digest = $3, parent_digest = $4, manifest_media_type = $5, manifest = $6,
+                 config = $7, arch = $8, os = $9, image_size = $10, layer_count = $11, config_digest = $12,
+                 analysis_status = 'analyzed', analysis_error = NULL, image_status = 'active',
+                 analyzed_at = now(), last_updated = now(), record_version = record_version + 1
+             WHERE account = $1 AND id = $2",
+            &[
+                &account,
+                &target,
+                &r.image_digest,
+                &r.parent_digest,
+                &r.manifest_media_type,
+                &r.manifest,
+                &r.config,
+                &r.arch,
+                &r.os,
+                &r.image_size,
+                &layer_count,
+                &r.config_digest,
+            ],
+        )
+        .await?;
+        tx.execute("DELETE FROM image_layers WHERE image_id = $1", &[&target]).await?;
+        for (i, l) in r.layers.iter().enumerate() {
+            let ordinal = i32::try_from(i).unwrap_or(i32::MAX);
+            tx.execute(
+                "INSERT INTO image_layers (image_id, ordinal, digest, media_type, size, diff_id)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&target, &ordinal, &l.digest, &l.media_type, &l.size, &l.diff_id],
+            )
+            .await?;
+        }
+        let image = by_id(&tx, account, target).await?.ok_or(StoreError::ImageNotFound(target))?;
+        tx.commit().await?;
+        Ok(image)
+    }
+
+    /// Records why an analysis failed. An analysed image is never downgraded.
+    pub async fn fail_analysis(&self, account: &str, id: Uuid, reason: &str) -> Result<(), StoreError> {
+        self.conn()
+            .await?
+            .execute(
+                "UPDATE images SET analysis_status = 'analysis_failed', analysis_error = $3,
+                     last_updated = now(), record_version = record_version + 1
+                 WHERE account = $1 AND id = $2 AND analysis_status <> 'analyzed'",
+                &[&account, &id, &reason],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn image(&self, account: &str, id: Uuid) -> Result<Option<ImageRecord>, StoreError> {
+        by_id(&self.conn().await?, account, id).await
+    }
+
+    /// Images of an account, newest first (by tag detection when filtering by tag).
+    pub async fn list_images(&self, account: &str, f: &ImageFilter) -> Result<Vec<ImageRecord>, StoreError> {
+        let conn = self.conn().await?;
+        let status = f.image_status.map(ImageStatus::as_str);
+        let rows = match &f.tag {
+            Some(r) => {
+                let tag = r.tag.clone().unwrap_or_default();
+                let cols = COLUMNS.split(", ").map(|c| format!("i.{c}")).collect::<Vec<_>>().join(", ");
+                conn.query(
+                    &format!(
+                        "SELECT {cols} FROM images i JOIN image_tags t ON t.image_id = i.id
+                         WHERE t.account = $1 AND t.registry = $2 AND t.repo = $3 AND t.tag = $4
+                           AND ($5::text IS NULL OR i.image_status = $5)
+                           AND ($6::text IS NULL OR i.image_digest = $6)
+                         ORDER BY t.tag_detected_at DESC"
+                    ),
+                    &[&account, &r.registry, &r.repo, &tag, &status, &f.digest],
+                )
+                .await?
+            }
+            None => {
+                conn.query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM images
+                         WHERE account = $1 AND ($2::text IS NULL OR image_status = $2)
+                           AND ($3::text IS NULL OR image_digest = $3)
+                         ORDER BY created_at DESC"
+                    ),
+                    &[&account, &status, &f.digest],
+                )
+                .await?
+            }
+        };
+        with_tags(&conn, &rows).await
+    }
+
+    /// The stored raw manifest and config of an analysed image.
+    pub async fn image_manifest(&self, account: &str, id: Uuid) -> Result<Option<(Vec<u8>, Value)>, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt(
+                "SELECT manifest, config FROM images WHERE account = $1 AND id = $2 AND manifest IS NOT NULL",
+                &[&account, &id],
+            )
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    pub async fn image_layers(&self, id: Uuid) -> Result<Vec<LayerRecord>, StoreError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT digest, media_type, size, diff_id FROM image_layers WHERE image_id = $1 ORDER BY ordinal",
+                &[&id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| LayerRecord { digest: r.get(0), media_type: r.get(1), size: r.get(2), diff_id: r.get(3) })
+            .collect())
+    }
+}

@@ -1,0 +1,108 @@
+//! Schema migrations, applied in version order under a PostgreSQL advisory lock so
+//! that concurrent migrators (two deploys, two test processes) take turns.
+
+use sha2::{Digest, Sha256};
+use tracing::info;
+
+use crate::{Store, StoreError};
+
+/// One migration file, embedded at build time.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! migration {
+    ($version:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $file,
+            sql: include_str!(concat!("../../../migrations/", $file, ".sql")),
+        }
+    };
+}
+
+/// Every file in `migrations/`, in order. A test checks the folder and this list agree.
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "V0001__create_images")];
+
+/// Arbitrary constant naming the advisory lock; `customs` in ASCII.
+const LOCK_KEY: i64 = 0x6375_7374_6f6d_73;
+
+fn checksum(sql: &str) -> String {
+    Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Store {
+    /// Applies every migration not yet applied. Safe to run repeatedly and concurrently.
+    /// Returns the versions this call applied.
+    pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY]).await?;
+        let result = apply_all(&mut conn).await;
+        // Release even when a migration failed; the session ends with the pool anyway.
+        let unlock = conn.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]).await;
+        let applied = result?;
+        unlock?;
+        Ok(applied)
+    }
+}
+
+async fn apply_all(conn: &mut deadpool_postgres::Object) -> Result<Vec<i32>, StoreError> {
+    conn.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    integer PRIMARY KEY,
+            name       text        NOT NULL,
+            checksum   text        NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .await?;
+    let rows = conn.query("SELECT version, name, checksum FROM schema_migrations", &[]).await?;
+    let mut applied_now = Vec::new();
+    for m in MIGRATIONS {
+        let sum = checksum(m.sql);
+        if let Some(row) = rows.iter().find(|r| r.get::<_, i32>(0) == m.version) {
+            let applied: String = row.get(2);
+            if applied != sum {
+                return Err(StoreError::MigrationChanged { version: m.version, name: m.name.into(), applied, found: sum });
+            }
+            continue;
+        }
+        let tx = conn.transaction().await?;
+        tx.batch_execute(m.sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+            &[&m.version, &m.name, &sum],
+        )
+        .await?;
+        tx.commit().await?;
+        info!(version = m.version, name = m.name, "Applied migration");
+        applied_now.push(m.version);
+    }
+    Ok(applied_now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_file_is_embedded_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations dir")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".sql"))
+            .map(|n| n.trim_end_matches(".sql").to_owned())
+            .collect();
+        files.sort();
+        let embedded: Vec<String> = MIGRATIONS.iter().map(|m| m.name.to_owned()).collect();
+        assert_eq!(files, embedded);
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1);
+            assert!(m.name.starts_with(&format!("V{:04}__", m.version)), "{}", m.name);
+        }
+    }
+}
