@@ -114,12 +114,17 @@ impl App {
         Ok(Runner::new(aws_sdk_sqs::Client::new(&self.sdk), region, bindings))
     }
 
-    /// Serves the API router until the process ends.
+    /// Serves the API router on `CUSTOMS_API_ADDR` until the process ends.
     pub async fn serve_api(&self) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(self.settings.api_addr)
             .await
             .with_context(|| format!("cannot listen on {}", self.settings.api_addr))?;
-        info!(addr = %self.settings.api_addr, "API listening");
+        self.serve_api_on(listener).await
+    }
+
+    /// Serves the API router on an already bound listener.
+    pub async fn serve_api_on(&self, listener: tokio::net::TcpListener) -> Result<()> {
+        info!(addr = ?listener.local_addr().ok(), "API listening");
         axum::serve(listener, customs_api::router(self.api.clone())).await.context("API server")
     }
 }

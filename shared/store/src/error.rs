@@ -4,7 +4,7 @@ pub enum StoreError {
     Config(String),
     #[error("database pool: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database: {0}")]
+    #[error("database: {}", describe(.0))]
     Db(#[from] tokio_postgres::Error),
     #[error("migration {version} ({name}) was changed after it was applied (checksum {applied} in the database, {found} in this build)")]
     MigrationChanged { version: i32, name: String, applied: String, found: String },
@@ -12,4 +12,22 @@ pub enum StoreError {
     Corrupt(String),
     #[error("image {0} not found")]
     ImageNotFound(uuid::Uuid),
+}
+
+/// tokio-postgres prints only "db error"; the server's message and detail are in the source.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("{} ({})", db.message(), db.code().code());
+            if let Some(d) = db.detail() {
+                s.push_str(": ");
+                s.push_str(d);
+            }
+            s
+        }
+        None => match std::error::Error::source(e) {
+            Some(src) => format!("{e}: {src}"),
+            None => e.to_string(),
+        },
+    }
 }

@@ -196,7 +196,7 @@ impl Store {
         // Serialise adds of the same reference so two concurrent adds make one record.
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtext($1))",
-            &[&format!("{account}\u{0}{reference}")],
+            &[&format!("{account} {reference}")],
         )
         .await?;
         let existing = match (&reference.digest, &reference.tag) {

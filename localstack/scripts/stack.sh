@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# stack.sh {up|down|status|env|demo|test} - the whole local stack, started by the project.
+#
+#   up      PostgreSQL, the local registries (with the test images pushed), LocalStack,
+#           provisioned resources, migrations, and `customs-local serve` (API on
+#           127.0.0.1:8228) in the background. Idempotent.
+#   down    stops everything `up` started.
+#   env     prints the environment (export lines) to talk to the running stack.
+#   demo    up (what is not running yet), analyse the sample image through the API,
+#           print the result, then stop what it started.
+#   test    the same services, then every test (unit + integration + end-to-end), then
+#           stop what it started. Exit status is the tests'.
+# Logs: .local/logs/. Admin password: $CUSTOMS_ADMIN_PASSWORD, else a generated one kept in
+# .local/admin-password.
+set -euo pipefail
+LOG_TAG=stack
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+S=$CUSTOMS_ROOT/localstack/scripts
+API_ADDR=${CUSTOMS_API_ADDR:-127.0.0.1:8228}
+REGISTRY=127.0.0.1:${REGISTRY_PORT:-5000}
+
+admin_password() {
+  if [ -n "${CUSTOMS_ADMIN_PASSWORD:-}" ]; then echo "$CUSTOMS_ADMIN_PASSWORD"; return; fi
+  local f=$CUSTOMS_STATE/admin-password
+  [ -s "$f" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$f")
+  cat "$f"
+}
+
+print_env() {
+  cat <<EOV
+export DATABASE_URL='$("$S/postgres.sh" url)'
+export AWS_ENDPOINT_URL='http://127.0.0.1:${LOCALSTACK_PORT:-4566}'
+export AWS_REGION='us-east-1'
+export AWS_ACCESS_KEY_ID='test'
+export AWS_SECRET_ACCESS_KEY='test'
+export CUSTOMS_ADMIN_PASSWORD='$(admin_password)'
+export CUSTOMS_API_ADDR='$API_ADDR'
+export CUSTOMS_TEST_REGISTRY='$REGISTRY'
+export CUSTOMS_TEST_BASIC_REGISTRY='127.0.0.1:$(( ${REGISTRY_PORT:-5000} + 1 ))'
+EOV
+}
+
+# What was running before this command, so demo/test stop only what they started.
+running_before=()
+note_running() {
+  "$S/postgres.sh" status >/dev/null 2>&1 && running_before+=(postgres)
+  "$S/localstack.sh" health >/dev/null 2>&1 && running_before+=(localstack)
+  curl -s -o /dev/null -m 2 "http://$REGISTRY/v2/" && running_before+=(registry)
+  alive customs-local && running_before+=(customs-local)
+  return 0
+}
+was_running() { local x; for x in "${running_before[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
+
+services() {
+  need_apt curl jq ca-certificates
+  "$S/postgres.sh" start
+  "$S/registry.sh" start
+  "$S/localstack.sh" start
+  "$CUSTOMS_ROOT/tests/images/build.sh" --push
+}
+
+build() {
+  log "cargo build --workspace"
+  (cd "$CUSTOMS_ROOT" && cargo build --workspace --quiet)
+}
+
+runner() { "$CUSTOMS_ROOT/target/debug/customs-local" "$@"; }
+
+up() {
+  services
+  build
+  eval "$(print_env)"
+  runner provision >>"$CUSTOMS_LOGS/customs-local.log" 2>&1 || die "provisioning failed; see $CUSTOMS_LOGS/customs-local.log"
+  runner migrate >>"$CUSTOMS_LOGS/customs-local.log" 2>&1 || die "migrations failed; see $CUSTOMS_LOGS/customs-local.log"
+  spawn customs-local "$CUSTOMS_ROOT/target/debug/customs-local" serve
+  wait_http "http://$API_ADDR/v1" 150 || die "API did not answer on $API_ADDR; see $CUSTOMS_LOGS/customs-local.log"
+  log "stack is up: API http://$API_ADDR/v1 (admin / see 'make env'), registry $REGISTRY, LocalStack :${LOCALSTACK_PORT:-4566}"
+}
+
+down() {
+  stop_pid customs-local
+  "$S/localstack.sh" stop || true
+  "$S/registry.sh" stop || true
+  "$S/postgres.sh" stop || true
+}
+
+# Stops what this invocation started (for demo and test).
+cleanup() {
+  local rc=$?
+  was_running customs-local || stop_pid customs-local
+  was_running localstack || "$S/localstack.sh" stop >/dev/null 2>&1 || true
+  was_running registry || "$S/registry.sh" stop >/dev/null 2>&1 || true
+  was_running postgres || "$S/postgres.sh" stop >/dev/null 2>&1 || true
+  exit $rc
+}
+
+api() { curl -sS -u "admin:$CUSTOMS_ADMIN_PASSWORD" -H 'Content-Type: application/json' "$@"; }
+
+demo() {
+  note_running; trap cleanup EXIT
+  up
+  local tag="$REGISTRY/customs/debian-app:latest" url="http://$API_ADDR/v1" status="" rec
+  log "POST $url/images {\"tag\": \"$tag\"}"
+  api -X POST "$url/images?force=true" -d "{\"tag\": \"$tag\"}" | jq -e '.[0] | {analysis_status, tag: .image_detail[0].fulltag}'
+  for _ in $(seq 1 600); do
+    rec=$(api -G "$url/images" --data-urlencode "fulltag=$tag")
+    status=$(jq -r '.[0].analysis_status' <<<"$rec")
+    case "$status" in analyzed|analysis_failed) break ;; esac
+    sleep 0.2
+  done
+  echo
+  echo "== $tag"
+  jq -r '.[0] | "digest:      \(.imageDigest)\nstatus:      \(.analysis_status)\(if .analysis_error then " (\(.analysis_error))" else "" end)\nanalyzed at: \(.analyzed_at)\narch:        \(.image_content.metadata.arch)\nlayers:      \(.image_content.metadata.layer_count)\nsize:        \(.image_content.metadata.image_size) bytes (compressed)"' <<<"$rec"
+  [ "$status" = analyzed ]
+}
+
+test_all() {
+  note_running; trap cleanup EXIT
+  services
+  eval "$(print_env)"
+  ANCHORE_CLI=$("$S/anchore-cli.sh" path)
+  export ANCHORE_CLI
+  log "cargo test --workspace"
+  (cd "$CUSTOMS_ROOT" && cargo test --workspace --no-fail-fast)
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  env) print_env ;;
+  status) "$S/postgres.sh" status || true; "$S/registry.sh" status || true; "$S/localstack.sh" health >/dev/null && echo "localstack: healthy" || echo "localstack: down"; alive customs-local && echo "customs-local: running" || echo "customs-local: stopped" ;;
+  demo) demo ;;
+  test) test_all ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
+esac

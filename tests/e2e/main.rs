@@ -1,0 +1,7 @@
+//! End-to-end tests against LocalStack, PostgreSQL and the local registry.
+//! One binary (one link step); each test owns its database and queues.
+
+mod anchore_cli;
+mod images;
+mod migrations;
+mod runner;
