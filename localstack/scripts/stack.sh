@@ -19,6 +19,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 S=$CUSTOMS_ROOT/localstack/scripts
 API_ADDR=${CUSTOMS_API_ADDR:-127.0.0.1:8228}
 REGISTRY=127.0.0.1:${REGISTRY_PORT:-5000}
+# The caller's DATABASE_URL (an external server), kept apart from the one exported below.
+USER_DATABASE_URL=${DATABASE_URL:-}
+
+pg() {
+  if [ -n "$USER_DATABASE_URL" ]; then DATABASE_URL=$USER_DATABASE_URL "$S/postgres.sh" "$@"
+  else env -u DATABASE_URL "$S/postgres.sh" "$@"; fi
+}
 
 admin_password() {
   if [ -n "${CUSTOMS_ADMIN_PASSWORD:-}" ]; then echo "$CUSTOMS_ADMIN_PASSWORD"; return; fi
@@ -29,7 +36,7 @@ admin_password() {
 
 print_env() {
   cat <<EOV
-export DATABASE_URL='$("$S/postgres.sh" url)'
+export DATABASE_URL='$(pg url)'
 export AWS_ENDPOINT_URL='http://127.0.0.1:${LOCALSTACK_PORT:-4566}'
 export AWS_REGION='us-east-1'
 export AWS_ACCESS_KEY_ID='test'
@@ -44,7 +51,7 @@ EOV
 # What was running before this command, so demo/test stop only what they started.
 running_before=()
 note_running() {
-  "$S/postgres.sh" status >/dev/null 2>&1 && running_before+=(postgres)
+  pg status >/dev/null 2>&1 && running_before+=(postgres)
   "$S/localstack.sh" health >/dev/null 2>&1 && running_before+=(localstack)
   curl -s -o /dev/null -m 2 "http://$REGISTRY/v2/" && running_before+=(registry)
   alive customs-local && running_before+=(customs-local)
@@ -54,7 +61,7 @@ was_running() { local x; for x in "${running_before[@]}"; do [ "$x" = "$1" ] && 
 
 services() {
   need_apt curl jq ca-certificates
-  "$S/postgres.sh" start
+  pg start
   "$S/registry.sh" start
   "$S/localstack.sh" start
   "$CUSTOMS_ROOT/tests/images/build.sh" --push
@@ -82,7 +89,7 @@ down() {
   stop_pid customs-local
   "$S/localstack.sh" stop || true
   "$S/registry.sh" stop || true
-  "$S/postgres.sh" stop || true
+  pg stop || true
 }
 
 # Stops what this invocation started (for demo and test).
@@ -91,7 +98,7 @@ cleanup() {
   was_running customs-local || stop_pid customs-local
   was_running localstack || "$S/localstack.sh" stop >/dev/null 2>&1 || true
   was_running registry || "$S/registry.sh" stop >/dev/null 2>&1 || true
-  was_running postgres || "$S/postgres.sh" stop >/dev/null 2>&1 || true
+  was_running postgres || pg stop >/dev/null 2>&1 || true
   exit $rc
 }
 
@@ -129,7 +136,7 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   env) print_env ;;
-  status) "$S/postgres.sh" status || true; "$S/registry.sh" status || true; "$S/localstack.sh" health >/dev/null && echo "localstack: healthy" || echo "localstack: down"; alive customs-local && echo "customs-local: running" || echo "customs-local: stopped" ;;
+  status) pg status || true; "$S/registry.sh" status || true; "$S/localstack.sh" health >/dev/null && echo "localstack: healthy" || echo "localstack: down"; alive customs-local && echo "customs-local: running" || echo "customs-local: stopped" ;;
   demo) demo ;;
   test) test_all ;;
   *) sed -n '2,16p' "$0"; exit 2 ;;
