@@ -100,8 +100,10 @@ mod tests {
         files.sort();
         let embedded: Vec<String> = MIGRATIONS.iter().map(|m| m.name.to_owned()).collect();
         assert_eq!(files, embedded);
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version as usize, i + 1);
+        for w in MIGRATIONS.windows(2) {
+            assert!(w[0].version < w[1].version, "versions must increase: {} then {}", w[0].name, w[1].name);
+        }
+        for m in MIGRATIONS {
             assert!(m.name.starts_with(&format!("V{:04}__", m.version)), "{}", m.name);
         }
     }
