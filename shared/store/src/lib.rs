@@ -1,10 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod feeds;
 mod images;
 mod migrate;
 
 pub use error::StoreError;
+#[allow(unused_imports)]
+pub use feeds::*;
 pub use images::{AddOutcome, Claim, AnalysisResult, ImageFilter, ImageRecord, LayerRecord, TagRecord};
 pub use migrate::{MIGRATIONS, Migration};
 

@@ -1,0 +1,1 @@
+//! Feed records and sync state (owned by the feed-sync work).
