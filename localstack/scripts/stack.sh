@@ -34,6 +34,13 @@ admin_password() {
   cat "$f"
 }
 
+secrets_key() {
+  if [ -n "${CUSTOMS_SECRETS_KEY:-}" ]; then echo "$CUSTOMS_SECRETS_KEY"; return; fi
+  local f=$CUSTOMS_STATE/secrets-key
+  [ -s "$f" ] || (umask 077; head -c 32 /dev/urandom | base64 > "$f")
+  cat "$f"
+}
+
 print_env() {
   cat <<EOV
 export DATABASE_URL='$(pg url)'
@@ -43,6 +50,8 @@ export AWS_ACCESS_KEY_ID='test'
 export AWS_SECRET_ACCESS_KEY='test'
 export CUSTOMS_ADMIN_PASSWORD='$(admin_password)'
 export CUSTOMS_API_ADDR='$API_ADDR'
+export CUSTOMS_SECRETS_KEY='$(secrets_key)'
+export CUSTOMS_ALLOW_PRIVATE_REGISTRIES='true'
 export CUSTOMS_TEST_REGISTRY='$REGISTRY'
 export CUSTOMS_TEST_BASIC_REGISTRY='127.0.0.1:$(( ${REGISTRY_PORT:-5000} + 1 ))'
 EOV

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
 /// The manifest digest and layer count the registry serves for `repo:tag`, read directly.
-async fn registry_truth(repo: &str, tag: &str) -> Result<(String, usize)> {
+pub(crate) async fn registry_truth(repo: &str, tag: &str) -> Result<(String, usize)> {
     let body = reqwest::Client::new()
         .get(format!("http://{}/v2/{repo}/manifests/{tag}", registry()))
         .header("Accept", ACCEPT)
@@ -24,7 +24,7 @@ async fn registry_truth(repo: &str, tag: &str) -> Result<(String, usize)> {
     Ok((digest, m["layers"].as_array().map_or(0, Vec::len)))
 }
 
-async fn add(stack: &Stack, body: Value) -> Result<Value> {
+pub(crate) async fn add(stack: &Stack, body: Value) -> Result<Value> {
     let resp = stack.request(Method::POST, "/v1/images").json(&body).send().await?;
     let status = resp.status();
     let v: Value = resp.json().await?;
@@ -32,7 +32,7 @@ async fn add(stack: &Stack, body: Value) -> Result<Value> {
     Ok(v[0].clone())
 }
 
-async fn by_tag(stack: &Stack, tag: &str) -> Result<Value> {
+pub(crate) async fn by_tag(stack: &Stack, tag: &str) -> Result<Value> {
     let v: Value = stack
         .request(Method::GET, "/v1/images")
         .query(&[("fulltag", tag), ("history", "false")])
@@ -111,6 +111,7 @@ async fn unreachable_registries_unknown_tags_and_refused_credentials_fail_with_t
         (&*format!("{}/customs/tiny:no-such-tag", registry()), "not found"),
         (&*format!("{}/customs/no-such-repo:latest", registry()), "not found"),
         (&*format!("{}/customs/tiny:latest", basic_registry()), "refused the credentials"),
+        ("169.254.169.254/latest/meta-data:latest", "network policy forbids"),
     ];
     for (tag, _) in &cases {
         add(&stack, json!({ "tag": tag })).await?;

@@ -4,4 +4,5 @@
 mod anchore_cli;
 mod images;
 mod migrations;
+mod registries;
 mod runner;

@@ -12,6 +12,8 @@ use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 pub const ADMIN_PASSWORD: &str = "test-admin-password";
+/// The key sealing registry passwords in tests (32 bytes, base64).
+pub const TEST_SECRETS_KEY: &str = "dGVzdC1vbmx5LWtleS1mb3ItY3VzdG9tcy10ZXN0cyE=";
 
 /// Reads a variable the test environment must provide, naming it when it is missing.
 pub fn env(name: &str) -> Result<String> {
@@ -91,6 +93,8 @@ impl Stack {
             database_url: fresh_database().await?,
             names: Names { queue_prefix: prefix.clone(), bucket: format!("{prefix}staging") },
             api_addr: "127.0.0.1:0".parse()?,
+            secrets_key: TEST_SECRETS_KEY.into(),
+            allow_private_registries: true,
         };
         let sdk = customs_runtime::aws::load().await;
         let app = App::new(sdk, settings, customs_api::AuthConfig::new(ADMIN_PASSWORD)).await?;

@@ -1,11 +1,11 @@
 #![doc = include_str!("../README.md")]
 
 use customs_contracts::{queue, route, AnalyzeImage, EvaluateImage};
-use customs_image::{Platform, Registry};
+use customs_image::{Credentials, Platform, Registry};
 use customs_model::ImageRef;
 use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
 use customs_runtime::Queues;
-use customs_store::{AnalysisResult, Claim, LayerRecord, Store};
+use customs_store::{AnalysisResult, Claim, LayerRecord, SecretBox, Store};
 use tracing::{info, instrument, warn};
 
 /// What the handler needs, built once per execution environment.
@@ -14,6 +14,8 @@ pub struct Deps {
     pub store: Store,
     pub registry: Registry,
     pub queues: Queues,
+    /// Opens the registry passwords stored by `POST /v1/registries`.
+    pub secrets: SecretBox,
 }
 
 /// The Lambda handler: one SQS batch of `AnalyzeImage` messages.
@@ -54,7 +56,17 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
     let Some(platform) = Platform::parse(&image.platform) else {
         return fail(format!("platform {:?} is not os/arch[/variant]", image.platform)).await;
     };
-    let fetched = match deps.registry.fetch(&reference, None, &platform, false).await {
+    let stored = deps
+        .store
+        .registry_credential(&deps.secrets, account, &reference.registry)
+        .await;
+    let (creds, insecure) = match stored {
+        Ok(Some(c)) => (Some(Credentials { username: c.record.registry_user.clone(), password: c.password.clone() }), !c.record.registry_verify),
+        Ok(None) => (None, false),
+        Err(customs_store::StoreError::Secret(e)) => return fail(format!("stored credentials for {} cannot be used: {e}", reference.registry)).await,
+        Err(e) => return Err(Retry::new(e)),
+    };
+    let fetched = match deps.registry.fetch(&reference, creds.as_ref(), &platform, insecure).await {
         Ok(f) => f,
         Err(e) if e.is_retryable() && delivery.receive_count < max_receives() => {
             return Err(Retry::new(e));

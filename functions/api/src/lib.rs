@@ -5,14 +5,16 @@ mod error;
 mod feeds;
 mod images;
 mod params;
+mod registries;
 mod render;
 mod system;
 
 use std::sync::Arc;
 
 use axum::Router;
+use customs_image::Registry;
 use customs_runtime::Queues;
-use customs_store::Store;
+use customs_store::{SecretBox, Store};
 
 pub use auth::AuthConfig;
 pub use error::ApiError;
@@ -23,13 +25,17 @@ pub struct Deps {
     pub store: Store,
     pub queues: Queues,
     pub auth: AuthConfig,
+    /// Validates registry credentials on `POST /v1/registries?validate=true`.
+    pub registry: Registry,
+    /// Seals registry passwords at rest.
+    pub secrets: SecretBox,
 }
 
 pub(crate) type AppState = Arc<Deps>;
 
 /// The whole API. Every route is served under `/v1` and, like Anchore, without it.
 pub fn router(deps: Arc<Deps>) -> Router {
-    let authed = images::routes().merge(feeds::routes()).layer(axum::middleware::from_fn_with_state(deps.clone(), auth::require_user));
+    let authed = images::routes().merge(registries::routes()).merge(feeds::routes()).layer(axum::middleware::from_fn_with_state(deps.clone(), auth::require_user));
     let api = system::public_routes().merge(authed);
     Router::new()
         .merge(system::root_routes())

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use customs_contracts::{Route, ROUTES};
-use customs_image::Registry;
+use customs_image::{NetworkPolicy, Registry};
 use customs_runtime::aws::SdkConfig;
 use customs_runtime::{config, Queues};
-use customs_store::Store;
+use customs_store::{SecretBox, Store};
 use tracing::info;
 
 use crate::provision::{self, Names};
@@ -20,6 +20,11 @@ pub struct Settings {
     pub database_url: String,
     pub names: Names,
     pub api_addr: SocketAddr,
+    /// Base64 of the 32-byte key sealing registry passwords (`CUSTOMS_SECRETS_KEY`).
+    pub secrets_key: String,
+    /// Whether registries on loopback/private networks may be contacted
+    /// (`CUSTOMS_ALLOW_PRIVATE_REGISTRIES`, default true here: this is the local stack).
+    pub allow_private_registries: bool,
 }
 
 impl Settings {
@@ -32,6 +37,8 @@ impl Settings {
                 bucket: config::or_default("CUSTOMS_BUCKET", "customs-staging"),
             },
             api_addr: api_addr.parse().with_context(|| format!("CUSTOMS_API_ADDR={api_addr:?} is not host:port"))?,
+            secrets_key: config::required("CUSTOMS_SECRETS_KEY", " (base64 of 32 random bytes; `make env` sets it)")?,
+            allow_private_registries: config::parsed("CUSTOMS_ALLOW_PRIVATE_REGISTRIES", true)?,
         })
     }
 }
@@ -44,14 +51,24 @@ pub struct App {
     pub store: Store,
     pub queues: Queues,
     pub api: Arc<customs_api::Deps>,
+    pub registry: Registry,
+    pub secrets: SecretBox,
 }
 
 impl App {
     pub async fn new(sdk: SdkConfig, settings: Settings, auth: customs_api::AuthConfig) -> Result<Self> {
         let store = Store::connect(&settings.database_url, 16)?;
         let queues = Queues::new(aws_sdk_sqs::Client::new(&sdk), settings.names.queue_prefix.clone());
-        let api = Arc::new(customs_api::Deps { store: store.clone(), queues: queues.clone(), auth });
-        Ok(Self { sdk, settings, store, queues, api })
+        let secrets = SecretBox::from_base64(&settings.secrets_key)?;
+        let registry = Registry::new(NetworkPolicy { allow_private: settings.allow_private_registries });
+        let api = Arc::new(customs_api::Deps {
+            store: store.clone(),
+            queues: queues.clone(),
+            auth,
+            registry: registry.clone(),
+            secrets: secrets.clone(),
+        });
+        Ok(Self { sdk, settings, store, queues, api, registry, secrets })
     }
 
     /// The handler consuming `route`, as the event source mapping would invoke it.
@@ -59,7 +76,12 @@ impl App {
         let store = self.store.clone();
         Ok(match route.consumer {
             "analyze" => {
-                let deps = Arc::new(customs_analyze::Deps { store, registry: Registry::default(), queues: self.queues.clone() });
+                let deps = Arc::new(customs_analyze::Deps {
+                    store,
+                    registry: self.registry.clone(),
+                    queues: self.queues.clone(),
+                    secrets: self.secrets.clone(),
+                });
                 consumer(move |ev| {
                     let deps = deps.clone();
                     async move { customs_analyze::handle(ev, &deps).await }

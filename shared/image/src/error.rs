@@ -18,6 +18,8 @@ pub enum RegistryError {
     Malformed { reference: String, what: &'static str, reason: String },
     #[error("{what} is {size} bytes, over the {limit}-byte limit")]
     TooLarge { what: String, size: u64, limit: u64 },
+    #[error("registry {registry} is not allowed: {reason}")]
+    Forbidden { registry: String, reason: String },
     #[error("registry {registry} failed transiently: {reason}")]
     Transient { registry: String, reason: String },
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use customs_model::ImageRef;
 use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::RegistryOperation;
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
@@ -14,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tracing::debug;
 
 use crate::manifest::{classify, media_type, select, Descriptor, Kind, LayerDescriptor, Platform};
-use crate::RegistryError;
+use crate::{NetworkPolicy, RegistryError};
 
 /// Largest image config customs reads (real ones are a few KiB to a few hundred KiB).
 const MAX_CONFIG_BYTES: i64 = 16 << 20;
@@ -56,14 +57,9 @@ pub struct FetchedImage {
 /// tokens of one account never serve another.
 #[derive(Debug, Clone)]
 pub struct Registry {
+    policy: NetworkPolicy,
     connect_timeout: Duration,
     read_timeout: Duration,
-}
-
-impl Default for Registry {
-    fn default() -> Self {
-        Self { connect_timeout: Duration::from_secs(10), read_timeout: Duration::from_secs(60) }
-    }
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -77,6 +73,33 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 impl Registry {
+    pub fn new(policy: NetworkPolicy) -> Self {
+        Self { policy, connect_timeout: Duration::from_secs(10), read_timeout: Duration::from_secs(60) }
+    }
+
+    /// Checks that `creds` log in to `registry` (for `POST /v1/registries?validate=true`).
+    pub async fn check_login(&self, registry: &str, creds: &Credentials, insecure: bool) -> Result<(), RegistryError> {
+        let r = ImageRef::parse(&format!("{registry}/customs-login-check:latest")).map_err(|e| RegistryError::Malformed {
+            reference: registry.to_owned(),
+            what: "registry name",
+            reason: e.to_string(),
+        })?;
+        self.policy.check(&r.registry).await?;
+        let client = self.client(&r, insecure);
+        let reference = Reference::with_tag(r.registry.clone(), r.repo.clone(), "latest".into());
+        let auth = RegistryAuth::Basic(creds.username.clone(), creds.password.clone());
+        client.auth(&reference, &auth, RegistryOperation::Pull).await.map_err(|e| classify_error(&r, false, e))?;
+        // A registry with Basic auth accepts any credentials at the challenge: ask for a
+        // real resource; anything but 401/403 means the credentials were accepted.
+        match client.pull_manifest_raw(&reference, &auth, media_type::ACCEPTED).await {
+            Ok(_) => Ok(()),
+            Err(e) => match classify_error(&r, false, e) {
+                RegistryError::NotFound { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
     fn client(&self, r: &ImageRef, insecure: bool) -> Client {
         let protocol = if insecure || r.is_loopback_registry() {
             ClientProtocol::HttpsExcept(vec![r.registry.clone()])
@@ -87,6 +110,7 @@ impl Registry {
             protocol,
             connect_timeout: Some(self.connect_timeout),
             read_timeout: Some(self.read_timeout),
+            accept_invalid_certificates: insecure,
             user_agent: concat!("customs/", env!("CARGO_PKG_VERSION")),
             ..ClientConfig::default()
         })
@@ -101,6 +125,7 @@ impl Registry {
         platform: &Platform,
         insecure: bool,
     ) -> Result<FetchedImage, RegistryError> {
+        self.policy.check(&r.registry).await?;
         let client = self.client(r, insecure);
         let auth = match creds {
             Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),

@@ -10,6 +10,8 @@ pub enum StoreError {
     MigrationChanged { version: i32, name: String, applied: String, found: String },
     #[error("stored row is inconsistent: {0}")]
     Corrupt(String),
+    #[error("stored secret: {0}")]
+    Secret(#[from] crate::secrets::SecretError),
     #[error("image {0} not found")]
     ImageNotFound(uuid::Uuid),
 }

@@ -4,12 +4,16 @@ mod error;
 mod feeds;
 mod images;
 mod migrate;
+mod registries;
+mod secrets;
 
 pub use error::StoreError;
 #[allow(unused_imports)]
 pub use feeds::*;
 pub use images::{AddOutcome, Claim, AnalysisResult, ImageFilter, ImageRecord, LayerRecord, TagRecord};
 pub use migrate::{MIGRATIONS, Migration};
+pub use registries::{RegistryCredential, RegistryRecord};
+pub use secrets::{SecretBox, SecretError};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;

@@ -25,7 +25,10 @@ macro_rules! migration {
 }
 
 /// Every file in `migrations/`, in order. A test checks the folder and this list agree.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "V0001__create_images")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "V0001__create_images"),
+    migration!(2, "V0002__registries"),
+];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
 const LOCK_KEY: i64 = 0x6375_7374_6f6d_73;
