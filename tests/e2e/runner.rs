@@ -120,3 +120,20 @@ async fn a_crash_mid_batch_loses_no_message() -> Result<()> {
     assert!(fx.dlq_ids().await?.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn schedules_are_eventbridge_rules_putting_their_message_on_the_queue() -> Result<()> {
+    let stack = customs_tests::Stack::start().await?;
+    let events = aws_sdk_eventbridge::Client::new(&stack.app.sdk);
+    for s in customs_contracts::SCHEDULES {
+        let rule = format!("{}{}-schedule", stack.prefix, s.name);
+        let r = events.describe_rule().name(&rule).send().await?;
+        assert_eq!(r.schedule_expression(), Some(s.rate), "{rule}");
+        assert_eq!(r.state().map(|s| s.as_str()), Some("ENABLED"));
+        let targets = events.list_targets_by_rule().rule(&rule).send().await?;
+        let t = &targets.targets()[0];
+        assert!(t.arn().ends_with(&format!(":{}{}", stack.prefix, s.queue)), "{rule} targets {}", t.arn());
+        assert_eq!(t.input(), Some(s.message().as_str()));
+    }
+    Ok(())
+}
