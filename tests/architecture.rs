@@ -25,7 +25,11 @@ fn workspace() -> BTreeMap<String, Vec<String>> {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
     meta["packages"]
         .as_array()
@@ -47,7 +51,10 @@ fn workspace() -> BTreeMap<String, Vec<String>> {
 #[test]
 fn every_crate_has_a_known_layer() {
     for name in workspace().keys() {
-        assert!(layer(name).is_some(), "crate {name} has no place in the dependency rule; add it to tests/architecture.rs");
+        assert!(
+            layer(name).is_some(),
+            "crate {name} has no place in the dependency rule; add it to tests/architecture.rs"
+        );
     }
 }
 
@@ -57,7 +64,10 @@ fn crates_depend_only_on_lower_layers_and_functions_not_on_each_other() {
         let own = layer(&name).expect("known crate");
         for d in deps.iter().filter(|d| d.starts_with("customs-")) {
             let theirs = layer(d).unwrap_or_else(|| panic!("{name} depends on unknown crate {d}"));
-            assert!(theirs < own || (own == 4 && theirs <= 4 && d != &name), "{name} (layer {own}) must not depend on {d} (layer {theirs})");
+            assert!(
+                theirs < own || (own == 4 && theirs <= 4 && d != &name),
+                "{name} (layer {own}) must not depend on {d} (layer {theirs})"
+            );
         }
     }
 }
@@ -68,13 +78,28 @@ fn only_adapters_touch_aws_and_postgres() {
         let own = layer(&name).expect("known crate");
         for d in &deps {
             if d.starts_with("aws-sdk-") || d == "aws-config" {
-                assert!(matches!(name.as_str(), "customs-runtime" | "customs-image" | "customs-local" | "customs-tests"), "{name} uses {d}");
+                assert!(
+                    matches!(
+                        name.as_str(),
+                        "customs-runtime" | "customs-image" | "customs-local" | "customs-tests"
+                    ),
+                    "{name} uses {d}"
+                );
             }
             if d == "tokio-postgres" || d == "deadpool-postgres" {
-                assert!(name == "customs-store" || own == 4, "{name} uses {d}; only customs-store speaks to PostgreSQL");
+                assert!(
+                    name == "customs-store" || own == 4,
+                    "{name} uses {d}; only customs-store speaks to PostgreSQL"
+                );
             }
             if own <= 1 {
-                assert!(!matches!(d.as_str(), "tokio" | "reqwest" | "oci-client" | "lambda_runtime" | "axum"), "{name} is pure but uses {d}");
+                assert!(
+                    !matches!(
+                        d.as_str(),
+                        "tokio" | "reqwest" | "oci-client" | "lambda_runtime" | "axum"
+                    ),
+                    "{name} is pure but uses {d}"
+                );
             }
         }
     }

@@ -2,8 +2,8 @@
 
 use std::process::Command;
 
-use anyhow::{ensure, Context, Result};
-use customs_tests::{env, registry, Stack, ADMIN_PASSWORD};
+use anyhow::{Context, Result, ensure};
+use customs_tests::{ADMIN_PASSWORD, Stack, env, registry};
 
 struct Cli {
     bin: String,
@@ -18,14 +18,23 @@ impl Cli {
             .env("ANCHORE_CLI_USER", "admin")
             .env("ANCHORE_CLI_PASS", ADMIN_PASSWORD)
             .env_remove("ANCHORE_CLI_API_VERSION");
-        let out = tokio::task::spawn_blocking(move || cmd.output()).await?.context("running anchore-cli")?;
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await?
+            .context("running anchore-cli")?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         Ok((out.status.code().unwrap_or(-1), text))
     }
 }
 
 fn field<'a>(out: &'a str, name: &str) -> Option<&'a str> {
-    out.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim_start_matches(':').trim()))
+    out.lines().find_map(|l| {
+        l.strip_prefix(name)
+            .map(|v| v.trim_start_matches(':').trim())
+    })
 }
 
 #[tokio::test]
@@ -34,18 +43,29 @@ async fn anchore_cli_adds_waits_for_and_gets_an_image() -> Result<()> {
     let stack = Stack::start().await?;
     let runner = stack.runner.clone();
     let polling = tokio::spawn(async move { runner.run().await });
-    let cli = Cli { bin, url: stack.url("/v1") };
+    let cli = Cli {
+        bin,
+        url: stack.url("/v1"),
+    };
     let tag = format!("{}/customs/tiny:latest", registry());
 
     let (code, out) = cli.run(&["image", "add", &tag]).await?;
     ensure!(code == 0, "image add exited {code}: {out}");
-    assert_eq!(field(&out, "Analysis Status"), Some("not_analyzed"), "{out}");
+    assert_eq!(
+        field(&out, "Analysis Status"),
+        Some("not_analyzed"),
+        "{out}"
+    );
     assert!(!out.contains("failed to format output"), "{out}");
 
-    let (code, out) = cli.run(&["image", "wait", &tag, "--timeout", "120", "--interval", "1"]).await?;
+    let (code, out) = cli
+        .run(&["image", "wait", &tag, "--timeout", "120", "--interval", "1"])
+        .await?;
     ensure!(code == 0, "image wait exited {code}: {out}");
     assert_eq!(field(&out, "Analysis Status"), Some("analyzed"), "{out}");
-    let digest = field(&out, "Image Digest").context("no digest printed")?.to_owned();
+    let digest = field(&out, "Image Digest")
+        .context("no digest printed")?
+        .to_owned();
     assert!(digest.starts_with("sha256:") && digest.len() == 71, "{out}");
     assert_eq!(field(&out, "Architecture"), Some("amd64"), "{out}");
 
@@ -62,9 +82,17 @@ async fn anchore_cli_adds_waits_for_and_gets_an_image() -> Result<()> {
 
     // Wrong password: exit 2, as anchore-cli maps 401.
     let mut cmd = Command::new(&cli.bin);
-    cmd.args(["image", "list"]).env("ANCHORE_CLI_URL", &cli.url).env("ANCHORE_CLI_USER", "admin").env("ANCHORE_CLI_PASS", "wrong");
+    cmd.args(["image", "list"])
+        .env("ANCHORE_CLI_URL", &cli.url)
+        .env("ANCHORE_CLI_USER", "admin")
+        .env("ANCHORE_CLI_PASS", "wrong");
     let out = tokio::task::spawn_blocking(move || cmd.output()).await??;
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     polling.abort();
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! The first vertical path: API → analyze queue → registry → database → API.
 
-use anyhow::{ensure, Result};
+use anyhow::{Result, ensure};
 use customs_contracts::AnalyzeImage;
-use customs_tests::{basic_registry, registry, Stack};
+use customs_tests::{Stack, basic_registry, registry};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -19,13 +19,23 @@ pub(crate) async fn registry_truth(repo: &str, tag: &str) -> Result<(String, usi
         .error_for_status()?
         .bytes()
         .await?;
-    let digest = format!("sha256:{}", Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let digest = format!(
+        "sha256:{}",
+        Sha256::digest(&body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
     let m: Value = serde_json::from_slice(&body)?;
     Ok((digest, m["layers"].as_array().map_or(0, Vec::len)))
 }
 
 pub(crate) async fn add(stack: &Stack, body: Value) -> Result<Value> {
-    let resp = stack.request(Method::POST, "/v1/images").json(&body).send().await?;
+    let resp = stack
+        .request(Method::POST, "/v1/images")
+        .json(&body)
+        .send()
+        .await?;
     let status = resp.status();
     let v: Value = resp.json().await?;
     ensure!(status == 200, "POST /v1/images {body} -> {status}: {v}");
@@ -60,17 +70,40 @@ async fn an_added_tag_is_resolved_analyzed_and_served_in_anchores_shape() -> Res
     assert_eq!(img["imageDigest"], digest);
     assert_eq!(img["image_content"]["metadata"]["layer_count"], layers);
     assert_eq!(img["image_content"]["metadata"]["arch"], "amd64");
-    assert!(img["analyzed_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{img}");
+    assert!(
+        img["analyzed_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{img}"
+    );
     let detail = &img["image_detail"][0];
-    assert_eq!(detail["fulldigest"], format!("{}/customs/tiny@{digest}", registry()));
+    assert_eq!(
+        detail["fulldigest"],
+        format!("{}/customs/tiny@{digest}", registry())
+    );
     assert_eq!(detail["imageId"].as_str().map(str::len), Some(64));
 
     // By digest, raw and percent-encoded as anchore-cli sends it.
-    for path in [format!("/v1/images/{digest}"), format!("/v1/images/{}", digest.replace(':', "%3A")), format!("/images/{digest}")] {
-        let v: Value = stack.request(Method::GET, &path).send().await?.error_for_status()?.json().await?;
+    for path in [
+        format!("/v1/images/{digest}"),
+        format!("/v1/images/{}", digest.replace(':', "%3A")),
+        format!("/images/{digest}"),
+    ] {
+        let v: Value = stack
+            .request(Method::GET, &path)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
         assert_eq!(v[0]["imageDigest"], digest, "{path}");
     }
-    let listed: Value = stack.request(Method::GET, "/v1/images").send().await?.json().await?;
+    let listed: Value = stack
+        .request(Method::GET, "/v1/images")
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
 
     // A repeat add returns the analysed record and queues nothing.
@@ -89,29 +122,57 @@ async fn oci_and_docker_schema2_manifests_and_digest_pins_all_resolve() -> Resul
     add(&stack, json!({ "tag": v2s2 })).await?;
     let (digest, _) = registry_truth("customs/tiny", "latest").await?;
     let pinned = format!("{}/customs/tiny@{digest}", registry());
-    add(&stack, json!({ "source": { "digest": { "pullstring": pinned } } })).await?;
+    add(
+        &stack,
+        json!({ "source": { "digest": { "pullstring": pinned } } }),
+    )
+    .await?;
     stack.drain().await?;
 
     let a = by_tag(&stack, &oci).await?;
     let b = by_tag(&stack, &v2s2).await?;
     assert_eq!(a["analysis_status"], "analyzed", "{a}");
     assert_eq!(b["analysis_status"], "analyzed", "{b}");
-    assert_ne!(a["imageDigest"], b["imageDigest"], "the two manifest kinds hash differently");
-    assert_eq!(a["image_detail"][0]["imageId"], b["image_detail"][0]["imageId"], "same config, same image id");
-    let v: Value = stack.request(Method::GET, &format!("/v1/images/{digest}")).send().await?.json().await?;
+    assert_ne!(
+        a["imageDigest"], b["imageDigest"],
+        "the two manifest kinds hash differently"
+    );
+    assert_eq!(
+        a["image_detail"][0]["imageId"], b["image_detail"][0]["imageId"],
+        "same config, same image id"
+    );
+    let v: Value = stack
+        .request(Method::GET, &format!("/v1/images/{digest}"))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(v[0]["analysis_status"], "analyzed", "{v}");
     Ok(())
 }
 
 #[tokio::test]
-async fn unreachable_registries_unknown_tags_and_refused_credentials_fail_with_the_reason() -> Result<()> {
+async fn unreachable_registries_unknown_tags_and_refused_credentials_fail_with_the_reason()
+-> Result<()> {
     let stack = Stack::start().await?;
     let cases = [
         ("127.0.0.1:9/customs/tiny:latest", "unreachable"),
-        (&*format!("{}/customs/tiny:no-such-tag", registry()), "not found"),
-        (&*format!("{}/customs/no-such-repo:latest", registry()), "not found"),
-        (&*format!("{}/customs/tiny:latest", basic_registry()), "refused the credentials"),
-        ("169.254.169.254/latest/meta-data:latest", "network policy forbids"),
+        (
+            &*format!("{}/customs/tiny:no-such-tag", registry()),
+            "not found",
+        ),
+        (
+            &*format!("{}/customs/no-such-repo:latest", registry()),
+            "not found",
+        ),
+        (
+            &*format!("{}/customs/tiny:latest", basic_registry()),
+            "refused the credentials",
+        ),
+        (
+            "169.254.169.254/latest/meta-data:latest",
+            "network policy forbids",
+        ),
     ];
     for (tag, _) in &cases {
         add(&stack, json!({ "tag": tag })).await?;
@@ -121,13 +182,19 @@ async fn unreachable_registries_unknown_tags_and_refused_credentials_fail_with_t
         let img = by_tag(&stack, tag).await?;
         assert_eq!(img["analysis_status"], "analysis_failed", "{tag}: {img}");
         let err = img["analysis_error"].as_str().unwrap_or_default();
-        assert!(err.contains(reason), "{tag}: expected {reason:?} in {err:?}");
+        assert!(
+            err.contains(reason),
+            "{tag}: expected {reason:?} in {err:?}"
+        );
     }
     // A failed image is queued again on the next add.
     let again = add(&stack, json!({ "tag": cases[0].0 })).await?;
     assert_eq!(again["analysis_status"], "not_analyzed");
     stack.drain().await?;
-    assert_eq!(by_tag(&stack, cases[0].0).await?["analysis_status"], "analysis_failed");
+    assert_eq!(
+        by_tag(&stack, cases[0].0).await?["analysis_status"],
+        "analysis_failed"
+    );
     Ok(())
 }
 
@@ -141,15 +208,32 @@ async fn malformed_requests_get_a_clear_4xx_and_record_nothing() -> Result<()> {
         (json!({ "tag": "x/y@sha256:1234" }), "invalid digest"),
         (json!({ "tag": "x/y:1", "platform": "linux" }), "os/arch"),
     ] {
-        let resp = stack.request(Method::POST, "/v1/images").json(&body).send().await?;
+        let resp = stack
+            .request(Method::POST, "/v1/images")
+            .json(&body)
+            .send()
+            .await?;
         assert_eq!(resp.status(), 400, "{body}");
         let v: Value = resp.json().await?;
         assert_eq!(v["httpcode"], 400);
-        assert!(v["message"].as_str().unwrap_or_default().contains(needle), "{body}: {v}");
+        assert!(
+            v["message"].as_str().unwrap_or_default().contains(needle),
+            "{body}: {v}"
+        );
     }
-    let resp = stack.request(Method::POST, "/v1/images").header("Content-Type", "application/json").body("{").send().await?;
+    let resp = stack
+        .request(Method::POST, "/v1/images")
+        .header("Content-Type", "application/json")
+        .body("{")
+        .send()
+        .await?;
     assert_eq!(resp.status(), 400);
-    let listed: Value = stack.request(Method::GET, "/v1/images").send().await?.json().await?;
+    let listed: Value = stack
+        .request(Method::GET, "/v1/images")
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(listed, json!([]));
     Ok(())
 }
@@ -158,17 +242,36 @@ async fn malformed_requests_get_a_clear_4xx_and_record_nothing() -> Result<()> {
 async fn the_api_speaks_anchores_transport() -> Result<()> {
     let stack = Stack::start().await?;
     for path in ["/v1", "/v1/", "/"] {
-        let v: Value = stack.http.get(stack.url(path)).send().await?.error_for_status()?.json().await?;
+        let v: Value = stack
+            .http
+            .get(stack.url(path))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
         assert_eq!(v, json!("v1"), "{path}");
     }
     for path in ["/swagger.json", "/v1/swagger.json"] {
-        let v: Value = stack.http.get(stack.url(path)).send().await?.error_for_status()?.json().await?;
+        let v: Value = stack
+            .http
+            .get(stack.url(path))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
         assert_eq!(v["info"]["version"], "0.1.20");
     }
     let resp = stack.http.get(stack.url("/v1/images")).send().await?;
     assert_eq!(resp.status(), 401);
     assert!(resp.headers().get("www-authenticate").is_some());
-    let resp = stack.http.get(stack.url("/v1/images")).basic_auth("admin", Some("wrong")).send().await?;
+    let resp = stack
+        .http
+        .get(stack.url("/v1/images"))
+        .basic_auth("admin", Some("wrong"))
+        .send()
+        .await?;
     assert_eq!(resp.status(), 401);
     // Empty body with a JSON content type, Python booleans, the old GET-with-body lookup.
     let resp = stack
@@ -177,9 +280,16 @@ async fn the_api_speaks_anchores_transport() -> Result<()> {
         .send()
         .await?;
     assert_eq!(resp.status(), 200);
-    let resp = stack.request(Method::GET, "/v1/images").json(&json!({"tag": "127.0.0.1:5000/x/y:z"})).send().await?;
+    let resp = stack
+        .request(Method::GET, "/v1/images")
+        .json(&json!({"tag": "127.0.0.1:5000/x/y:z"}))
+        .send()
+        .await?;
     assert_eq!(resp.json::<Value>().await?, json!([]));
-    let resp = stack.request(Method::GET, "/v1/images/sha256:0000").send().await?;
+    let resp = stack
+        .request(Method::GET, "/v1/images/sha256:0000")
+        .send()
+        .await?;
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.json::<Value>().await?["httpcode"], 404);
     Ok(())
@@ -193,9 +303,21 @@ async fn redelivered_analysis_messages_change_nothing() -> Result<()> {
     stack.drain().await?;
     let before = by_tag(&stack, &tag).await?;
     // SQS delivers at least once: send the same message again, twice.
-    let id = stack.app.store.list_images("admin", &Default::default()).await?[0].id;
+    let id = stack
+        .app
+        .store
+        .list_images("admin", &Default::default())
+        .await?[0]
+        .id;
     for _ in 0..2 {
-        stack.app.queues.send(&AnalyzeImage { account: "admin".into(), image_id: id }).await?;
+        stack
+            .app
+            .queues
+            .send(&AnalyzeImage {
+                account: "admin".into(),
+                image_id: id,
+            })
+            .await?;
     }
     stack.drain().await?;
     let after = by_tag(&stack, &tag).await?;

@@ -6,3 +6,4 @@ mod images;
 mod migrations;
 mod registries;
 mod runner;
+mod staging;

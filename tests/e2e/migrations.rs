@@ -1,13 +1,15 @@
 //! Migrations apply once, repeatably, and concurrently without colliding.
 
 use anyhow::Result;
-use customs_store::{Store, MIGRATIONS};
+use customs_store::{MIGRATIONS, Store};
 use customs_tests::empty_database;
 
 async fn applied(store_url: &str) -> Result<i64> {
     let (c, conn) = tokio_postgres::connect(store_url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
-    Ok(c.query_one("SELECT count(*) FROM schema_migrations", &[]).await?.get(0))
+    Ok(c.query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await?
+        .get(0))
 }
 
 #[tokio::test]
@@ -26,7 +28,11 @@ async fn concurrent_migrators_take_turns() -> Result<()> {
     let (a, b) = (Store::connect(&url, 1)?, Store::connect(&url, 1)?);
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
     let (ra, rb) = (ra?, rb?);
-    assert_eq!(ra.len() + rb.len(), MIGRATIONS.len(), "each migration applied exactly once: {ra:?} {rb:?}");
+    assert_eq!(
+        ra.len() + rb.len(),
+        MIGRATIONS.len(),
+        "each migration applied exactly once: {ra:?} {rb:?}"
+    );
     assert_eq!(applied(&url).await?, MIGRATIONS.len() as i64);
     Ok(())
 }

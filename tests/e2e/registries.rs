@@ -1,9 +1,9 @@
 //! Registry credentials: validated, sealed at rest, never returned, used for analysis.
 
 use anyhow::Result;
-use customs_tests::{basic_registry, Stack};
+use customs_tests::{Stack, basic_registry};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::images::{add, by_tag, registry_truth};
 
@@ -17,28 +17,55 @@ async fn basic_auth_registries_work_with_sealed_credentials() -> Result<()> {
     let body = |pass: &str| json!({ "registry": reg, "registry_user": USER, "registry_pass": pass, "registry_verify": false });
 
     // Wrong password: refused at validation, nothing stored.
-    let resp = stack.request(Method::POST, "/v1/registries?validate=True").json(&body("wrong")).send().await?;
+    let resp = stack
+        .request(Method::POST, "/v1/registries?validate=True")
+        .json(&body("wrong"))
+        .send()
+        .await?;
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await?;
-    assert!(v["message"].as_str().unwrap_or_default().contains("failed validation"), "{v}");
-    let listed: Value = stack.request(Method::GET, "/v1/registries").send().await?.json().await?;
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("failed validation"),
+        "{v}"
+    );
+    let listed: Value = stack
+        .request(Method::GET, "/v1/registries")
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(listed, json!([]));
 
     // Right password: stored, shown without the password.
-    let resp = stack.request(Method::POST, "/v1/registries?validate=true").json(&body(PASS)).send().await?;
+    let resp = stack
+        .request(Method::POST, "/v1/registries?validate=true")
+        .json(&body(PASS))
+        .send()
+        .await?;
     assert_eq!(resp.status(), 200);
     let text = resp.text().await?;
     assert!(!text.contains(PASS), "password leaked: {text}");
     let v: Value = serde_json::from_str(&text)?;
     assert_eq!(v[0]["registry"], reg);
     assert_eq!(v[0]["registry_user"], USER);
-    let again = stack.request(Method::POST, "/v1/registries?validate=false").json(&body(PASS)).send().await?;
+    let again = stack
+        .request(Method::POST, "/v1/registries?validate=false")
+        .json(&body(PASS))
+        .send()
+        .await?;
     assert_eq!(again.status(), 400, "duplicate add");
 
     // Sealed at rest.
-    let (db, conn) = tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
+    let (db, conn) =
+        tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
-    let sealed: Vec<u8> = db.query_one("SELECT password_sealed FROM registries", &[]).await?.get(0);
+    let sealed: Vec<u8> = db
+        .query_one("SELECT password_sealed FROM registries", &[])
+        .await?
+        .get(0);
     assert!(!sealed.windows(PASS.len()).any(|w| w == PASS.as_bytes()));
 
     // The analysis uses them.
@@ -47,21 +74,47 @@ async fn basic_auth_registries_work_with_sealed_credentials() -> Result<()> {
     stack.drain().await?;
     let img = by_tag(&stack, &tag).await?;
     assert_eq!(img["analysis_status"], "analyzed", "{img}");
-    assert_eq!(img["imageDigest"], registry_truth("customs/tiny", "latest").await?.0);
+    assert_eq!(
+        img["imageDigest"],
+        registry_truth("customs/tiny", "latest").await?.0
+    );
 
     // Updated to a wrong password (unvalidated): the next analysis says so.
     let encoded = reg.replace(':', "%3A");
-    let resp = stack.request(Method::PUT, &format!("/v1/registries/{encoded}?validate=false")).json(&body("wrong")).send().await?;
+    let resp = stack
+        .request(
+            Method::PUT,
+            &format!("/v1/registries/{encoded}?validate=false"),
+        )
+        .json(&body("wrong"))
+        .send()
+        .await?;
     assert_eq!(resp.status(), 200);
-    add(&stack, json!({ "tag": format!("{reg}/customs/debian-app:latest") })).await?;
+    add(
+        &stack,
+        json!({ "tag": format!("{reg}/customs/debian-app:latest") }),
+    )
+    .await?;
     stack.drain().await?;
     let img = by_tag(&stack, &format!("{reg}/customs/debian-app:latest")).await?;
     assert_eq!(img["analysis_status"], "analysis_failed", "{img}");
-    assert!(img["analysis_error"].as_str().unwrap_or_default().contains("refused the credentials"), "{img}");
+    assert!(
+        img["analysis_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("refused the credentials"),
+        "{img}"
+    );
 
-    let resp = stack.request(Method::DELETE, &format!("/v1/registries/{encoded}")).send().await?;
+    let resp = stack
+        .request(Method::DELETE, &format!("/v1/registries/{encoded}"))
+        .send()
+        .await?;
     assert_eq!(resp.status(), 200);
-    let resp = stack.request(Method::GET, &format!("/v1/registries/{encoded}")).send().await?;
+    let resp = stack
+        .request(Method::GET, &format!("/v1/registries/{encoded}"))
+        .send()
+        .await?;
     assert_eq!(resp.status(), 404);
     Ok(())
 }

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
-use customs_contracts::{encode, WatchTick};
+use customs_contracts::{WatchTick, encode};
 use customs_local::provision;
-use customs_local::{consumer, Binding, Runner};
+use customs_local::{Binding, Runner, consumer};
 use customs_runtime::sqs::{self, Retry};
 use uuid::Uuid;
 
@@ -32,7 +32,13 @@ impl Fixture {
     async fn send(&self, n: usize) -> Result<Vec<String>> {
         let mut ids = Vec::new();
         for _ in 0..n {
-            let out = self.sqs.send_message().queue_url(&self.pair.url).message_body(encode(&WatchTick {})).send().await?;
+            let out = self
+                .sqs
+                .send_message()
+                .queue_url(&self.pair.url)
+                .message_body(encode(&WatchTick {}))
+                .send()
+                .await?;
             ids.push(out.message_id.unwrap_or_default());
         }
         Ok(ids)
@@ -43,7 +49,12 @@ impl Fixture {
     }
 
     fn binding(&self, c: customs_local::Consumer) -> Binding {
-        Binding { queue_url: self.pair.url.clone(), queue_arn: self.pair.arn.clone(), batch_size: 10, consumer: c }
+        Binding {
+            queue_url: self.pair.url.clone(),
+            queue_arn: self.pair.arn.clone(),
+            batch_size: 10,
+            consumer: c,
+        }
     }
 
     async fn dlq_ids(&self) -> Result<Vec<String>> {
@@ -55,12 +66,18 @@ impl Fixture {
             .wait_time_seconds(1)
             .send()
             .await?;
-        Ok(out.messages.unwrap_or_default().into_iter().filter_map(|m| m.message_id).collect())
+        Ok(out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.message_id)
+            .collect())
     }
 }
 
 #[tokio::test]
-async fn only_the_failed_message_of_a_batch_is_redelivered_and_poison_lands_in_the_dlq() -> Result<()> {
+async fn only_the_failed_message_of_a_batch_is_redelivered_and_poison_lands_in_the_dlq()
+-> Result<()> {
     let fx = Fixture::new(3).await?;
     let ids = fx.send(4).await?;
     let poison = ids[1].clone();
@@ -72,14 +89,23 @@ async fn only_the_failed_message_of_a_batch_is_redelivered_and_poison_lands_in_t
             sqs::for_each(ev, |_m: WatchTick, d| {
                 let (s, p) = (s.clone(), p.clone());
                 async move {
-                    *s.lock().expect("lock").entry(d.message_id.clone()).or_default() += 1;
-                    if d.message_id == p { Err(Retry("always fails".into())) } else { Ok(()) }
+                    *s.lock()
+                        .expect("lock")
+                        .entry(d.message_id.clone())
+                        .or_default() += 1;
+                    if d.message_id == p {
+                        Err(Retry("always fails".into()))
+                    } else {
+                        Ok(())
+                    }
                 }
             })
             .await
         }
     });
-    fx.runner(fx.binding(c)).drain_until_idle(Duration::from_secs(60)).await?;
+    fx.runner(fx.binding(c))
+        .drain_until_idle(Duration::from_secs(60))
+        .await?;
     let seen = seen.lock().expect("lock").clone();
     for id in &ids {
         let expected = if *id == poison { 3 } else { 1 };
@@ -111,7 +137,9 @@ async fn a_crash_mid_batch_loses_no_message() -> Result<()> {
             .await
         }
     });
-    fx.runner(fx.binding(c)).drain_until_idle(Duration::from_secs(60)).await?;
+    fx.runner(fx.binding(c))
+        .drain_until_idle(Duration::from_secs(60))
+        .await?;
     assert!(crashed.load(Ordering::SeqCst));
     let done = done.lock().expect("lock").clone();
     for id in &ids {
@@ -132,7 +160,11 @@ async fn schedules_are_eventbridge_rules_putting_their_message_on_the_queue() ->
         assert_eq!(r.state().map(|s| s.as_str()), Some("ENABLED"));
         let targets = events.list_targets_by_rule().rule(&rule).send().await?;
         let t = &targets.targets()[0];
-        assert!(t.arn().ends_with(&format!(":{}{}", stack.prefix, s.queue)), "{rule} targets {}", t.arn());
+        assert!(
+            t.arn().ends_with(&format!(":{}{}", stack.prefix, s.queue)),
+            "{rule} targets {}",
+            t.arn()
+        );
         assert_eq!(t.input(), Some(s.message().as_str()));
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use customs_local::provision::Names;
 use customs_local::{App, Runner, Settings};
-use customs_store::{Store, MIGRATIONS};
+use customs_store::{MIGRATIONS, Store};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
@@ -33,13 +33,17 @@ pub fn basic_registry() -> String {
 }
 
 async fn admin_client(url: &str) -> Result<tokio_postgres::Client> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await.with_context(|| format!("connect {url}"))?;
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .with_context(|| format!("connect {url}"))?;
     tokio::spawn(conn);
     Ok(client)
 }
 
 fn with_db(url: &str, db: &str) -> Result<String> {
-    let (base, _) = url.rsplit_once('/').context("DATABASE_URL has no database name")?;
+    let (base, _) = url
+        .rsplit_once('/')
+        .context("DATABASE_URL has no database name")?;
     Ok(format!("{base}/{db}"))
 }
 
@@ -47,22 +51,40 @@ fn with_db(url: &str, db: &str) -> Result<String> {
 pub async fn fresh_database() -> Result<String> {
     let url = env("DATABASE_URL")?;
     let admin = admin_client(&url).await?;
-    let fingerprint: u64 = MIGRATIONS.iter().flat_map(|m| m.sql.bytes()).fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
+    let fingerprint: u64 = MIGRATIONS
+        .iter()
+        .flat_map(|m| m.sql.bytes())
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
     let template = format!("customs_tpl_{fingerprint:016x}");
     admin.execute("SELECT pg_advisory_lock(4242)", &[]).await?;
-    let exists = admin.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template]).await?.is_some();
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await?
+        .is_some();
     if !exists {
         let building = format!("{template}_build");
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building}")).await?;
-        admin.batch_execute(&format!("CREATE DATABASE {building}")).await?;
-        Store::connect(&with_db(&url, &building)?, 1)?.migrate().await?;
-        admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}")).await?;
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))
+            .await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {building}"))
+            .await?;
+        Store::connect(&with_db(&url, &building)?, 1)?
+            .migrate()
+            .await?;
+        admin
+            .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
+            .await?;
     }
-    admin.execute("SELECT pg_advisory_unlock(4242)", &[]).await?;
+    admin
+        .execute("SELECT pg_advisory_unlock(4242)", &[])
+        .await?;
     let db = format!("customs_t_{}", Uuid::new_v4().simple());
-    admin.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE {template}")).await?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db} TEMPLATE {template}"))
+        .await?;
     with_db(&url, &db)
 }
 
@@ -71,7 +93,9 @@ pub async fn empty_database() -> Result<String> {
     let url = env("DATABASE_URL")?;
     let admin = admin_client(&url).await?;
     let db = format!("customs_e_{}", Uuid::new_v4().simple());
-    admin.batch_execute(&format!("CREATE DATABASE {db}")).await?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await?;
     with_db(&url, &db)
 }
 
@@ -86,15 +110,24 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start() -> Result<Self> {
+        Self::start_with(customs_image::layer::Limits::default()).await
+    }
+
+    /// A stack whose layer limits are `limits` (to test the bounds cheaply).
+    pub async fn start_with(limits: customs_image::layer::Limits) -> Result<Self> {
         customs_runtime::tracing::init();
         env("AWS_ENDPOINT_URL")?;
         let prefix = format!("t{}-", &Uuid::new_v4().simple().to_string()[..10]);
         let settings = Settings {
             database_url: fresh_database().await?,
-            names: Names { queue_prefix: prefix.clone(), bucket: format!("{prefix}staging") },
+            names: Names {
+                queue_prefix: prefix.clone(),
+                bucket: format!("{prefix}staging"),
+            },
             api_addr: "127.0.0.1:0".parse()?,
             secrets_key: TEST_SECRETS_KEY.into(),
             allow_private_registries: true,
+            limits,
         };
         let sdk = customs_runtime::aws::load().await;
         let app = App::new(sdk, settings, customs_api::AuthConfig::new(ADMIN_PASSWORD)).await?;
@@ -103,7 +136,13 @@ impl Stack {
         let api = listener.local_addr()?;
         let served = app.clone();
         tokio::spawn(async move { served.serve_api_on(listener).await });
-        Ok(Self { app, runner, api, prefix, http: reqwest::Client::new() })
+        Ok(Self {
+            app,
+            runner,
+            api,
+            prefix,
+            http: reqwest::Client::new(),
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -112,10 +151,128 @@ impl Stack {
 
     /// An authenticated request to the API.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, self.url(path)).basic_auth("admin", Some(ADMIN_PASSWORD))
+        self.http
+            .request(method, self.url(path))
+            .basic_auth("admin", Some(ADMIN_PASSWORD))
     }
 
     pub async fn drain(&self) -> Result<()> {
         self.runner.drain_until_idle(Duration::from_secs(120)).await
     }
 }
+
+/// Pushes a hand-made image (layers as given, which may be hostile) to the test registry
+/// through the distribution API, and returns its manifest digest.
+pub async fn push_image(repo: &str, tag: &str, layers: &[(&str, Vec<u8>, String)], config: Option<Vec<u8>>) -> Result<String> {
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/v2/{repo}", registry());
+    let sha = |b: &[u8]| format!("sha256:{}", sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect::<String>());
+    let upload = |blob: Vec<u8>| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let digest = sha(&blob);
+            let resp = http.post(format!("{base}/blobs/uploads/")).send().await?.error_for_status()?;
+            let loc = resp.headers().get("location").and_then(|l| l.to_str().ok()).context("no upload location")?.to_owned();
+            let loc = if loc.starts_with("http") { loc } else { format!("http://{}{loc}", registry()) };
+            let sep = if loc.contains('?') { '&' } else { '?' };
+            http.put(format!("{loc}{sep}digest={digest}"))
+                .header("Content-Type", "application/octet-stream")
+                .body(blob)
+                .send()
+                .await?
+                .error_for_status()?;
+            anyhow::Ok(digest)
+        }
+    };
+    let diff_ids: Vec<&str> = layers.iter().map(|(_, _, d)| d.as_str()).collect();
+    let config = config.unwrap_or_else(|| {
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "rootfs": { "type": "layers", "diff_ids": diff_ids },
+            "config": {}, "history": [],
+        }))
+        .unwrap_or_default()
+    });
+    let config_len = config.len();
+    let config_digest = upload(config).await?;
+    let mut descs = Vec::new();
+    for (media_type, blob, _) in layers {
+        let size = blob.len();
+        let digest = upload(blob.clone()).await?;
+        descs.push(serde_json::json!({ "mediaType": media_type, "digest": digest, "size": size }));
+    }
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_len },
+        "layers": descs,
+    }))?;
+    let digest = sha(&manifest);
+    http.put(format!("{base}/manifests/{tag}"))
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest)
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(digest)
+}
+
+/// A pass-through proxy in front of the test registry that counts blob downloads, to
+/// prove which layers an analysis fetched.
+pub struct CountingProxy {
+    pub addr: SocketAddr,
+    blob_gets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl CountingProxy {
+    pub async fn start() -> Result<Self> {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, Method, StatusCode, Uri};
+        let blob_gets: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
+        let seen = blob_gets.clone();
+        let http = reqwest::Client::new();
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (http, seen) = (http.clone(), seen.clone());
+            async move {
+                let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+                if method == Method::GET && path.contains("/blobs/sha256:") {
+                    if let Ok(mut s) = seen.lock() {
+                        s.push(path.rsplit('/').next().unwrap_or_default().to_owned());
+                    }
+                }
+                let mut req = http.request(method, format!("http://{}{path}", registry())).body(body);
+                for (k, v) in &headers {
+                    if k != "host" {
+                        req = req.header(k, v);
+                    }
+                }
+                match req.send().await {
+                    Ok(resp) => {
+                        let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                        let mut out = HeaderMap::new();
+                        for (k, v) in resp.headers() {
+                            if k != "transfer-encoding" && k != "content-length" {
+                                out.insert(k.clone(), v.clone());
+                            }
+                        }
+                        let bytes = resp.bytes().await.unwrap_or_default();
+                        (status, out, bytes).into_response()
+                    }
+                    Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Self { addr, blob_gets })
+    }
+
+    /// Digests of the blobs downloaded through the proxy so far.
+    pub fn blob_gets(&self) -> Vec<String> {
+        self.blob_gets.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+use axum::response::IntoResponse as _;
+use sha2::Digest as _;

@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
-use customs_contracts::{queue, route, AnalyzeImage, EvaluateImage};
-use customs_image::{Credentials, Platform, Registry};
+use customs_contracts::{AnalyzeImage, EvaluateImage, queue, route};
+use customs_image::layer::Limits;
+use customs_image::{Credentials, Platform, Registry, Staging};
+use customs_model::fs::SquashedView;
+use serde_json::json;
 use customs_model::ImageRef;
-use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
 use customs_runtime::Queues;
-use customs_store::{AnalysisResult, Claim, LayerRecord, SecretBox, Store};
+use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
+use customs_store::{AnalysisResult, Claim, LayerRecord, SecretBox, StagedLayerRecord, Store};
 use tracing::{info, instrument, warn};
 
 /// What the handler needs, built once per execution environment.
@@ -16,6 +19,9 @@ pub struct Deps {
     pub queues: Queues,
     /// Opens the registry passwords stored by `POST /v1/registries`.
     pub secrets: SecretBox,
+    /// The staging bucket, where each distinct layer is unpacked once.
+    pub staging: Staging,
+    pub limits: Limits,
 }
 
 /// The Lambda handler: one SQS batch of `AnalyzeImage` messages.
@@ -29,13 +35,24 @@ fn max_receives() -> u32 {
 
 #[instrument(skip_all, fields(account = %msg.account, image_id = %msg.image_id))]
 async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(), Retry> {
-    let image = match deps.store.begin_analysis(&msg.account, msg.image_id).await.map_err(Retry::new)? {
+    let image = match deps
+        .store
+        .begin_analysis(&msg.account, msg.image_id)
+        .await
+        .map_err(Retry::new)?
+    {
         Claim::Claimed(img) => img,
         Claim::Finished(img) => {
             info!(status = %img.analysis_status, "Image already finished; nothing to analyse");
             if img.analysis_status == customs_model::AnalysisStatus::Analyzed {
                 // A redelivery after a failed send: evaluation is idempotent, queue it again.
-                deps.queues.send(&EvaluateImage { account: msg.account.clone(), image_id: img.id }).await.map_err(Retry::new)?;
+                deps.queues
+                    .send(&EvaluateImage {
+                        account: msg.account.clone(),
+                        image_id: img.id,
+                    })
+                    .await
+                    .map_err(Retry::new)?;
             }
             return Ok(());
         }
@@ -47,32 +64,87 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
     let (account, image_id) = (msg.account.as_str(), msg.image_id);
     let fail = |reason: String| async move {
         warn!(reason = %reason, "Analysis failed");
-        deps.store.fail_analysis(account, image_id, &reason).await.map_err(Retry::new)
+        deps.store
+            .fail_analysis(account, image_id, &reason)
+            .await
+            .map_err(Retry::new)
     };
     let reference = match ImageRef::parse(&image.source_ref) {
         Ok(r) => r,
         Err(e) => return fail(e.to_string()).await,
     };
     let Some(platform) = Platform::parse(&image.platform) else {
-        return fail(format!("platform {:?} is not os/arch[/variant]", image.platform)).await;
+        return fail(format!(
+            "platform {:?} is not os/arch[/variant]",
+            image.platform
+        ))
+        .await;
     };
     let stored = deps
         .store
         .registry_credential(&deps.secrets, account, &reference.registry)
         .await;
     let (creds, insecure) = match stored {
-        Ok(Some(c)) => (Some(Credentials { username: c.record.registry_user.clone(), password: c.password.clone() }), !c.record.registry_verify),
+        Ok(Some(c)) => (
+            Some(Credentials {
+                username: c.record.registry_user.clone(),
+                password: c.password.clone(),
+            }),
+            !c.record.registry_verify,
+        ),
         Ok(None) => (None, false),
-        Err(customs_store::StoreError::Secret(e)) => return fail(format!("stored credentials for {} cannot be used: {e}", reference.registry)).await,
+        Err(customs_store::StoreError::Secret(e)) => {
+            return fail(format!(
+                "stored credentials for {} cannot be used: {e}",
+                reference.registry
+            ))
+            .await;
+        }
         Err(e) => return Err(Retry::new(e)),
     };
-    let fetched = match deps.registry.fetch(&reference, creds.as_ref(), &platform, insecure).await {
+    let fetched = match deps
+        .registry
+        .fetch(&reference, creds.as_ref(), &platform, insecure)
+        .await
+    {
         Ok(f) => f,
         Err(e) if e.is_retryable() && delivery.receive_count < max_receives() => {
             return Err(Retry::new(e));
         }
         Err(e) => return fail(e.to_string()).await,
     };
+    let staged = match deps.registry.stage_layers(&reference, creds.as_ref(), insecure, &fetched.layers, &deps.staging, &deps.limits).await {
+        Ok(s) => s,
+        Err(e) if e.is_retryable() && delivery.receive_count < max_receives() => return Err(Retry::new(e)),
+        Err(e) => return fail(e.to_string()).await,
+    };
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    for s in staged.iter().filter(|s| s.fetched) {
+        let l = &s.layer;
+        deps.store
+            .record_staged_layer(&StagedLayerRecord {
+                diff_id: l.diff_id.clone(),
+                digest: l.digest.clone(),
+                media_type: l.media_type.clone(),
+                compressed_size: n(l.compressed_size),
+                uncompressed_size: n(l.uncompressed_size),
+                entry_count: n(l.entries.len() as u64),
+                staged_files: n(l.staged_files),
+                staged_bytes: n(l.staged_bytes),
+            })
+            .await
+            .map_err(Retry::new)?;
+    }
+    let view = SquashedView::squash(staged.iter().map(|s| s.layer.entries.as_slice()));
+    let mut findings: Vec<serde_json::Value> = staged
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| s.layer.findings.iter().map(move |(path, reason)| json!({ "layer": i, "path": path, "reason": reason })))
+        .collect();
+    findings.extend(view.findings.iter().map(|f| json!({ "layer": f.layer, "path": f.path, "reason": f.reason })));
+    if !findings.is_empty() {
+        warn!(count = findings.len(), "Entries left out of the squashed view");
+    }
     let result = AnalysisResult {
         image_digest: fetched.digest,
         parent_digest: fetched.parent_digest,
@@ -86,10 +158,24 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         layers: fetched
             .layers
             .into_iter()
-            .map(|l| LayerRecord { digest: l.digest, media_type: l.media_type, size: l.size, diff_id: l.diff_id })
+            .zip(&staged)
+            .map(|(l, s)| LayerRecord {
+                digest: l.digest,
+                media_type: l.media_type,
+                size: l.size,
+                diff_id: l.diff_id,
+                uncompressed_size: Some(n(s.layer.uncompressed_size)),
+                entry_count: Some(n(s.layer.entries.len() as u64)),
+            })
             .collect(),
+        findings: serde_json::Value::Array(findings),
+        file_count: n(view.entries.len() as u64),
     };
-    let stored = match deps.store.complete_analysis(&msg.account, msg.image_id, &result).await {
+    let stored = match deps
+        .store
+        .complete_analysis(&msg.account, msg.image_id, &result)
+        .await
+    {
         Ok(img) => img,
         Err(customs_store::StoreError::ImageNotFound(_)) => {
             info!("Image was deleted during analysis; dropping the result");
@@ -99,7 +185,10 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
     };
     info!(digest = ?stored.image_digest, layers = stored.layer_count, "Analyzed image");
     deps.queues
-        .send(&EvaluateImage { account: msg.account.clone(), image_id: stored.id })
+        .send(&EvaluateImage {
+            account: msg.account.clone(),
+            image_id: stored.id,
+        })
         .await
         .map_err(Retry::new)?;
     Ok(())

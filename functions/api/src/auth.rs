@@ -26,19 +26,27 @@ impl std::fmt::Debug for AuthConfig {
 
 impl AuthConfig {
     pub fn new(admin_password: &str) -> Self {
-        Self { admin_password_sha256: Sha256::digest(admin_password.as_bytes()).into() }
+        Self {
+            admin_password_sha256: Sha256::digest(admin_password.as_bytes()).into(),
+        }
     }
 
     /// `CUSTOMS_ADMIN_PASSWORD` is required: there is no default password.
     pub fn from_env() -> Result<Self, customs_runtime::RuntimeError> {
-        let pw = customs_runtime::config::required("CUSTOMS_ADMIN_PASSWORD", " (the admin user's password)")?;
+        let pw = customs_runtime::config::required(
+            "CUSTOMS_ADMIN_PASSWORD",
+            " (the admin user's password)",
+        )?;
         Ok(Self::new(&pw))
     }
 
     fn check(&self, user: &str, password: &str) -> bool {
         let got: [u8; 32] = Sha256::digest(password.as_bytes()).into();
         // Compare without an early exit, so timing says nothing about the password.
-        let diff = got.iter().zip(self.admin_password_sha256.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        let diff = got
+            .iter()
+            .zip(self.admin_password_sha256.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         (user == ADMIN) & (diff == 0)
     }
 }
@@ -49,13 +57,24 @@ pub(crate) struct Caller {
     pub account: String,
 }
 
-pub(crate) async fn require_user(State(deps): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+pub(crate) async fn require_user(
+    State(deps): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let creds = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|b| String::from_utf8(b).ok());
     let Some((user, password)) = creds.as_deref().and_then(|c| c.split_once(':')) else {
         return Err(ApiError::Unauthorized);
@@ -63,7 +82,9 @@ pub(crate) async fn require_user(State(deps): State<AppState>, mut req: Request,
     if !deps.auth.check(user, password) {
         return Err(ApiError::Unauthorized);
     }
-    req.extensions_mut().insert(Caller { account: ADMIN.to_owned() });
+    req.extensions_mut().insert(Caller {
+        account: ADMIN.to_owned(),
+    });
     Ok(next.run(req).await)
 }
 

@@ -1,7 +1,7 @@
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 use tracing::error;
 
 /// An API failure, rendered as Anchore's error body `{"message", "httpcode", "detail"}`.
@@ -22,7 +22,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::BadRequest { message: message.into(), detail: json!({}) }
+        Self::BadRequest {
+            message: message.into(),
+            detail: json!({}),
+        }
     }
 }
 
@@ -33,7 +36,11 @@ impl From<customs_store::StoreError> for ApiError {
 }
 
 fn body(status: StatusCode, message: &str, detail: Value) -> Response {
-    (status, Json(json!({ "message": message, "httpcode": status.as_u16(), "detail": detail }))).into_response()
+    (
+        status,
+        Json(json!({ "message": message, "httpcode": status.as_u16(), "detail": detail })),
+    )
+        .into_response()
 }
 
 impl IntoResponse for ApiError {
@@ -41,7 +48,10 @@ impl IntoResponse for ApiError {
         match self {
             Self::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "basic realm=\"Authentication required\"")],
+                [(
+                    header::WWW_AUTHENTICATE,
+                    "basic realm=\"Authentication required\"",
+                )],
                 "Unauthorized",
             )
                 .into_response(),
@@ -50,7 +60,11 @@ impl IntoResponse for ApiError {
             Self::Unavailable(m) => body(StatusCode::SERVICE_UNAVAILABLE, &m, json!({})),
             Self::Internal(m) => {
                 error!(error = %m, "Internal error");
-                body(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the service log", json!({}))
+                body(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; see the service log",
+                    json!({}),
+                )
             }
         }
     }

@@ -8,12 +8,12 @@ use customs_contracts::AnalyzeImage;
 use customs_model::{ImageRef, ImageStatus};
 use customs_store::ImageFilter;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::auth::Caller;
-use crate::params::{flag, Params};
-use crate::{render, ApiError, AppState};
+use crate::params::{Params, flag};
+use crate::{ApiError, AppState, render};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -55,18 +55,31 @@ fn json_body<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> Result<T, 
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body is not valid JSON for this operation: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "request body is not valid JSON for this operation: {e}"
+        ))
+    })
 }
 
 fn bad_reference(e: customs_model::ReferenceError) -> ApiError {
-    ApiError::BadRequest { message: e.to_string(), detail: json!({ "error_codes": ["BAD_REFERENCE"] }) }
+    ApiError::BadRequest {
+        message: e.to_string(),
+        detail: json!({ "error_codes": ["BAD_REFERENCE"] }),
+    }
 }
 
 /// Builds the reference to analyse from the body's fields.
 fn reference(b: &AddBody) -> Result<ImageRef, ApiError> {
     let (tag, digest) = match (&b.source, &b.tag, &b.digest) {
         (Some(Source { tag: Some(t), .. }), _, _) => (Some(t.pullstring.clone()), None),
-        (Some(Source { digest: Some(d), .. }), _, _) => (d.tag.clone(), Some(d.pullstring.clone())),
+        (
+            Some(Source {
+                digest: Some(d), ..
+            }),
+            _,
+            _,
+        ) => (d.tag.clone(), Some(d.pullstring.clone())),
         (_, tag, digest) => (tag.clone(), digest.clone()),
     };
     match (tag, digest) {
@@ -110,20 +123,33 @@ async fn add(
     let b: AddBody = json_body(&body)?;
     let r = reference(&b)?;
     let platform = b.platform.as_deref().unwrap_or("linux/amd64");
-    if platform.split('/').filter(|p| !p.is_empty()).count() < 2 || platform.split('/').count() > 3 {
-        return Err(ApiError::bad_request(format!("platform {platform:?} is not os/arch[/variant], e.g. linux/arm64/v8")));
+    if platform.split('/').filter(|p| !p.is_empty()).count() < 2 || platform.split('/').count() > 3
+    {
+        return Err(ApiError::bad_request(format!(
+            "platform {platform:?} is not os/arch[/variant], e.g. linux/arm64/v8"
+        )));
     }
     let annotations = Value::Object(b.annotations.unwrap_or_default());
-    let outcome = deps.store.add_image(&caller.account, &r, platform, &annotations, force).await?;
+    let outcome = deps
+        .store
+        .add_image(&caller.account, &r, platform, &annotations, force)
+        .await?;
     let mut image = outcome.image;
     if outcome.needs_analysis {
-        let msg = AnalyzeImage { account: caller.account.clone(), image_id: image.id };
+        let msg = AnalyzeImage {
+            account: caller.account.clone(),
+            image_id: image.id,
+        };
         if let Err(e) = deps.queues.send(&msg).await {
             // Never leave a record waiting for a message that was not sent.
             let reason = format!("could not queue the analysis: {e}");
             warn!(image_id = %image.id, error = %e, "Analysis not queued");
-            deps.store.fail_analysis(&caller.account, image.id, &reason).await?;
-            return Err(ApiError::Unavailable(format!("{reason}; the image is marked analysis_failed, add it again to retry")));
+            deps.store
+                .fail_analysis(&caller.account, image.id, &reason)
+                .await?;
+            return Err(ApiError::Unavailable(format!(
+                "{reason}; the image is marked analysis_failed, add it again to retry"
+            )));
         }
         info!(image_id = %image.id, reference = %r, "Queued analysis");
         if let Some(fresh) = deps.store.image(&caller.account, image.id).await? {
@@ -150,19 +176,36 @@ async fn list(
         Some(t) => Some(t.clone()),
         None => json_body::<ListBody>(&body)?.tag,
     };
-    let tag = tag.map(|t| ImageRef::parse(&t)).transpose().map_err(bad_reference)?;
+    let tag = tag
+        .map(|t| ImageRef::parse(&t))
+        .transpose()
+        .map_err(bad_reference)?;
     let image_status = match q.get("image_status").map(String::as_str) {
         None | Some("") => Some(ImageStatus::Active),
         Some("all") => None,
         Some(s) => Some(s.parse::<ImageStatus>().map_err(|_| {
-            ApiError::bad_request(format!("image_status={s:?}: expected active, inactive, deleting or all"))
+            ApiError::bad_request(format!(
+                "image_status={s:?}: expected active, inactive, deleting or all"
+            ))
         })?),
     };
     let digest = q.get("digest").filter(|d| !d.is_empty()).cloned();
-    let filter = ImageFilter { tag, digest, image_status };
+    let filter = ImageFilter {
+        tag,
+        digest,
+        image_status,
+    };
     let mut images = deps.store.list_images(&caller.account, &filter).await?;
     if let Some(s) = q.get("analysis_status").filter(|s| !s.is_empty()) {
         images.retain(|i| i.analysis_status.as_str() == s);
+    }
+    if filter.tag.is_some() {
+        let mut out = Vec::with_capacity(images.len());
+        for img in &images {
+            let layers = deps.store.image_layers(img.id).await?;
+            out.push(render::image_with_layers(img, &layers));
+        }
+        return Ok(Json(out));
     }
     Ok(Json(images.iter().map(render::image).collect()))
 }
@@ -174,10 +217,18 @@ async fn get_one(
     Query(q): Query<Params>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     flag(&q, "history", false)?;
-    let filter = ImageFilter { digest: Some(digest.clone()), ..ImageFilter::default() };
+    let filter = ImageFilter {
+        digest: Some(digest.clone()),
+        ..ImageFilter::default()
+    };
     let images = deps.store.list_images(&caller.account, &filter).await?;
     if images.is_empty() {
         return Err(ApiError::NotFound(format!("image {digest} not found")));
     }
-    Ok(Json(images.iter().map(render::image).collect()))
+    let mut out = Vec::with_capacity(images.len());
+    for img in &images {
+        let layers = deps.store.image_layers(img.id).await?;
+        out.push(render::image_with_layers(img, &layers));
+    }
+    Ok(Json(out))
 }

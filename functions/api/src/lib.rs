@@ -35,7 +35,13 @@ pub(crate) type AppState = Arc<Deps>;
 
 /// The whole API. Every route is served under `/v1` and, like Anchore, without it.
 pub fn router(deps: Arc<Deps>) -> Router {
-    let authed = images::routes().merge(registries::routes()).merge(feeds::routes()).layer(axum::middleware::from_fn_with_state(deps.clone(), auth::require_user));
+    let authed = images::routes()
+        .merge(registries::routes())
+        .merge(feeds::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            deps.clone(),
+            auth::require_user,
+        ));
     let api = system::public_routes().merge(authed);
     Router::new()
         .merge(system::root_routes())

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
-use customs_runtime::{aws, config, tracing, Queues};
 use customs_image::{NetworkPolicy, Registry};
+use customs_runtime::{Queues, aws, config, tracing};
 use customs_store::{SecretBox, Store};
 
 #[tokio::main]
@@ -12,8 +12,13 @@ async fn main() -> Result<(), lambda_http::Error> {
         store: Store::connect(&config::database_url()?, 4)?,
         queues: Queues::new(aws::sqs(&sdk), config::queue_prefix()),
         auth: customs_api::AuthConfig::from_env()?,
-        registry: Registry::new(NetworkPolicy { allow_private: config::parsed("CUSTOMS_ALLOW_PRIVATE_REGISTRIES", false)? }),
-        secrets: SecretBox::from_base64(&config::required("CUSTOMS_SECRETS_KEY", " (base64 of 32 random bytes)")?)?,
+        registry: Registry::new(NetworkPolicy {
+            allow_private: config::parsed("CUSTOMS_ALLOW_PRIVATE_REGISTRIES", false)?,
+        }),
+        secrets: SecretBox::from_base64(&config::required(
+            "CUSTOMS_SECRETS_KEY",
+            " (base64 of 32 random bytes)",
+        )?)?,
     };
     lambda_http::run(customs_api::router(Arc::new(deps))).await
 }

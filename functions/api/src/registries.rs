@@ -8,18 +8,21 @@ use axum::{Extension, Json, Router};
 use customs_image::{Credentials, RegistryError};
 use customs_store::RegistryRecord;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tracing::info;
 
 use crate::auth::Caller;
-use crate::params::{flag, Params};
-use crate::{render, ApiError, AppState};
+use crate::params::{Params, flag};
+use crate::{ApiError, AppState, render};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/registries", get(list).post(add))
-        .route("/registries/{registry}", get(get_one).put(update).delete(remove))
+        .route(
+            "/registries/{registry}",
+            get(get_one).put(update).delete(remove),
+        )
 }
 
 #[derive(Deserialize)]
@@ -46,32 +49,53 @@ fn render(r: &RegistryRecord) -> Value {
 }
 
 fn parse(body: &Bytes) -> Result<Body, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("registry body is not valid JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("registry body is not valid JSON: {e}")))
 }
 
 /// `host[:port]` only: no scheme, path, credentials or whitespace.
 fn valid_registry(r: &str) -> bool {
     !r.is_empty()
         && r.len() <= 255
-        && r.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+        && r.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        })
 }
 
 fn record(caller: &Caller, registry: &str, b: &Body) -> Result<(RegistryRecord, String), ApiError> {
     if !valid_registry(registry) {
-        return Err(ApiError::bad_request(format!("registry {registry:?} must be host[:port], without scheme or path")));
+        return Err(ApiError::bad_request(format!(
+            "registry {registry:?} must be host[:port], without scheme or path"
+        )));
     }
-    let user = b.registry_user.clone().filter(|u| !u.is_empty()).ok_or_else(|| ApiError::bad_request("registry_user is required"))?;
-    let pass = b.registry_pass.clone().ok_or_else(|| ApiError::bad_request("registry_pass is required"))?;
-    let registry_type = b.registry_type.clone().unwrap_or_else(|| "docker_v2".into());
+    let user = b
+        .registry_user
+        .clone()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ApiError::bad_request("registry_user is required"))?;
+    let pass = b
+        .registry_pass
+        .clone()
+        .ok_or_else(|| ApiError::bad_request("registry_pass is required"))?;
+    let registry_type = b
+        .registry_type
+        .clone()
+        .unwrap_or_else(|| "docker_v2".into());
     if registry_type != "docker_v2" {
-        return Err(ApiError::bad_request(format!("registry_type {registry_type:?} is not supported; use docker_v2")));
+        return Err(ApiError::bad_request(format!(
+            "registry_type {registry_type:?} is not supported; use docker_v2"
+        )));
     }
     let now = OffsetDateTime::now_utc();
     Ok((
         RegistryRecord {
             account: caller.account.clone(),
             registry: registry.to_owned(),
-            registry_name: b.registry_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| registry.to_owned()),
+            registry_name: b
+                .registry_name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| registry.to_owned()),
             registry_user: user,
             registry_type,
             registry_verify: b.registry_verify.unwrap_or(true),
@@ -83,11 +107,20 @@ fn record(caller: &Caller, registry: &str, b: &Body) -> Result<(RegistryRecord, 
 }
 
 async fn validate(deps: &AppState, rec: &RegistryRecord, password: &str) -> Result<(), ApiError> {
-    let creds = Credentials { username: rec.registry_user.clone(), password: password.to_owned() };
-    match deps.registry.check_login(&rec.registry, &creds, !rec.registry_verify).await {
+    let creds = Credentials {
+        username: rec.registry_user.clone(),
+        password: password.to_owned(),
+    };
+    match deps
+        .registry
+        .check_login(&rec.registry, &creds, !rec.registry_verify)
+        .await
+    {
         Ok(()) => Ok(()),
         Err(e @ (RegistryError::Transient { .. } | RegistryError::Unreachable { .. })) => {
-            Err(ApiError::bad_request(format!("cannot validate the registry: {e}; add it with validate=false to skip the check")))
+            Err(ApiError::bad_request(format!(
+                "cannot validate the registry: {e}; add it with validate=false to skip the check"
+            )))
         }
         Err(e) => Err(ApiError::BadRequest {
             message: format!("registry credentials failed validation: {e}"),
@@ -103,7 +136,10 @@ async fn add(
     body: Bytes,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let b = parse(&body)?;
-    let registry = b.registry.clone().ok_or_else(|| ApiError::bad_request("registry is required (host[:port])"))?;
+    let registry = b
+        .registry
+        .clone()
+        .ok_or_else(|| ApiError::bad_request("registry is required (host[:port])"))?;
     let (rec, pass) = record(&caller, &registry, &b)?;
     if flag(&q, "validate", true)? {
         validate(&deps, &rec, &pass).await?;
@@ -112,7 +148,11 @@ async fn add(
         .store
         .put_registry(&deps.secrets, &rec, &pass, false)
         .await?
-        .ok_or_else(|| ApiError::bad_request(format!("registry {registry} already exists; update it with PUT /v1/registries/{registry}")))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "registry {registry} already exists; update it with PUT /v1/registries/{registry}"
+            ))
+        })?;
     info!(registry = %saved.registry, user = %saved.registry_user, "Registry added");
     Ok(Json(vec![render(&saved)]))
 }
@@ -126,7 +166,9 @@ async fn update(
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let b = parse(&body)?;
     if b.registry.as_deref().is_some_and(|r| r != registry) {
-        return Err(ApiError::bad_request("the body's registry differs from the one in the path"));
+        return Err(ApiError::bad_request(
+            "the body's registry differs from the one in the path",
+        ));
     }
     let (rec, pass) = record(&caller, &registry, &b)?;
     if flag(&q, "validate", true)? {
@@ -140,8 +182,18 @@ async fn update(
     Ok(Json(vec![render(&saved)]))
 }
 
-async fn list(State(deps): State<AppState>, Extension(caller): Extension<Caller>) -> Result<Json<Vec<Value>>, ApiError> {
-    Ok(Json(deps.store.registries(&caller.account).await?.iter().map(render).collect()))
+async fn list(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    Ok(Json(
+        deps.store
+            .registries(&caller.account)
+            .await?
+            .iter()
+            .map(render)
+            .collect(),
+    ))
 }
 
 async fn get_one(
@@ -149,7 +201,11 @@ async fn get_one(
     Extension(caller): Extension<Caller>,
     Path(registry): Path<String>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let r = deps.store.registry(&caller.account, &registry).await?.ok_or_else(|| ApiError::NotFound(format!("registry {registry} not found")))?;
+    let r = deps
+        .store
+        .registry(&caller.account, &registry)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("registry {registry} not found")))?;
     Ok(Json(vec![render(&r)]))
 }
 
@@ -158,7 +214,11 @@ async fn remove(
     Extension(caller): Extension<Caller>,
     Path(registry): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !deps.store.delete_registry(&caller.account, &registry).await? {
+    if !deps
+        .store
+        .delete_registry(&caller.account, &registry)
+        .await?
+    {
         return Err(ApiError::NotFound(format!("registry {registry} not found")));
     }
     Ok(Json(json!("deleted")))

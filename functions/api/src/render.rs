@@ -1,10 +1,10 @@
 //! Records in the shapes Anchore's API returns (`API-CONTRACT.md` §3).
 
 use customs_model::AnalysisStatus;
-use customs_store::ImageRecord;
-use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
+use customs_store::{ImageRecord, LayerRecord};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// ISO-8601 UTC with a `Z`, whole seconds, as Anchore prints times.
 pub(crate) fn ts(t: OffsetDateTime) -> String {
@@ -21,7 +21,10 @@ fn opt_ts(t: Option<OffsetDateTime>) -> Value {
 
 /// `AnchoreImage`. `analysis_error` is customs' addition: why the analysis failed.
 pub(crate) fn image(img: &ImageRecord) -> Value {
-    let image_id = img.config_digest.as_deref().map(|d| d.trim_start_matches("sha256:").to_owned());
+    let image_id = img
+        .config_digest
+        .as_deref()
+        .map(|d| d.trim_start_matches("sha256:").to_owned());
     let details: Vec<Value> = img
         .tags
         .iter()
@@ -69,6 +72,34 @@ pub(crate) fn image(img: &ImageRecord) -> Value {
         },
         "image_detail": details,
     })
+}
+
+/// `AnchoreImage` plus customs' detail: platform, layers, squashed file count, and the
+/// entries left out of the view (`findings`).
+pub(crate) fn image_with_layers(img: &ImageRecord, layers: &[LayerRecord]) -> Value {
+    let mut v = image(img);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("platform".into(), json!(img.platform));
+        o.insert("file_count".into(), json!(img.file_count));
+        o.insert("findings".into(), img.findings.clone());
+        o.insert(
+            "layers".into(),
+            layers
+                .iter()
+                .map(|l| {
+                    json!({
+                        "digest": l.digest,
+                        "diff_id": l.diff_id,
+                        "media_type": l.media_type,
+                        "size": l.size,
+                        "uncompressed_size": l.uncompressed_size,
+                        "entry_count": l.entry_count,
+                    })
+                })
+                .collect(),
+        );
+    }
+    v
 }
 
 #[cfg(test)]

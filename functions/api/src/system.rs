@@ -2,7 +2,7 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::AppState;
 
@@ -41,7 +41,10 @@ async fn swagger() -> Json<Value> {
 
 /// `/`, `/v1` and `/v1/` answer the ping.
 pub(crate) fn root_routes() -> Router<AppState> {
-    Router::new().route("/", get(ping)).route("/v1", get(ping)).route("/v1/", get(ping))
+    Router::new()
+        .route("/", get(ping))
+        .route("/v1", get(ping))
+        .route("/v1/", get(ping))
 }
 
 /// Served both under `/v1` and at the root.

@@ -18,8 +18,15 @@ pub async fn handle(event: Event, deps: &Deps) -> BatchResponse {
 
 #[instrument(skip_all, fields(account = %msg.account, image_id = %msg.image_id))]
 async fn process(msg: EvaluateImage, _d: Delivery, deps: &Deps) -> Result<(), Retry> {
-    match deps.store.image(&msg.account, msg.image_id).await.map_err(Retry::new)? {
-        Some(img) => info!(status = %img.analysis_status, digest = ?img.image_digest, "Evaluation requested"),
+    match deps
+        .store
+        .image(&msg.account, msg.image_id)
+        .await
+        .map_err(Retry::new)?
+    {
+        Some(img) => {
+            info!(status = %img.analysis_status, digest = ?img.image_digest, "Evaluation requested")
+        }
         None => info!("Image is gone; nothing to evaluate"),
     }
     Ok(())

@@ -3,16 +3,16 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
-use customs_contracts::{Route, ROUTES};
+use anyhow::{Context, Result, bail};
+use customs_contracts::{ROUTES, Route};
 use customs_image::{NetworkPolicy, Registry};
 use customs_runtime::aws::SdkConfig;
-use customs_runtime::{config, Queues};
+use customs_runtime::{Queues, config};
 use customs_store::{SecretBox, Store};
 use tracing::info;
 
 use crate::provision::{self, Names};
-use crate::runner::{consumer, Binding, Consumer, Runner};
+use crate::runner::{Binding, Consumer, Runner, consumer};
 
 /// Settings of the local stack, from the environment.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct Settings {
     /// Whether registries on loopback/private networks may be contacted
     /// (`CUSTOMS_ALLOW_PRIVATE_REGISTRIES`, default true here: this is the local stack).
     pub allow_private_registries: bool,
+    /// Bounds on one layer (decompressed size, entries, staged content).
+    pub limits: customs_image::layer::Limits,
 }
 
 impl Settings {
@@ -36,9 +38,15 @@ impl Settings {
                 queue_prefix: config::queue_prefix(),
                 bucket: config::or_default("CUSTOMS_BUCKET", "customs-staging"),
             },
-            api_addr: api_addr.parse().with_context(|| format!("CUSTOMS_API_ADDR={api_addr:?} is not host:port"))?,
-            secrets_key: config::required("CUSTOMS_SECRETS_KEY", " (base64 of 32 random bytes; `make env` sets it)")?,
+            api_addr: api_addr
+                .parse()
+                .with_context(|| format!("CUSTOMS_API_ADDR={api_addr:?} is not host:port"))?,
+            secrets_key: config::required(
+                "CUSTOMS_SECRETS_KEY",
+                " (base64 of 32 random bytes; `make env` sets it)",
+            )?,
             allow_private_registries: config::parsed("CUSTOMS_ALLOW_PRIVATE_REGISTRIES", true)?,
+            limits: customs_image::layer::Limits::default(),
         })
     }
 }
@@ -56,11 +64,20 @@ pub struct App {
 }
 
 impl App {
-    pub async fn new(sdk: SdkConfig, settings: Settings, auth: customs_api::AuthConfig) -> Result<Self> {
+    pub async fn new(
+        sdk: SdkConfig,
+        settings: Settings,
+        auth: customs_api::AuthConfig,
+    ) -> Result<Self> {
         let store = Store::connect(&settings.database_url, 16)?;
-        let queues = Queues::new(aws_sdk_sqs::Client::new(&sdk), settings.names.queue_prefix.clone());
+        let queues = Queues::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            settings.names.queue_prefix.clone(),
+        );
         let secrets = SecretBox::from_base64(&settings.secrets_key)?;
-        let registry = Registry::new(NetworkPolicy { allow_private: settings.allow_private_registries });
+        let registry = Registry::new(NetworkPolicy {
+            allow_private: settings.allow_private_registries,
+        });
         let api = Arc::new(customs_api::Deps {
             store: store.clone(),
             queues: queues.clone(),
@@ -68,7 +85,15 @@ impl App {
             registry: registry.clone(),
             secrets: secrets.clone(),
         });
-        Ok(Self { sdk, settings, store, queues, api, registry, secrets })
+        Ok(Self {
+            sdk,
+            settings,
+            store,
+            queues,
+            api,
+            registry,
+            secrets,
+        })
     }
 
     /// The handler consuming `route`, as the event source mapping would invoke it.
@@ -81,6 +106,11 @@ impl App {
                     registry: self.registry.clone(),
                     queues: self.queues.clone(),
                     secrets: self.secrets.clone(),
+                    staging: customs_image::Staging::new(
+                        customs_image::s3_client(&self.sdk, true),
+                        self.settings.names.bucket.clone(),
+                    ),
+                    limits: self.settings.limits,
                 });
                 consumer(move |ev| {
                     let deps = deps.clone();
@@ -115,7 +145,10 @@ impl App {
                     async move { customs_watch::handle(ev, &deps).await }
                 })
             }
-            other => bail!("route {} names consumer {other:?}, which the runner does not link", route.queue),
+            other => bail!(
+                "route {} names consumer {other:?}, which the runner does not link",
+                route.queue
+            ),
         })
     }
 
@@ -124,7 +157,9 @@ impl App {
         let pairs = provision::all(&self.sdk, &self.settings.names).await?;
         let mut bindings = Vec::new();
         for r in ROUTES {
-            let pair = pairs.get(r.queue).with_context(|| format!("queue {} not provisioned", r.queue))?;
+            let pair = pairs
+                .get(r.queue)
+                .with_context(|| format!("queue {} not provisioned", r.queue))?;
             bindings.push(Binding {
                 queue_url: pair.url.clone(),
                 queue_arn: pair.arn.clone(),
@@ -132,8 +167,15 @@ impl App {
                 consumer: self.consumer_for(r)?,
             });
         }
-        let region = self.sdk.region().map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
-        Ok(Runner::new(aws_sdk_sqs::Client::new(&self.sdk), region, bindings))
+        let region = self
+            .sdk
+            .region()
+            .map_or_else(|| "us-east-1".to_owned(), ToString::to_string);
+        Ok(Runner::new(
+            aws_sdk_sqs::Client::new(&self.sdk),
+            region,
+            bindings,
+        ))
     }
 
     /// Serves the API router on `CUSTOMS_API_ADDR` until the process ends.
@@ -147,6 +189,8 @@ impl App {
     /// Serves the API router on an already bound listener.
     pub async fn serve_api_on(&self, listener: tokio::net::TcpListener) -> Result<()> {
         info!(addr = ?listener.local_addr().ok(), "API listening");
-        axum::serve(listener, customs_api::router(self.api.clone())).await.context("API server")
+        axum::serve(listener, customs_api::router(self.api.clone()))
+            .await
+            .context("API server")
     }
 }

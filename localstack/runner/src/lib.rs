@@ -5,4 +5,4 @@ pub mod provision;
 mod runner;
 
 pub use app::{App, Settings};
-pub use runner::{consumer, Binding, Consumer, Runner};
+pub use runner::{Binding, Consumer, Runner, consumer};

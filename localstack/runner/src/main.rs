@@ -1,5 +1,5 @@
-use anyhow::{bail, Result};
-use customs_local::{provision, App, Settings};
+use anyhow::{Result, bail};
+use customs_local::{App, Settings, provision};
 use customs_runtime::{aws, tracing};
 
 const USAGE: &str = "usage: customs-local <provision|migrate|serve>
@@ -22,7 +22,12 @@ async fn main() -> Result<()> {
             ::tracing::info!(?applied, "Migrations up to date");
         }
         "serve" => {
-            let app = App::new(aws::load().await, settings, customs_api::AuthConfig::from_env()?).await?;
+            let app = App::new(
+                aws::load().await,
+                settings,
+                customs_api::AuthConfig::from_env()?,
+            )
+            .await?;
             let runner = app.runner().await?;
             tokio::select! {
                 r = app.serve_api() => r?,

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use aws_sdk_sqs::types::QueueAttributeName;
-use customs_contracts::{Route, ROUTES, SCHEDULES};
+use customs_contracts::{ROUTES, Route, SCHEDULES};
 use customs_runtime::aws::SdkConfig;
 use serde_json::json;
 use tracing::info;
@@ -32,8 +32,17 @@ async fn arn_of(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String> {
 }
 
 /// Creates the queue or, when it exists, brings its attributes up to date.
-async fn ensure_queue(sqs: &aws_sdk_sqs::Client, name: &str, attrs: HashMap<QueueAttributeName, String>) -> Result<String> {
-    let created = sqs.create_queue().queue_name(name).set_attributes(Some(attrs.clone())).send().await;
+async fn ensure_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attrs: HashMap<QueueAttributeName, String>,
+) -> Result<String> {
+    let created = sqs
+        .create_queue()
+        .queue_name(name)
+        .set_attributes(Some(attrs.clone()))
+        .send()
+        .await;
     let url = match created {
         Ok(out) => out.queue_url.context("CreateQueue returned no URL")?,
         Err(_) => {
@@ -58,28 +67,49 @@ async fn ensure_queue(sqs: &aws_sdk_sqs::Client, name: &str, attrs: HashMap<Queu
 }
 
 /// A queue named `name` with a DLQ `name-dlq` that takes messages after `max_receives`.
-pub async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, visibility_secs: u32, max_receives: u32) -> Result<QueuePair> {
+pub async fn queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility_secs: u32,
+    max_receives: u32,
+) -> Result<QueuePair> {
     let dlq_name = format!("{name}-dlq");
     let dlq_url = ensure_queue(
         sqs,
         &dlq_name,
-        HashMap::from([(QueueAttributeName::MessageRetentionPeriod, "1209600".to_owned())]),
+        HashMap::from([(
+            QueueAttributeName::MessageRetentionPeriod,
+            "1209600".to_owned(),
+        )]),
     )
     .await?;
     let dlq_arn = arn_of(sqs, &dlq_url).await?;
-    let redrive = json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string() }).to_string();
+    let redrive =
+        json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string() })
+            .to_string();
     let url = ensure_queue(
         sqs,
         name,
         HashMap::from([
-            (QueueAttributeName::VisibilityTimeout, visibility_secs.to_string()),
-            (QueueAttributeName::MessageRetentionPeriod, "1209600".to_owned()),
+            (
+                QueueAttributeName::VisibilityTimeout,
+                visibility_secs.to_string(),
+            ),
+            (
+                QueueAttributeName::MessageRetentionPeriod,
+                "1209600".to_owned(),
+            ),
             (QueueAttributeName::RedrivePolicy, redrive),
         ]),
     )
     .await?;
     let arn = arn_of(sqs, &url).await?;
-    Ok(QueuePair { url, arn, dlq_url, dlq_arn })
+    Ok(QueuePair {
+        url,
+        arn,
+        dlq_url,
+        dlq_arn,
+    })
 }
 
 /// The physical names the provisioning uses.
@@ -101,7 +131,11 @@ impl Names {
 /// Creates bucket, queues + DLQs, topic and schedules. Safe to run again.
 pub async fn all(sdk: &SdkConfig, names: &Names) -> Result<HashMap<&'static str, QueuePair>> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
     let sns = aws_sdk_sns::Client::new(sdk);
     let events = aws_sdk_eventbridge::Client::new(sdk);
 
@@ -113,21 +147,39 @@ pub async fn all(sdk: &SdkConfig, names: &Names) -> Result<HashMap<&'static str,
                 .bucket(&names.bucket)
                 .send()
                 .await
-                .with_context(|| format!("bucket {}: {}", names.bucket, aws_sdk_s3::error::DisplayErrorContext(e)))?;
+                .with_context(|| {
+                    format!(
+                        "bucket {}: {}",
+                        names.bucket,
+                        aws_sdk_s3::error::DisplayErrorContext(e)
+                    )
+                })?;
         }
     }
 
     let mut pairs = HashMap::new();
     for r in ROUTES {
-        let pair = queue(&sqs, &names.queue(r), r.visibility_timeout_secs, r.max_receives).await?;
+        let pair = queue(
+            &sqs,
+            &names.queue(r),
+            r.visibility_timeout_secs,
+            r.max_receives,
+        )
+        .await?;
         info!(queue = %names.queue(r), "Queue ready");
         pairs.insert(r.queue, pair);
     }
 
-    sns.create_topic().name(names.topic()).send().await.context("CreateTopic")?;
+    sns.create_topic()
+        .name(names.topic())
+        .send()
+        .await
+        .context("CreateTopic")?;
 
     for s in SCHEDULES {
-        let pair = pairs.get(s.queue).with_context(|| format!("schedule {} targets unknown queue {}", s.name, s.queue))?;
+        let pair = pairs
+            .get(s.queue)
+            .with_context(|| format!("schedule {} targets unknown queue {}", s.name, s.queue))?;
         let rule = format!("{}{}-schedule", names.queue_prefix, s.name);
         let rule_arn = events
             .put_rule()
@@ -161,7 +213,13 @@ pub async fn all(sdk: &SdkConfig, names: &Names) -> Result<HashMap<&'static str,
             .input(s.message())
             .build()
             .context("EventBridge target")?;
-        events.put_targets().rule(&rule).targets(target).send().await.with_context(|| format!("PutTargets {rule}"))?;
+        events
+            .put_targets()
+            .rule(&rule)
+            .targets(target)
+            .send()
+            .await
+            .with_context(|| format!("PutTargets {rule}"))?;
         info!(rule = %rule, rate = s.rate, queue = s.queue, "Schedule ready");
     }
     Ok(pairs)

@@ -5,9 +5,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
+};
 use futures::future::BoxFuture;
 use tracing::{debug, error, warn};
 
@@ -40,8 +42,16 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(sqs: aws_sdk_sqs::Client, region: impl Into<String>, bindings: Vec<Binding>) -> Self {
-        Self { sqs, region: region.into(), bindings }
+    pub fn new(
+        sqs: aws_sdk_sqs::Client,
+        region: impl Into<String>,
+        bindings: Vec<Binding>,
+    ) -> Self {
+        Self {
+            sqs,
+            region: region.into(),
+            bindings,
+        }
     }
 
     /// Receives one batch from `b` (waiting up to `wait_secs`), invokes the consumer and
@@ -74,7 +84,11 @@ impl Runner {
         // A panicking handler fails the whole batch: nothing is deleted, so every record
         // comes back after the visibility timeout, exactly as a crashed Lambda would.
         let failed: Vec<String> = match tokio::spawn(async move { consumer(event).await }).await {
-            Ok(resp) => resp.batch_item_failures.into_iter().map(|f| f.item_identifier).collect(),
+            Ok(resp) => resp
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect(),
             Err(e) => {
                 error!(queue = %b.queue_url, error = %e, "Handler crashed; the whole batch will be redelivered");
                 return Ok(n);
@@ -85,7 +99,11 @@ impl Runner {
             .filter(|(id, _)| !failed.contains(id))
             .enumerate()
             .filter_map(|(i, (_, receipt))| {
-                DeleteMessageBatchRequestEntry::builder().id(format!("m{i}")).receipt_handle(receipt).build().ok()
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(format!("m{i}"))
+                    .receipt_handle(receipt)
+                    .build()
+                    .ok()
             })
             .collect();
         if !failed.is_empty() {

@@ -4,6 +4,6 @@ mod envelope;
 mod messages;
 mod routes;
 
-pub use envelope::{decode, encode, DecodeError, Message};
+pub use envelope::{DecodeError, Message, decode, encode};
 pub use messages::{AnalyzeImage, EvaluateImage, FeedSync, FeedSyncTrigger, Notify, WatchTick};
-pub use routes::{queue, route, Route, Schedule, ROUTES, SCHEDULES};
+pub use routes::{ROUTES, Route, SCHEDULES, Schedule, queue, route};

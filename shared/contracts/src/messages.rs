@@ -77,24 +77,42 @@ impl Message for WatchTick {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::{decode, encode, DecodeError};
+    use crate::envelope::{DecodeError, decode, encode};
 
     #[test]
     fn messages_round_trip_in_their_envelope() {
-        let m = AnalyzeImage { account: "admin".into(), image_id: Uuid::nil() };
+        let m = AnalyzeImage {
+            account: "admin".into(),
+            image_id: Uuid::nil(),
+        };
         let wire = encode(&m);
-        assert!(wire.starts_with(r#"{"kind":"analyze_image","v":1,"body":"#), "{wire}");
+        assert!(
+            wire.starts_with(r#"{"kind":"analyze_image","v":1,"body":"#),
+            "{wire}"
+        );
         assert_eq!(decode::<AnalyzeImage>(&wire).ok(), Some(m));
     }
 
     #[test]
     fn foreign_or_future_messages_are_refused_with_the_reason() {
         let wire = encode(&WatchTick {});
-        assert!(matches!(decode::<AnalyzeImage>(&wire), Err(DecodeError::WrongKind { .. })));
+        assert!(matches!(
+            decode::<AnalyzeImage>(&wire),
+            Err(DecodeError::WrongKind { .. })
+        ));
         let future = r#"{"kind":"analyze_image","v":2,"body":{}}"#;
-        assert!(matches!(decode::<AnalyzeImage>(future), Err(DecodeError::UnsupportedVersion { found: 2, .. })));
-        assert!(matches!(decode::<AnalyzeImage>("not json"), Err(DecodeError::NotAnEnvelope(_))));
+        assert!(matches!(
+            decode::<AnalyzeImage>(future),
+            Err(DecodeError::UnsupportedVersion { found: 2, .. })
+        ));
+        assert!(matches!(
+            decode::<AnalyzeImage>("not json"),
+            Err(DecodeError::NotAnEnvelope(_))
+        ));
         let bad = r#"{"kind":"analyze_image","v":1,"body":{"account":1}}"#;
-        assert!(matches!(decode::<AnalyzeImage>(bad), Err(DecodeError::BadBody { .. })));
+        assert!(matches!(
+            decode::<AnalyzeImage>(bad),
+            Err(DecodeError::BadBody { .. })
+        ));
     }
 }

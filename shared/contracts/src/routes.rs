@@ -1,7 +1,7 @@
 //! The routing table: which function consumes which queue, how, and what feeds it on a
 //! schedule. Infra, the local provisioning and the runner all read these constants.
 
-use crate::envelope::{encode, Message};
+use crate::envelope::{Message, encode};
 use crate::messages::{FeedSync, FeedSyncTrigger, WatchTick};
 
 /// Logical queue names. The physical SQS name is `<prefix><name>`, its DLQ
@@ -49,7 +49,14 @@ impl Schedule {
     }
 }
 
-const fn entry(queue: &'static str, consumer: &'static str, batch_size: u32, timeout: u32, max_receives: u32, max_concurrency: u32) -> Route {
+const fn entry(
+    queue: &'static str,
+    consumer: &'static str,
+    batch_size: u32,
+    timeout: u32,
+    max_receives: u32,
+    max_concurrency: u32,
+) -> Route {
     Route {
         queue,
         consumer,
@@ -70,7 +77,10 @@ pub const ROUTES: &[Route] = &[
 ];
 
 fn feed_sync_tick() -> String {
-    encode(&FeedSync { trigger: FeedSyncTrigger::Schedule, flush: false })
+    encode(&FeedSync {
+        trigger: FeedSyncTrigger::Schedule,
+        flush: false,
+    })
 }
 
 fn watch_tick() -> String {
@@ -78,8 +88,18 @@ fn watch_tick() -> String {
 }
 
 pub const SCHEDULES: &[Schedule] = &[
-    Schedule { name: "feed-sync", queue: FeedSync::QUEUE, rate: "rate(1 hour)", message: feed_sync_tick },
-    Schedule { name: "watch", queue: WatchTick::QUEUE, rate: "rate(5 minutes)", message: watch_tick },
+    Schedule {
+        name: "feed-sync",
+        queue: FeedSync::QUEUE,
+        rate: "rate(1 hour)",
+        message: feed_sync_tick,
+    },
+    Schedule {
+        name: "watch",
+        queue: WatchTick::QUEUE,
+        rate: "rate(5 minutes)",
+        message: watch_tick,
+    },
 ];
 
 /// The route of a logical queue.
@@ -94,11 +114,22 @@ mod tests {
 
     #[test]
     fn every_message_travels_on_a_routed_queue() {
-        for q in [AnalyzeImage::QUEUE, EvaluateImage::QUEUE, Notify::QUEUE, FeedSync::QUEUE, WatchTick::QUEUE] {
+        for q in [
+            AnalyzeImage::QUEUE,
+            EvaluateImage::QUEUE,
+            Notify::QUEUE,
+            FeedSync::QUEUE,
+            WatchTick::QUEUE,
+        ] {
             assert!(route(q).is_some(), "{q} has no route");
         }
         for s in SCHEDULES {
-            assert!(route(s.queue).is_some(), "schedule {} targets unrouted {}", s.name, s.queue);
+            assert!(
+                route(s.queue).is_some(),
+                "schedule {} targets unrouted {}",
+                s.name,
+                s.queue
+            );
             assert!(s.rate.starts_with("rate("), "{}", s.rate);
         }
     }
@@ -107,7 +138,10 @@ mod tests {
     fn routes_respect_sqs_limits() {
         for r in ROUTES {
             assert!((1..=10).contains(&r.batch_size), "{r:?}");
-            assert!(r.visibility_timeout_secs >= 6 * r.function_timeout_secs, "{r:?}");
+            assert!(
+                r.visibility_timeout_secs >= 6 * r.function_timeout_secs,
+                "{r:?}"
+            );
             assert!(r.visibility_timeout_secs <= 43_200, "{r:?}");
             assert!(r.function_timeout_secs <= 900, "{r:?}");
             assert!(r.max_receives >= 1, "{r:?}");

@@ -3,19 +3,42 @@ pub enum RegistryError {
     #[error("registry {registry} is unreachable: {reason}")]
     Unreachable { registry: String, reason: String },
     #[error("registry {registry} refused the credentials{with}: {reason}", with = if *.anonymous { " (anonymous access; add credentials with POST /v1/registries)" } else { "" })]
-    Unauthorized { registry: String, anonymous: bool, reason: String },
+    Unauthorized {
+        registry: String,
+        anonymous: bool,
+        reason: String,
+    },
     #[error("{reference} was not found in the registry: {reason}")]
     NotFound { reference: String, reason: String },
-    #[error("{reference} uses Docker manifest schema 1, which is deprecated and unsupported; re-push it with a current client (schema 2 or OCI)")]
+    #[error(
+        "{reference} uses Docker manifest schema 1, which is deprecated and unsupported; re-push it with a current client (schema 2 or OCI)"
+    )]
     Schema1 { reference: String },
     #[error("{reference} has unsupported manifest media type {media_type:?}")]
-    UnsupportedMediaType { reference: String, media_type: String },
+    UnsupportedMediaType {
+        reference: String,
+        media_type: String,
+    },
     #[error("{reference} has no manifest for platform {platform}; available: {available}")]
-    NoMatchingPlatform { reference: String, platform: String, available: String },
-    #[error("{what} digest mismatch: expected {expected}, registry served content hashing to {actual}")]
-    DigestMismatch { what: String, expected: String, actual: String },
+    NoMatchingPlatform {
+        reference: String,
+        platform: String,
+        available: String,
+    },
+    #[error(
+        "{what} digest mismatch: expected {expected}, registry served content hashing to {actual}"
+    )]
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
     #[error("{reference}: malformed {what}: {reason}")]
-    Malformed { reference: String, what: &'static str, reason: String },
+    Malformed {
+        reference: String,
+        what: &'static str,
+        reason: String,
+    },
     #[error("{what} is {size} bytes, over the {limit}-byte limit")]
     TooLarge { what: String, size: u64, limit: u64 },
     #[error("registry {registry} is not allowed: {reason}")]
@@ -28,5 +51,28 @@ impl RegistryError {
     /// Whether a later attempt could succeed without anyone changing anything.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Transient { .. })
+    }
+}
+
+/// Why staging a layer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Layer(#[from] crate::layer::LayerError),
+    #[error("staging storage: {0}")]
+    Storage(String),
+    #[error("staging: {0}")]
+    Local(String),
+}
+
+impl StageError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Registry(e) => e.is_retryable(),
+            Self::Layer(_) => false,
+            Self::Storage(_) | Self::Local(_) => true,
+        }
     }
 }

@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+pub mod layer;
 mod manifest;
 mod policy;
 mod registry;
+mod staging;
 
-pub use error::RegistryError;
-pub use manifest::{media_type, LayerDescriptor, Platform};
+pub use error::{RegistryError, StageError};
+pub use manifest::{LayerDescriptor, Platform, media_type};
 pub use policy::NetworkPolicy;
-pub use registry::{Credentials, FetchedImage, Registry};
+pub use registry::{Credentials, FetchedImage, Registry, StagedOutcome};
+pub use staging::{s3_client, StagedLayer, Staging};

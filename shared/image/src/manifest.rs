@@ -6,14 +6,21 @@ use serde::Deserialize;
 
 pub mod media_type {
     pub const DOCKER_MANIFEST_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
-    pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+    pub const DOCKER_MANIFEST_LIST: &str =
+        "application/vnd.docker.distribution.manifest.list.v2+json";
     pub const DOCKER_MANIFEST_V1: &str = "application/vnd.docker.distribution.manifest.v1+json";
-    pub const DOCKER_MANIFEST_V1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+    pub const DOCKER_MANIFEST_V1_SIGNED: &str =
+        "application/vnd.docker.distribution.manifest.v1+prettyjws";
     pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
     pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
     /// What customs asks registries for, best first.
-    pub const ACCEPTED: &[&str] = &[OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST_V2];
+    pub const ACCEPTED: &[&str] = &[
+        OCI_INDEX,
+        DOCKER_MANIFEST_LIST,
+        OCI_MANIFEST,
+        DOCKER_MANIFEST_V2,
+    ];
 }
 
 /// `os/arch[/variant]`, e.g. `linux/amd64`, `linux/arm64/v8`.
@@ -26,7 +33,11 @@ pub struct Platform {
 
 impl Default for Platform {
     fn default() -> Self {
-        Self { os: "linux".into(), architecture: "amd64".into(), variant: None }
+        Self {
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            variant: None,
+        }
     }
 }
 
@@ -39,7 +50,11 @@ impl Platform {
         if it.next().is_some() {
             return None;
         }
-        Some(Self { os: os.into(), architecture: architecture.into(), variant })
+        Some(Self {
+            os: os.into(),
+            architecture: architecture.into(),
+            variant,
+        })
     }
 
     fn matches(&self, p: &PlatformJson) -> bool {
@@ -109,7 +124,11 @@ pub struct LayerDescriptor {
 
 pub(crate) enum Kind {
     Index(Vec<Descriptor>),
-    Image { config: Descriptor, layers: Vec<Descriptor>, media_type: String },
+    Image {
+        config: Descriptor,
+        layers: Vec<Descriptor>,
+        media_type: String,
+    },
     Schema1,
     Unsupported(String),
 }
@@ -125,20 +144,33 @@ pub(crate) fn classify(m: AnyManifest) -> Kind {
         media_type::OCI_INDEX | media_type::DOCKER_MANIFEST_LIST | "" if m.manifests.is_some() => {
             Kind::Index(m.manifests.unwrap_or_default())
         }
-        media_type::OCI_MANIFEST | media_type::DOCKER_MANIFEST_V2 | "" => match (m.config, m.layers) {
-            (Some(config), Some(layers)) => Kind::Image {
-                config,
-                layers,
-                media_type: if mt.is_empty() { media_type::OCI_MANIFEST.into() } else { mt },
-            },
-            _ => Kind::Unsupported(if mt.is_empty() { "(none, and no config/layers)".into() } else { mt }),
-        },
+        media_type::OCI_MANIFEST | media_type::DOCKER_MANIFEST_V2 | "" => {
+            match (m.config, m.layers) {
+                (Some(config), Some(layers)) => Kind::Image {
+                    config,
+                    layers,
+                    media_type: if mt.is_empty() {
+                        media_type::OCI_MANIFEST.into()
+                    } else {
+                        mt
+                    },
+                },
+                _ => Kind::Unsupported(if mt.is_empty() {
+                    "(none, and no config/layers)".into()
+                } else {
+                    mt
+                }),
+            }
+        }
         other => Kind::Unsupported(other.to_owned()),
     }
 }
 
 /// The index entry for `want`, or a list of what is available.
-pub(crate) fn select<'a>(entries: &'a [Descriptor], want: &Platform) -> Result<&'a Descriptor, String> {
+pub(crate) fn select<'a>(
+    entries: &'a [Descriptor],
+    want: &Platform,
+) -> Result<&'a Descriptor, String> {
     entries
         .iter()
         .find(|d| d.platform.as_ref().is_some_and(|p| want.matches(p)))
@@ -152,7 +184,11 @@ pub(crate) fn select<'a>(entries: &'a [Descriptor], want: &Platform) -> Result<&
                 })
                 .collect();
             names.dedup();
-            if names.is_empty() { "none".into() } else { names.join(", ") }
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            }
         })
 }
 
@@ -166,13 +202,18 @@ mod tests {
 
     #[test]
     fn schema1_and_unknown_types_are_told_apart() {
-        assert!(matches!(parse(r#"{"schemaVersion":1,"name":"x","fsLayers":[]}"#), Kind::Schema1));
+        assert!(matches!(
+            parse(r#"{"schemaVersion":1,"name":"x","fsLayers":[]}"#),
+            Kind::Schema1
+        ));
         assert!(matches!(
             parse(r#"{"schemaVersion":2,"mediaType":"application/vnd.example+json"}"#),
             Kind::Unsupported(t) if t == "application/vnd.example+json"
         ));
         let oci = r#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:aa","size":2},"layers":[]}"#;
-        assert!(matches!(parse(oci), Kind::Image { media_type, .. } if media_type == media_type::OCI_MANIFEST));
+        assert!(
+            matches!(parse(oci), Kind::Image { media_type, .. } if media_type == media_type::OCI_MANIFEST)
+        );
     }
 
     #[test]
@@ -180,12 +221,23 @@ mod tests {
         let idx = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[
             {"mediaType":"m","digest":"sha256:a","size":1,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
             {"mediaType":"m","digest":"sha256:b","size":1,"platform":{"os":"linux","architecture":"amd64"}}]}"#;
-        let Kind::Index(entries) = parse(idx) else { panic!("not an index") };
-        assert_eq!(select(&entries, &Platform::default()).map(|d| d.digest.as_str()), Ok("sha256:b"));
+        let Kind::Index(entries) = parse(idx) else {
+            panic!("not an index")
+        };
+        assert_eq!(
+            select(&entries, &Platform::default()).map(|d| d.digest.as_str()),
+            Ok("sha256:b")
+        );
         let arm = Platform::parse("linux/arm64/v8").expect("platform");
-        assert_eq!(select(&entries, &arm).map(|d| d.digest.as_str()), Ok("sha256:a"));
+        assert_eq!(
+            select(&entries, &arm).map(|d| d.digest.as_str()),
+            Ok("sha256:a")
+        );
         let s390 = Platform::parse("linux/s390x").expect("platform");
-        assert_eq!(select(&entries, &s390).err().as_deref(), Some("linux/arm64/v8, linux/amd64"));
+        assert_eq!(
+            select(&entries, &s390).err().as_deref(),
+            Some("linux/arm64/v8, linux/amd64")
+        );
         assert_eq!(Platform::parse("linux"), None);
     }
 }

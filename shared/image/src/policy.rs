@@ -57,7 +57,10 @@ impl NetworkPolicy {
         let (host, port) = split_host_port(registry);
         let addrs: Vec<IpAddr> = tokio::net::lookup_host((host, port))
             .await
-            .map_err(|e| RegistryError::Unreachable { registry: registry.to_owned(), reason: format!("cannot resolve {host}: {e}") })?
+            .map_err(|e| RegistryError::Unreachable {
+                registry: registry.to_owned(),
+                reason: format!("cannot resolve {host}: {e}"),
+            })?
             .map(|a| a.ip())
             .collect();
         if let Some(bad) = addrs.iter().find(|ip| !self.allows(**ip)) {
@@ -65,7 +68,11 @@ impl NetworkPolicy {
                 registry: registry.to_owned(),
                 reason: format!(
                     "{host} resolves to {bad}, which the network policy forbids{}",
-                    if private(*bad) { " (private networks are off; set CUSTOMS_ALLOW_PRIVATE_REGISTRIES=true to allow them)" } else { "" }
+                    if private(*bad) {
+                        " (private networks are off; set CUSTOMS_ALLOW_PRIVATE_REGISTRIES=true to allow them)"
+                    } else {
+                        ""
+                    }
                 ),
             });
         }
@@ -76,7 +83,12 @@ impl NetworkPolicy {
 fn split_host_port(registry: &str) -> (&str, u16) {
     if let Some(rest) = registry.strip_prefix('[') {
         if let Some((h, tail)) = rest.split_once(']') {
-            return (h, tail.strip_prefix(':').and_then(|p| p.parse().ok()).unwrap_or(443));
+            return (
+                h,
+                tail.strip_prefix(':')
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(443),
+            );
         }
     }
     match registry.rsplit_once(':') {
@@ -95,8 +107,18 @@ mod tests {
 
     #[test]
     fn metadata_and_link_local_are_always_refused() {
-        let open = NetworkPolicy { allow_private: true };
-        for s in ["169.254.169.254", "0.0.0.0", "fe80::1", "fd00:ec2::254", "::ffff:169.254.169.254", "224.0.0.1", "100.100.100.200"] {
+        let open = NetworkPolicy {
+            allow_private: true,
+        };
+        for s in [
+            "169.254.169.254",
+            "0.0.0.0",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:169.254.169.254",
+            "224.0.0.1",
+            "100.100.100.200",
+        ] {
             assert!(!open.allows(ip(s)), "{s}");
         }
     }
@@ -104,14 +126,26 @@ mod tests {
     #[test]
     fn private_networks_need_permission() {
         let closed = NetworkPolicy::default();
-        let open = NetworkPolicy { allow_private: true };
-        for s in ["127.0.0.1", "10.1.2.3", "192.168.0.10", "172.16.5.4", "::1", "fd12::1"] {
+        let open = NetworkPolicy {
+            allow_private: true,
+        };
+        for s in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.10",
+            "172.16.5.4",
+            "::1",
+            "fd12::1",
+        ] {
             assert!(!closed.allows(ip(s)), "{s}");
             assert!(open.allows(ip(s)), "{s}");
         }
         assert!(closed.allows(ip("93.184.216.34")));
         assert_eq!(split_host_port("127.0.0.1:5000"), ("127.0.0.1", 5000));
         assert_eq!(split_host_port("[::1]:5001"), ("::1", 5001));
-        assert_eq!(split_host_port("registry.example.com"), ("registry.example.com", 443));
+        assert_eq!(
+            split_host_port("registry.example.com"),
+            ("registry.example.com", 443)
+        );
     }
 }

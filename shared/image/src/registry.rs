@@ -4,8 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use customs_model::ImageRef;
-use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::RegistryOperation;
+use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tracing::debug;
 
-use crate::manifest::{classify, media_type, select, Descriptor, Kind, LayerDescriptor, Platform};
+use crate::manifest::{Descriptor, Kind, LayerDescriptor, Platform, classify, media_type, select};
 use crate::{NetworkPolicy, RegistryError};
 
 /// Largest image config customs reads (real ones are a few KiB to a few hundred KiB).
@@ -31,7 +31,10 @@ pub struct Credentials {
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<redacted>").finish()
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -74,24 +77,42 @@ fn sha256(bytes: &[u8]) -> String {
 
 impl Registry {
     pub fn new(policy: NetworkPolicy) -> Self {
-        Self { policy, connect_timeout: Duration::from_secs(10), read_timeout: Duration::from_secs(60) }
+        Self {
+            policy,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+        }
     }
 
     /// Checks that `creds` log in to `registry` (for `POST /v1/registries?validate=true`).
-    pub async fn check_login(&self, registry: &str, creds: &Credentials, insecure: bool) -> Result<(), RegistryError> {
-        let r = ImageRef::parse(&format!("{registry}/customs-login-check:latest")).map_err(|e| RegistryError::Malformed {
-            reference: registry.to_owned(),
-            what: "registry name",
-            reason: e.to_string(),
-        })?;
+    pub async fn check_login(
+        &self,
+        registry: &str,
+        creds: &Credentials,
+        insecure: bool,
+    ) -> Result<(), RegistryError> {
+        let r =
+            ImageRef::parse(&format!("{registry}/customs-login-check:latest")).map_err(|e| {
+                RegistryError::Malformed {
+                    reference: registry.to_owned(),
+                    what: "registry name",
+                    reason: e.to_string(),
+                }
+            })?;
         self.policy.check(&r.registry).await?;
         let client = self.client(&r, insecure);
         let reference = Reference::with_tag(r.registry.clone(), r.repo.clone(), "latest".into());
         let auth = RegistryAuth::Basic(creds.username.clone(), creds.password.clone());
-        client.auth(&reference, &auth, RegistryOperation::Pull).await.map_err(|e| classify_error(&r, false, e))?;
+        client
+            .auth(&reference, &auth, RegistryOperation::Pull)
+            .await
+            .map_err(|e| classify_error(&r, false, e))?;
         // A registry with Basic auth accepts any credentials at the challenge: ask for a
         // real resource; anything but 401/403 means the credentials were accepted.
-        match client.pull_manifest_raw(&reference, &auth, media_type::ACCEPTED).await {
+        match client
+            .pull_manifest_raw(&reference, &auth, media_type::ACCEPTED)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => match classify_error(&r, false, e) {
                 RegistryError::NotFound { .. } => Ok(()),
@@ -135,57 +156,98 @@ impl Registry {
         let reference = match (&r.digest, &r.tag) {
             (Some(d), _) => Reference::with_digest(r.registry.clone(), r.repo.clone(), d.clone()),
             (None, Some(t)) => Reference::with_tag(r.registry.clone(), r.repo.clone(), t.clone()),
-            (None, None) => Reference::with_tag(r.registry.clone(), r.repo.clone(), "latest".into()),
+            (None, None) => {
+                Reference::with_tag(r.registry.clone(), r.repo.clone(), "latest".into())
+            }
         };
-        let (raw, _) = client.pull_manifest_raw(&reference, &auth, media_type::ACCEPTED).await.map_err(map)?;
+        let (raw, _) = client
+            .pull_manifest_raw(&reference, &auth, media_type::ACCEPTED)
+            .await
+            .map_err(map)?;
         let digest = verified(&raw, r.digest.as_deref(), &format!("manifest of {r}"))?;
         let (raw, digest, parent_digest, pinned) = match parse(r, &raw)? {
             Kind::Index(entries) => {
-                let entry = select(&entries, platform).map_err(|available| RegistryError::NoMatchingPlatform {
-                    reference: r.to_string(),
-                    platform: platform.to_string(),
-                    available,
+                let entry = select(&entries, platform).map_err(|available| {
+                    RegistryError::NoMatchingPlatform {
+                        reference: r.to_string(),
+                        platform: platform.to_string(),
+                        available,
+                    }
                 })?;
                 debug!(index = %digest, platform = %platform, manifest = %entry.digest, "Selected platform manifest");
-                let pinned = Reference::with_digest(r.registry.clone(), r.repo.clone(), entry.digest.clone());
-                let (child, _) =
-                    client.pull_manifest_raw(&pinned, &auth, media_type::ACCEPTED).await.map_err(map)?;
-                let child_digest = verified(&child, Some(&entry.digest), &format!("platform manifest of {r}"))?;
+                let pinned = Reference::with_digest(
+                    r.registry.clone(),
+                    r.repo.clone(),
+                    entry.digest.clone(),
+                );
+                let (child, _) = client
+                    .pull_manifest_raw(&pinned, &auth, media_type::ACCEPTED)
+                    .await
+                    .map_err(map)?;
+                let child_digest = verified(
+                    &child,
+                    Some(&entry.digest),
+                    &format!("platform manifest of {r}"),
+                )?;
                 (child, child_digest, Some(digest), pinned)
             }
             _ => (raw, digest, None, reference),
         };
-        let Kind::Image { config, layers, media_type } = parse(r, &raw)? else {
+        let Kind::Image {
+            config,
+            layers,
+            media_type,
+        } = parse(r, &raw)?
+        else {
             return Err(RegistryError::UnsupportedMediaType {
                 reference: r.to_string(),
                 media_type: "nested index (an index entry pointing to another index)".into(),
             });
         };
         let config_raw = self.pull_config(&client, &pinned, &config, r).await?;
-        let config_json: Value = serde_json::from_slice(&config_raw).map_err(|e| RegistryError::Malformed {
-            reference: r.to_string(),
-            what: "image config",
-            reason: e.to_string(),
-        })?;
+        let config_json: Value =
+            serde_json::from_slice(&config_raw).map_err(|e| RegistryError::Malformed {
+                reference: r.to_string(),
+                what: "image config",
+                reason: e.to_string(),
+            })?;
         let diff_ids: Vec<String> = config_json
             .pointer("/rootfs/diff_ids")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         if diff_ids.len() != layers.len() {
             return Err(RegistryError::Malformed {
                 reference: r.to_string(),
                 what: "image config",
-                reason: format!("rootfs.diff_ids lists {} layers, the manifest {}", diff_ids.len(), layers.len()),
+                reason: format!(
+                    "rootfs.diff_ids lists {} layers, the manifest {}",
+                    diff_ids.len(),
+                    layers.len()
+                ),
             });
         }
         let size = layers.iter().map(|l| l.size.max(0)).sum();
         let layers = layers
             .into_iter()
             .zip(diff_ids)
-            .map(|(l, diff_id)| LayerDescriptor { digest: l.digest, media_type: l.media_type, size: l.size, diff_id: Some(diff_id) })
+            .map(|(l, diff_id)| LayerDescriptor {
+                digest: l.digest,
+                media_type: l.media_type,
+                size: l.size,
+                diff_id: Some(diff_id),
+            })
             .collect();
-        let text = |k: &str| config_json.get(k).and_then(Value::as_str).map(str::to_owned);
+        let text = |k: &str| {
+            config_json
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         Ok(FetchedImage {
             digest,
             parent_digest,
@@ -200,13 +262,31 @@ impl Registry {
         })
     }
 
-    async fn pull_config(&self, client: &Client, image: &Reference, d: &Descriptor, r: &ImageRef) -> Result<Vec<u8>, RegistryError> {
+    async fn pull_config(
+        &self,
+        client: &Client,
+        image: &Reference,
+        d: &Descriptor,
+        r: &ImageRef,
+    ) -> Result<Vec<u8>, RegistryError> {
         if d.size > MAX_CONFIG_BYTES || d.size < 0 {
-            return Err(RegistryError::TooLarge { what: format!("config of {r}"), size: d.size.unsigned_abs(), limit: MAX_CONFIG_BYTES as u64 });
+            return Err(RegistryError::TooLarge {
+                what: format!("config of {r}"),
+                size: d.size.unsigned_abs(),
+                limit: MAX_CONFIG_BYTES as u64,
+            });
         }
-        let desc = OciDescriptor { media_type: d.media_type.clone(), digest: d.digest.clone(), size: d.size, ..OciDescriptor::default() };
+        let desc = OciDescriptor {
+            media_type: d.media_type.clone(),
+            digest: d.digest.clone(),
+            size: d.size,
+            ..OciDescriptor::default()
+        };
         let mut out = Vec::with_capacity(usize::try_from(d.size).unwrap_or(0));
-        client.pull_blob(image, &desc, &mut out).await.map_err(|e| classify_error(r, false, e))?;
+        client
+            .pull_blob(image, &desc, &mut out)
+            .await
+            .map_err(|e| classify_error(r, false, e))?;
         verified(&out, Some(&d.digest), &format!("config of {r}"))?;
         Ok(out)
     }
@@ -214,7 +294,11 @@ impl Registry {
 
 fn parse(r: &ImageRef, raw: &[u8]) -> Result<Kind, RegistryError> {
     if raw.len() > MAX_MANIFEST_BYTES {
-        return Err(RegistryError::TooLarge { what: format!("manifest of {r}"), size: raw.len() as u64, limit: MAX_MANIFEST_BYTES as u64 });
+        return Err(RegistryError::TooLarge {
+            what: format!("manifest of {r}"),
+            size: raw.len() as u64,
+            limit: MAX_MANIFEST_BYTES as u64,
+        });
     }
     let any = serde_json::from_slice(raw).map_err(|e| RegistryError::Malformed {
         reference: r.to_string(),
@@ -222,8 +306,13 @@ fn parse(r: &ImageRef, raw: &[u8]) -> Result<Kind, RegistryError> {
         reason: e.to_string(),
     })?;
     match classify(any) {
-        Kind::Schema1 => Err(RegistryError::Schema1 { reference: r.to_string() }),
-        Kind::Unsupported(media_type) => Err(RegistryError::UnsupportedMediaType { reference: r.to_string(), media_type }),
+        Kind::Schema1 => Err(RegistryError::Schema1 {
+            reference: r.to_string(),
+        }),
+        Kind::Unsupported(media_type) => Err(RegistryError::UnsupportedMediaType {
+            reference: r.to_string(),
+            media_type,
+        }),
         k => Ok(k),
     }
 }
@@ -232,7 +321,11 @@ fn parse(r: &ImageRef, raw: &[u8]) -> Result<Kind, RegistryError> {
 fn verified(bytes: &[u8], expected: Option<&str>, what: &str) -> Result<String, RegistryError> {
     let actual = sha256(bytes);
     match expected {
-        Some(e) if e != actual => Err(RegistryError::DigestMismatch { what: what.to_owned(), expected: e.to_owned(), actual }),
+        Some(e) if e != actual => Err(RegistryError::DigestMismatch {
+            what: what.to_owned(),
+            expected: e.to_owned(),
+            actual,
+        }),
         _ => Ok(actual),
     }
 }
@@ -240,37 +333,88 @@ fn verified(bytes: &[u8], expected: Option<&str>, what: &str) -> Result<String, 
 fn classify_error(r: &ImageRef, anonymous: bool, e: OciDistributionError) -> RegistryError {
     let registry = r.registry.clone();
     match e {
-        OciDistributionError::AuthenticationFailure(reason) => RegistryError::Unauthorized { registry, anonymous, reason },
-        OciDistributionError::UnauthorizedError { url } => {
-            RegistryError::Unauthorized { registry, anonymous, reason: format!("401 from {url}") }
-        }
-        OciDistributionError::ImageManifestNotFoundError(reason) => RegistryError::NotFound { reference: r.to_string(), reason },
+        OciDistributionError::AuthenticationFailure(reason) => RegistryError::Unauthorized {
+            registry,
+            anonymous,
+            reason,
+        },
+        OciDistributionError::UnauthorizedError { url } => RegistryError::Unauthorized {
+            registry,
+            anonymous,
+            reason: format!("401 from {url}"),
+        },
+        OciDistributionError::ImageManifestNotFoundError(reason) => RegistryError::NotFound {
+            reference: r.to_string(),
+            reason,
+        },
         OciDistributionError::RegistryError { envelope, url } => {
             let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
-            let reason = envelope.errors.iter().map(|e| format!("{:?}: {}", e.code, e.message)).collect::<Vec<_>>().join("; ");
+            let reason = envelope
+                .errors
+                .iter()
+                .map(|e| format!("{:?}: {}", e.code, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
             let reason = format!("{reason} ({url})");
-            if codes.iter().any(|c| matches!(c, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::BlobUnknown | OciErrorCode::NotFound)) {
-                RegistryError::NotFound { reference: r.to_string(), reason }
-            } else if codes.iter().any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied)) {
-                RegistryError::Unauthorized { registry, anonymous, reason }
-            } else if codes.iter().any(|c| matches!(c, OciErrorCode::Toomanyrequests)) {
+            if codes.iter().any(|c| {
+                matches!(
+                    c,
+                    OciErrorCode::ManifestUnknown
+                        | OciErrorCode::NameUnknown
+                        | OciErrorCode::BlobUnknown
+                        | OciErrorCode::NotFound
+                )
+            }) {
+                RegistryError::NotFound {
+                    reference: r.to_string(),
+                    reason,
+                }
+            } else if codes
+                .iter()
+                .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied))
+            {
+                RegistryError::Unauthorized {
+                    registry,
+                    anonymous,
+                    reason,
+                }
+            } else if codes
+                .iter()
+                .any(|c| matches!(c, OciErrorCode::Toomanyrequests))
+            {
                 RegistryError::Transient { registry, reason }
             } else {
-                RegistryError::Malformed { reference: r.to_string(), what: "registry response", reason }
+                RegistryError::Malformed {
+                    reference: r.to_string(),
+                    what: "registry response",
+                    reason,
+                }
             }
         }
         OciDistributionError::ServerError { code, url, message } if code == 404 => {
-            RegistryError::NotFound { reference: r.to_string(), reason: format!("404 from {url}: {message}") }
+            RegistryError::NotFound {
+                reference: r.to_string(),
+                reason: format!("404 from {url}: {message}"),
+            }
         }
         OciDistributionError::ServerError { code, url, message } if code == 401 || code == 403 => {
-            RegistryError::Unauthorized { registry, anonymous, reason: format!("{code} from {url}: {message}") }
+            RegistryError::Unauthorized {
+                registry,
+                anonymous,
+                reason: format!("{code} from {url}: {message}"),
+            }
         }
         OciDistributionError::ServerError { code, url, message } if code == 429 || code >= 500 => {
-            RegistryError::Transient { registry, reason: format!("{code} from {url}: {message}") }
+            RegistryError::Transient {
+                registry,
+                reason: format!("{code} from {url}: {message}"),
+            }
         }
-        OciDistributionError::ServerError { code, url, message } => {
-            RegistryError::Malformed { reference: r.to_string(), what: "registry response", reason: format!("{code} from {url}: {message}") }
-        }
+        OciDistributionError::ServerError { code, url, message } => RegistryError::Malformed {
+            reference: r.to_string(),
+            what: "registry response",
+            reason: format!("{code} from {url}: {message}"),
+        },
         OciDistributionError::RequestError(e) => {
             let reason = error_chain(&e);
             if e.is_timeout() {
@@ -281,11 +425,20 @@ fn classify_error(r: &ImageRef, anonymous: bool, e: OciDistributionError) -> Reg
                 RegistryError::Transient { registry, reason }
             }
         }
-        OciDistributionError::DigestError(e) => {
-            RegistryError::DigestMismatch { what: format!("content of {r}"), expected: "the descriptor's digest".into(), actual: e.to_string() }
-        }
-        OciDistributionError::IoError(e) => RegistryError::Transient { registry, reason: e.to_string() },
-        other => RegistryError::Malformed { reference: r.to_string(), what: "registry response", reason: other.to_string() },
+        OciDistributionError::DigestError(e) => RegistryError::DigestMismatch {
+            what: format!("content of {r}"),
+            expected: "the descriptor's digest".into(),
+            actual: e.to_string(),
+        },
+        OciDistributionError::IoError(e) => RegistryError::Transient {
+            registry,
+            reason: e.to_string(),
+        },
+        other => RegistryError::Malformed {
+            reference: r.to_string(),
+            what: "registry response",
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -301,4 +454,106 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// A staged layer and whether this call fetched it (false: reused from staging).
+#[derive(Debug, Clone)]
+pub struct StagedOutcome {
+    pub layer: crate::StagedLayer,
+    pub fetched: bool,
+}
+
+impl Registry {
+    /// Makes sure every layer is staged, fetching from the registry only the ones that
+    /// are not: each distinct layer is downloaded and unpacked once, ever. Layers are
+    /// streamed (registry → digest check → decompress → tar index), never held whole.
+    pub async fn stage_layers(
+        &self,
+        r: &ImageRef,
+        creds: Option<&Credentials>,
+        insecure: bool,
+        layers: &[LayerDescriptor],
+        staging: &crate::Staging,
+        limits: &crate::layer::Limits,
+    ) -> Result<Vec<StagedOutcome>, crate::StageError> {
+        let mut out = Vec::with_capacity(layers.len());
+        let mut client = None;
+        for l in layers {
+            let diff_id = l.diff_id.clone().ok_or_else(|| RegistryError::Malformed {
+                reference: r.to_string(),
+                what: "image config",
+                reason: format!("no diff_id for layer {}", l.digest),
+            })?;
+            if let Some(staged) = staging.index(&diff_id).await? {
+                out.push(StagedOutcome { layer: staged, fetched: false });
+                continue;
+            }
+            if client.is_none() {
+                self.policy.check(&r.registry).await?;
+                client = Some(self.client(r, insecure));
+            }
+            let Some(c) = client.as_ref() else { continue };
+            let staged = self.stage_one(c, r, creds, l, &diff_id, limits).await?;
+            staging.put(&staged.0, staged.1.path()).await?;
+            tracing::info!(diff_id = %diff_id, entries = staged.0.entries.len(), staged_files = staged.0.staged_files, "Staged layer");
+            out.push(StagedOutcome { layer: staged.0, fetched: true });
+        }
+        Ok(out)
+    }
+
+    async fn stage_one(
+        &self,
+        client: &Client,
+        r: &ImageRef,
+        creds: Option<&Credentials>,
+        l: &LayerDescriptor,
+        diff_id: &str,
+        limits: &crate::layer::Limits,
+    ) -> Result<(crate::StagedLayer, tempfile::NamedTempFile), crate::StageError> {
+        let auth = match creds {
+            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+            None => RegistryAuth::Anonymous,
+        };
+        let reference = Reference::with_digest(r.registry.clone(), r.repo.clone(), l.digest.clone());
+        client.store_auth_if_needed(&r.registry, &auth).await;
+        let desc = OciDescriptor { media_type: l.media_type.clone(), digest: l.digest.clone(), size: l.size, ..OciDescriptor::default() };
+        let blob = client.pull_blob_stream(&reference, &desc).await.map_err(|e| classify_error(r, creds.is_none(), e))?;
+        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(blob.stream));
+        let files = tempfile::NamedTempFile::new().map_err(|e| crate::StageError::Local(format!("temporary file: {e}")))?;
+        let writer = files.reopen().map_err(|e| crate::StageError::Local(format!("temporary file: {e}")))?;
+        let (media_type, digest, diff, limits) = (l.media_type.clone(), l.digest.clone(), diff_id.to_owned(), *limits);
+        let indexed = tokio::task::spawn_blocking(move || {
+            let mut builder = tar::Builder::new(std::io::BufWriter::new(writer));
+            let idx = crate::layer::index_layer(reader, &media_type, &digest, &diff, &limits, &mut builder)?;
+            builder
+                .into_inner()
+                .and_then(|mut w| std::io::Write::flush(&mut w))
+                .map_err(|e| crate::layer::LayerError::Staging { digest: digest.clone(), reason: e.to_string() })?;
+            Ok::<_, crate::layer::LayerError>(idx)
+        })
+        .await
+        .map_err(|e| crate::StageError::Local(format!("layer worker: {e}")))?;
+        let idx = match indexed {
+            Ok(i) => i,
+            // A connection dropped mid-stream is the registry's fault, worth a retry.
+            Err(crate::layer::LayerError::Corrupt { reason, .. }) if reason.contains("error decoding response body") || reason.contains("connection") => {
+                return Err(RegistryError::Transient { registry: r.registry.clone(), reason }.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok((
+            crate::StagedLayer {
+                digest: l.digest.clone(),
+                diff_id: diff_id.to_owned(),
+                media_type: l.media_type.clone(),
+                compressed_size: idx.compressed_size,
+                uncompressed_size: idx.uncompressed_size,
+                staged_files: idx.staged_files,
+                staged_bytes: idx.staged_bytes,
+                entries: idx.entries,
+                findings: idx.findings,
+            },
+            files,
+        ))
+    }
 }

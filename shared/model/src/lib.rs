@@ -1,7 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+pub mod fs;
 mod reference;
 mod status;
 
-pub use reference::{ImageRef, ReferenceError, DEFAULT_REGISTRY, DEFAULT_TAG};
+pub use reference::{DEFAULT_REGISTRY, DEFAULT_TAG, ImageRef, ReferenceError};
 pub use status::{AnalysisStatus, ImageStatus, UnknownStatus};

@@ -27,11 +27,17 @@ pub enum ReferenceError {
     Empty,
     #[error("image reference {0:?} contains whitespace or control characters")]
     BadCharacters(String),
-    #[error("image reference {reference:?} has an invalid tag {tag:?}: tags are 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'")]
+    #[error(
+        "image reference {reference:?} has an invalid tag {tag:?}: tags are 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'"
+    )]
     BadTag { reference: String, tag: String },
-    #[error("image reference {reference:?} has an invalid digest {digest:?}: expected sha256:<64 lowercase hex>")]
+    #[error(
+        "image reference {reference:?} has an invalid digest {digest:?}: expected sha256:<64 lowercase hex>"
+    )]
     BadDigest { reference: String, digest: String },
-    #[error("image reference {reference:?} has an invalid repository {repo:?}: components are lowercase [a-z0-9] separated by '.', '_', '__' or '-'")]
+    #[error(
+        "image reference {reference:?} has an invalid repository {repo:?}: components are lowercase [a-z0-9] separated by '.', '_', '__' or '-'"
+    )]
     BadRepository { reference: String, repo: String },
 }
 
@@ -51,7 +57,10 @@ impl ImageRef {
         // A ':' after the last '/' separates the tag; earlier ones belong to a port.
         let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
         let (name, tag) = match name_tag[last_slash..].find(':') {
-            Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
+            Some(i) => (
+                &name_tag[..last_slash + i],
+                Some(&name_tag[last_slash + i + 1..]),
+            ),
             None => (name_tag, None),
         };
         let (registry, repo) = match name.split_once('/') {
@@ -66,28 +75,44 @@ impl ImageRef {
             repo
         };
         if !valid_repo(&repo) {
-            return Err(ReferenceError::BadRepository { reference: s.to_owned(), repo });
+            return Err(ReferenceError::BadRepository {
+                reference: s.to_owned(),
+                repo,
+            });
         }
         if let Some(t) = tag {
             if !valid_tag(t) {
-                return Err(ReferenceError::BadTag { reference: s.to_owned(), tag: t.to_owned() });
+                return Err(ReferenceError::BadTag {
+                    reference: s.to_owned(),
+                    tag: t.to_owned(),
+                });
             }
         }
         if let Some(d) = digest {
             if !valid_digest(d) {
-                return Err(ReferenceError::BadDigest { reference: s.to_owned(), digest: d.to_owned() });
+                return Err(ReferenceError::BadDigest {
+                    reference: s.to_owned(),
+                    digest: d.to_owned(),
+                });
             }
         }
         let tag = match (tag, digest) {
             (None, None) => Some(DEFAULT_TAG.to_owned()),
             (t, _) => t.map(str::to_owned),
         };
-        Ok(Self { registry, repo, tag, digest: digest.map(str::to_owned) })
+        Ok(Self {
+            registry,
+            repo,
+            tag,
+            digest: digest.map(str::to_owned),
+        })
     }
 
     /// `registry/repo:tag`, Anchore's `fulltag`; `None` for digest-only references.
     pub fn full_tag(&self) -> Option<String> {
-        self.tag.as_ref().map(|t| format!("{}/{}:{}", self.registry, self.repo, t))
+        self.tag
+            .as_ref()
+            .map(|t| format!("{}/{}:{}", self.registry, self.repo, t))
     }
 
     /// `registry/repo@digest`, Anchore's `fulldigest`, for a resolved digest.
@@ -99,7 +124,9 @@ impl ImageRef {
     pub fn is_loopback_registry(&self) -> bool {
         let host = host_of(&self.registry);
         host == "localhost"
-            || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
     }
 }
 
@@ -114,7 +141,8 @@ fn valid_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
         && !t.starts_with(['.', '-'])
-        && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 fn valid_digest(d: &str) -> bool {
@@ -126,7 +154,9 @@ fn valid_repo(repo: &str) -> bool {
     !repo.is_empty()
         && repo.split('/').all(|c| {
             !c.is_empty()
-                && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+                && c.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+                })
                 && c.as_bytes().first().is_some_and(u8::is_ascii_alphanumeric)
                 && c.as_bytes().last().is_some_and(u8::is_ascii_alphanumeric)
         })
@@ -156,7 +186,10 @@ mod tests {
     #[test]
     fn docker_hub_short_names_are_expanded() {
         let r = p("debian");
-        assert_eq!((r.registry.as_str(), r.repo.as_str()), ("docker.io", "library/debian"));
+        assert_eq!(
+            (r.registry.as_str(), r.repo.as_str()),
+            ("docker.io", "library/debian")
+        );
         assert_eq!(r.tag.as_deref(), Some("latest"));
         assert_eq!(p("anchore/engine:v1").repo, "anchore/engine");
     }
@@ -166,10 +199,16 @@ mod tests {
         let r = p("127.0.0.1:5000/customs/tiny:latest");
         assert_eq!(r.registry, "127.0.0.1:5000");
         assert_eq!(r.repo, "customs/tiny");
-        assert_eq!(r.full_tag().as_deref(), Some("127.0.0.1:5000/customs/tiny:latest"));
+        assert_eq!(
+            r.full_tag().as_deref(),
+            Some("127.0.0.1:5000/customs/tiny:latest")
+        );
         assert!(r.is_loopback_registry());
         let r = p("localhost:5000/app");
-        assert_eq!((r.registry.as_str(), r.tag.as_deref()), ("localhost:5000", Some("latest")));
+        assert_eq!(
+            (r.registry.as_str(), r.tag.as_deref()),
+            ("localhost:5000", Some("latest"))
+        );
         assert!(!p("registry.example.com/app:1").is_loopback_registry());
         assert!(p("[::1]:5000/app:1").is_loopback_registry());
     }
@@ -186,9 +225,21 @@ mod tests {
     #[test]
     fn malformed_references_are_refused_with_the_reason() {
         assert_eq!(ImageRef::parse("  "), Err(ReferenceError::Empty));
-        assert!(matches!(ImageRef::parse("a b"), Err(ReferenceError::BadCharacters(_))));
-        assert!(matches!(ImageRef::parse("Debian"), Err(ReferenceError::BadRepository { .. })));
-        assert!(matches!(ImageRef::parse("debian:-x"), Err(ReferenceError::BadTag { .. })));
-        assert!(matches!(ImageRef::parse("debian@sha256:abc"), Err(ReferenceError::BadDigest { .. })));
+        assert!(matches!(
+            ImageRef::parse("a b"),
+            Err(ReferenceError::BadCharacters(_))
+        ));
+        assert!(matches!(
+            ImageRef::parse("Debian"),
+            Err(ReferenceError::BadRepository { .. })
+        ));
+        assert!(matches!(
+            ImageRef::parse("debian:-x"),
+            Err(ReferenceError::BadTag { .. })
+        ));
+        assert!(matches!(
+            ImageRef::parse("debian@sha256:abc"),
+            Err(ReferenceError::BadDigest { .. })
+        ));
     }
 }

@@ -56,10 +56,15 @@ pub struct UnknownStatus(pub String);
 impl FromStr for AnalysisStatus {
     type Err = UnknownStatus;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::NotAnalyzed, Self::Analyzing, Self::Analyzed, Self::AnalysisFailed]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownStatus(s.to_owned()))
+        [
+            Self::NotAnalyzed,
+            Self::Analyzing,
+            Self::Analyzed,
+            Self::AnalysisFailed,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
 

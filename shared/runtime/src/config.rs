@@ -14,7 +14,10 @@ pub fn required(name: &'static str, hint: &'static str) -> Result<String, Runtim
 
 /// An optional variable with a default.
 pub fn or_default(name: &'static str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 /// An optional variable parsed into `T`, with a default when unset.
@@ -24,10 +27,13 @@ where
     T::Err: std::fmt::Display,
 {
     match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map_err(|e: T::Err| RuntimeError::BadEnv { name, value: v, reason: e.to_string() }),
+        Ok(v) if !v.trim().is_empty() => {
+            v.trim().parse().map_err(|e: T::Err| RuntimeError::BadEnv {
+                name,
+                value: v,
+                reason: e.to_string(),
+            })
+        }
         _ => Ok(default),
     }
 }
@@ -39,7 +45,10 @@ pub fn queue_prefix() -> String {
 
 /// The PostgreSQL connection string (`DATABASE_URL`).
 pub fn database_url() -> Result<String, RuntimeError> {
-    required("DATABASE_URL", " (postgres://user:password@host:port/database)")
+    required(
+        "DATABASE_URL",
+        " (postgres://user:password@host:port/database)",
+    )
 }
 
 #[cfg(test)]
@@ -49,7 +58,10 @@ mod tests {
     #[test]
     fn missing_variables_are_named_in_the_error() {
         let e = required("CUSTOMS_TEST_SURELY_UNSET", " (set it)").unwrap_err();
-        assert_eq!(e.to_string(), "environment variable CUSTOMS_TEST_SURELY_UNSET is not set (set it)");
+        assert_eq!(
+            e.to_string(),
+            "environment variable CUSTOMS_TEST_SURELY_UNSET is not set (set it)"
+        );
         assert_eq!(parsed::<u32>("CUSTOMS_TEST_SURELY_UNSET", 7).ok(), Some(7));
     }
 }

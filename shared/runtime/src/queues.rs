@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use customs_contracts::{encode, Message};
+use customs_contracts::{Message, encode};
 use tokio::sync::RwLock;
 
 use crate::RuntimeError;
@@ -16,7 +16,11 @@ pub struct Queues {
 
 impl Queues {
     pub fn new(sqs: aws_sdk_sqs::Client, prefix: impl Into<String>) -> Self {
-        Self { sqs, prefix: prefix.into(), urls: Arc::default() }
+        Self {
+            sqs,
+            prefix: prefix.into(),
+            urls: Arc::default(),
+        }
     }
 
     pub fn client(&self) -> &aws_sdk_sqs::Client {
@@ -40,11 +44,18 @@ impl Queues {
             .queue_name(&name)
             .send()
             .await
-            .map_err(|e| RuntimeError::Queue { queue: name.clone(), reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string() })?;
-        let url = out
-            .queue_url
-            .ok_or_else(|| RuntimeError::Queue { queue: name.clone(), reason: "GetQueueUrl returned no URL".into() })?;
-        self.urls.write().await.insert(queue.to_owned(), url.clone());
+            .map_err(|e| RuntimeError::Queue {
+                queue: name.clone(),
+                reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+            })?;
+        let url = out.queue_url.ok_or_else(|| RuntimeError::Queue {
+            queue: name.clone(),
+            reason: "GetQueueUrl returned no URL".into(),
+        })?;
+        self.urls
+            .write()
+            .await
+            .insert(queue.to_owned(), url.clone());
         Ok(url)
     }
 
@@ -58,7 +69,10 @@ impl Queues {
             .message_body(encode(msg))
             .send()
             .await
-            .map_err(|e| RuntimeError::Queue { queue: self.name(M::QUEUE), reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string() })?;
+            .map_err(|e| RuntimeError::Queue {
+                queue: self.name(M::QUEUE),
+                reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+            })?;
         Ok(out.message_id.unwrap_or_default())
     }
 }

@@ -3,9 +3,9 @@
 use std::future::Future;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use customs_contracts::{decode, Message};
+use customs_contracts::{Message, decode};
 use futures::future::join_all;
-use tracing::{error, info_span, warn, Instrument};
+use tracing::{Instrument, error, info_span, warn};
 
 pub use aws_lambda_events::event::sqs::{SqsBatchResponse as BatchResponse, SqsEvent as Event};
 
@@ -31,7 +31,10 @@ impl Retry {
 }
 
 fn receive_count(m: &SqsMessage) -> u32 {
-    m.attributes.get("ApproximateReceiveCount").and_then(|v| v.parse().ok()).unwrap_or(1)
+    m.attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
 }
 
 /// Runs `handle` on every record of `event` concurrently and reports the failures.
@@ -87,17 +90,19 @@ where
     F: Fn(SqsEvent) -> Fut,
     Fut: Future<Output = SqsBatchResponse>,
 {
-    lambda_runtime::run(lambda_runtime::service_fn(|ev: lambda_runtime::LambdaEvent<SqsEvent>| {
-        let fut = handler(ev.payload);
-        async move { Ok::<_, lambda_runtime::Error>(fut.await) }
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |ev: lambda_runtime::LambdaEvent<SqsEvent>| {
+            let fut = handler(ev.payload);
+            async move { Ok::<_, lambda_runtime::Error>(fut.await) }
+        },
+    ))
     .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use customs_contracts::{encode, WatchTick};
+    use customs_contracts::{WatchTick, encode};
 
     fn record(id: &str, body: &str) -> SqsMessage {
         let mut m = SqsMessage::default();
@@ -115,10 +120,18 @@ mod tests {
             record("fails", &encode(&WatchTick {})),
         ];
         let resp = for_each(ev, |_m: WatchTick, d| async move {
-            if d.message_id == "fails" { Err(Retry("boom".into())) } else { Ok(()) }
+            if d.message_id == "fails" {
+                Err(Retry("boom".into()))
+            } else {
+                Ok(())
+            }
         })
         .await;
-        let mut ids: Vec<_> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let mut ids: Vec<_> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
         ids.sort();
         assert_eq!(ids, ["fails", "garbage"]);
     }

@@ -6,8 +6,15 @@ pub enum StoreError {
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("database: {}", describe(.0))]
     Db(#[from] tokio_postgres::Error),
-    #[error("migration {version} ({name}) was changed after it was applied (checksum {applied} in the database, {found} in this build)")]
-    MigrationChanged { version: i32, name: String, applied: String, found: String },
+    #[error(
+        "migration {version} ({name}) was changed after it was applied (checksum {applied} in the database, {found} in this build)"
+    )]
+    MigrationChanged {
+        version: i32,
+        name: String,
+        applied: String,
+        found: String,
+    },
     #[error("stored row is inconsistent: {0}")]
     Corrupt(String),
     #[error("stored secret: {0}")]

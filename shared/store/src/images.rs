@@ -3,9 +3,9 @@
 use std::str::FromStr;
 
 use customs_model::{AnalysisStatus, ImageRef, ImageStatus};
+use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use time::OffsetDateTime;
-use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -27,6 +27,8 @@ pub struct LayerRecord {
     pub media_type: String,
     pub size: i64,
     pub diff_id: Option<String>,
+    pub uncompressed_size: Option<i64>,
+    pub entry_count: Option<i64>,
 }
 
 /// An image as the catalog knows it (the heavy manifest and config are fetched apart).
@@ -52,6 +54,8 @@ pub struct ImageRecord {
     pub created_at: OffsetDateTime,
     pub last_updated: OffsetDateTime,
     pub record_version: i32,
+    pub findings: Value,
+    pub file_count: Option<i64>,
     /// Newest first.
     pub tags: Vec<TagRecord>,
 }
@@ -88,6 +92,22 @@ pub struct AnalysisResult {
     pub os: Option<String>,
     pub image_size: i64,
     pub layers: Vec<LayerRecord>,
+    /// Entries left out of the squashed view, and why (`[{layer, path, reason}]`).
+    pub findings: Value,
+    pub file_count: i64,
+}
+
+/// A layer staged in S3.
+#[derive(Debug, Clone)]
+pub struct StagedLayerRecord {
+    pub diff_id: String,
+    pub digest: String,
+    pub media_type: String,
+    pub compressed_size: i64,
+    pub uncompressed_size: i64,
+    pub entry_count: i64,
+    pub staged_files: i64,
+    pub staged_bytes: i64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -101,7 +121,7 @@ pub struct ImageFilter {
 
 const COLUMNS: &str = "id, account, source_ref, platform, image_digest, parent_digest, manifest_media_type, config_digest, \
      arch, os, image_size, layer_count, analysis_status, analysis_error, image_status, annotations, \
-     analyzed_at, created_at, last_updated, record_version";
+     analyzed_at, created_at, last_updated, record_version, findings, file_count";
 
 fn record(row: &Row) -> Result<ImageRecord, StoreError> {
     let status: String = row.get("analysis_status");
@@ -119,14 +139,18 @@ fn record(row: &Row) -> Result<ImageRecord, StoreError> {
         os: row.get("os"),
         image_size: row.get("image_size"),
         layer_count: row.get("layer_count"),
-        analysis_status: AnalysisStatus::from_str(&status).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        analysis_status: AnalysisStatus::from_str(&status)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         analysis_error: row.get("analysis_error"),
-        image_status: ImageStatus::from_str(&image_status).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        image_status: ImageStatus::from_str(&image_status)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         annotations: row.get("annotations"),
         analyzed_at: row.get("analyzed_at"),
         created_at: row.get("created_at"),
         last_updated: row.get("last_updated"),
         record_version: row.get("record_version"),
+        findings: row.get("findings"),
+        file_count: row.get("file_count"),
         tags: Vec::new(),
     })
 }
@@ -161,14 +185,27 @@ async fn with_tags(c: &impl GenericClient, rows: &[Row]) -> Result<Vec<ImageReco
     Ok(out)
 }
 
-async fn by_id(c: &impl GenericClient, account: &str, id: Uuid) -> Result<Option<ImageRecord>, StoreError> {
+async fn by_id(
+    c: &impl GenericClient,
+    account: &str,
+    id: Uuid,
+) -> Result<Option<ImageRecord>, StoreError> {
     let rows = c
-        .query(&format!("SELECT {COLUMNS} FROM images WHERE account = $1 AND id = $2"), &[&account, &id])
+        .query(
+            &format!("SELECT {COLUMNS} FROM images WHERE account = $1 AND id = $2"),
+            &[&account, &id],
+        )
         .await?;
     Ok(with_tags(c, &rows).await?.into_iter().next())
 }
 
-async fn upsert_tag(c: &impl GenericClient, account: &str, id: Uuid, r: &ImageRef, tag: &str) -> Result<(), StoreError> {
+async fn upsert_tag(
+    c: &impl GenericClient,
+    account: &str,
+    id: Uuid,
+    r: &ImageRef,
+    tag: &str,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO image_tags (image_id, account, registry, repo, tag) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (image_id, registry, repo, tag)
@@ -229,9 +266,14 @@ impl Store {
                 if let (Some(_), Some(t)) = (&reference.digest, &reference.tag) {
                     upsert_tag(&tx, account, img.id, reference, t).await?;
                 }
-                let image = by_id(&tx, account, img.id).await?.ok_or(StoreError::ImageNotFound(img.id))?;
+                let image = by_id(&tx, account, img.id)
+                    .await?
+                    .ok_or(StoreError::ImageNotFound(img.id))?;
                 tx.commit().await?;
-                return Ok(AddOutcome { image, needs_analysis: false });
+                return Ok(AddOutcome {
+                    image,
+                    needs_analysis: false,
+                });
             }
             if img.image_digest.is_none() || img.analysis_status != AnalysisStatus::Analyzed {
                 // Never resolved or failed: analyse the same record again.
@@ -246,9 +288,14 @@ impl Store {
                 if let Some(t) = &reference.tag {
                     upsert_tag(&tx, account, img.id, reference, t).await?;
                 }
-                let image = by_id(&tx, account, img.id).await?.ok_or(StoreError::ImageNotFound(img.id))?;
+                let image = by_id(&tx, account, img.id)
+                    .await?
+                    .ok_or(StoreError::ImageNotFound(img.id))?;
                 tx.commit().await?;
-                return Ok(AddOutcome { image, needs_analysis: true });
+                return Ok(AddOutcome {
+                    image,
+                    needs_analysis: true,
+                });
             }
             // Forced re-add of an analysed image: the tag may have moved, so resolve it
             // afresh in a new record; completion merges it if the digest is unchanged.
@@ -262,9 +309,14 @@ impl Store {
         if let Some(t) = &reference.tag {
             upsert_tag(&tx, account, id, reference, t).await?;
         }
-        let image = by_id(&tx, account, id).await?.ok_or(StoreError::ImageNotFound(id))?;
+        let image = by_id(&tx, account, id)
+            .await?
+            .ok_or(StoreError::ImageNotFound(id))?;
         tx.commit().await?;
-        Ok(AddOutcome { image, needs_analysis: true })
+        Ok(AddOutcome {
+            image,
+            needs_analysis: true,
+        })
     }
 
     /// Claims a record for analysis (sets `analyzing`). A redelivered message finds the
@@ -290,11 +342,19 @@ impl Store {
     /// Stores a finished analysis. When another record of the account already has the
     /// resolved digest, the tags move to it and this record is dropped; the returned
     /// record is the one that now holds the analysis.
-    pub async fn complete_analysis(&self, account: &str, id: Uuid, r: &AnalysisResult) -> Result<ImageRecord, StoreError> {
+    pub async fn complete_analysis(
+        &self,
+        account: &str,
+        id: Uuid,
+        r: &AnalysisResult,
+    ) -> Result<ImageRecord, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         if tx
-            .query_opt("SELECT 1 FROM images WHERE account = $1 AND id = $2 FOR UPDATE", &[&account, &id])
+            .query_opt(
+                "SELECT 1 FROM images WHERE account = $1 AND id = $2 FOR UPDATE",
+                &[&account, &id],
+            )
             .await?
             .is_none()
         {
@@ -318,7 +378,11 @@ impl Store {
                     &[&account, &id, &target],
                 )
                 .await?;
-                tx.execute("DELETE FROM images WHERE account = $1 AND id = $2", &[&account, &id]).await?;
+                tx.execute(
+                    "DELETE FROM images WHERE account = $1 AND id = $2",
+                    &[&account, &id],
+                )
+                .await?;
                 target
             }
             None => id,
@@ -326,7 +390,7 @@ impl Store {
         let layer_count = i32::try_from(r.layers.len()).unwrap_or(i32::MAX);
         tx.execute(
             "UPDATE images SET image_digest = $3, parent_digest = $4, manifest_media_type = $5, manifest = $6,
-                 config = $7, arch = $8, os = $9, image_size = $10, layer_count = $11, config_digest = $12,
+                 config = $7, arch = $8, os = $9, image_size = $10, layer_count = $11, config_digest = $12, findings = $13, file_count = $14,
                  analysis_status = 'analyzed', analysis_error = NULL, image_status = 'active',
                  analyzed_at = now(), last_updated = now(), record_version = record_version + 1
              WHERE account = $1 AND id = $2",
@@ -343,26 +407,45 @@ impl Store {
                 &r.image_size,
                 &layer_count,
                 &r.config_digest,
+                &r.findings,
+                &r.file_count,
             ],
         )
         .await?;
-        tx.execute("DELETE FROM image_layers WHERE image_id = $1", &[&target]).await?;
+        tx.execute("DELETE FROM image_layers WHERE image_id = $1", &[&target])
+            .await?;
         for (i, l) in r.layers.iter().enumerate() {
             let ordinal = i32::try_from(i).unwrap_or(i32::MAX);
             tx.execute(
-                "INSERT INTO image_layers (image_id, ordinal, digest, media_type, size, diff_id)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&target, &ordinal, &l.digest, &l.media_type, &l.size, &l.diff_id],
+                "INSERT INTO image_layers (image_id, ordinal, digest, media_type, size, diff_id, uncompressed_size, entry_count)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &target,
+                    &ordinal,
+                    &l.digest,
+                    &l.media_type,
+                    &l.size,
+                    &l.diff_id,
+                    &l.uncompressed_size,
+                    &l.entry_count,
+                ],
             )
             .await?;
         }
-        let image = by_id(&tx, account, target).await?.ok_or(StoreError::ImageNotFound(target))?;
+        let image = by_id(&tx, account, target)
+            .await?
+            .ok_or(StoreError::ImageNotFound(target))?;
         tx.commit().await?;
         Ok(image)
     }
 
     /// Records why an analysis failed. An analysed image is never downgraded.
-    pub async fn fail_analysis(&self, account: &str, id: Uuid, reason: &str) -> Result<(), StoreError> {
+    pub async fn fail_analysis(
+        &self,
+        account: &str,
+        id: Uuid,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         self.conn()
             .await?
             .execute(
@@ -380,13 +463,21 @@ impl Store {
     }
 
     /// Images of an account, newest first (by tag detection when filtering by tag).
-    pub async fn list_images(&self, account: &str, f: &ImageFilter) -> Result<Vec<ImageRecord>, StoreError> {
+    pub async fn list_images(
+        &self,
+        account: &str,
+        f: &ImageFilter,
+    ) -> Result<Vec<ImageRecord>, StoreError> {
         let conn = self.conn().await?;
         let status = f.image_status.map(ImageStatus::as_str);
         let rows = match &f.tag {
             Some(r) => {
                 let tag = r.tag.clone().unwrap_or_default();
-                let cols = COLUMNS.split(", ").map(|c| format!("i.{c}")).collect::<Vec<_>>().join(", ");
+                let cols = COLUMNS
+                    .split(", ")
+                    .map(|c| format!("i.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 conn.query(
                     &format!(
                         "SELECT {cols} FROM images i JOIN image_tags t ON t.image_id = i.id
@@ -416,7 +507,11 @@ impl Store {
     }
 
     /// The stored raw manifest and config of an analysed image.
-    pub async fn image_manifest(&self, account: &str, id: Uuid) -> Result<Option<(Vec<u8>, Value)>, StoreError> {
+    pub async fn image_manifest(
+        &self,
+        account: &str,
+        id: Uuid,
+    ) -> Result<Option<(Vec<u8>, Value)>, StoreError> {
         let row = self
             .conn()
             .await?
@@ -433,13 +528,44 @@ impl Store {
             .conn()
             .await?
             .query(
-                "SELECT digest, media_type, size, diff_id FROM image_layers WHERE image_id = $1 ORDER BY ordinal",
+                "SELECT digest, media_type, size, diff_id, uncompressed_size, entry_count
+                 FROM image_layers WHERE image_id = $1 ORDER BY ordinal",
                 &[&id],
             )
             .await?;
         Ok(rows
             .iter()
-            .map(|r| LayerRecord { digest: r.get(0), media_type: r.get(1), size: r.get(2), diff_id: r.get(3) })
+            .map(|r| LayerRecord {
+                digest: r.get(0),
+                media_type: r.get(1),
+                size: r.get(2),
+                diff_id: r.get(3),
+                uncompressed_size: r.get(4),
+                entry_count: r.get(5),
+            })
             .collect())
+    }
+
+    /// Records that a layer is staged (idempotent: the first record stays).
+    pub async fn record_staged_layer(&self, l: &StagedLayerRecord) -> Result<(), StoreError> {
+        self.conn()
+            .await?
+            .execute(
+                "INSERT INTO staged_layers (diff_id, digest, media_type, compressed_size, uncompressed_size, entry_count, staged_files, staged_bytes)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (diff_id) DO NOTHING",
+                &[&l.diff_id, &l.digest, &l.media_type, &l.compressed_size, &l.uncompressed_size, &l.entry_count, &l.staged_files, &l.staged_bytes],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// When each of `diff_ids` was staged (absent ones are not staged).
+    pub async fn staged_at(&self, diff_ids: &[String]) -> Result<Vec<(String, OffsetDateTime)>, StoreError> {
+        let rows = self
+            .conn()
+            .await?
+            .query("SELECT diff_id, staged_at FROM staged_layers WHERE diff_id = ANY($1)", &[&diff_ids])
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }

@@ -10,7 +10,9 @@ mod secrets;
 pub use error::StoreError;
 #[allow(unused_imports)]
 pub use feeds::*;
-pub use images::{AddOutcome, Claim, AnalysisResult, ImageFilter, ImageRecord, LayerRecord, TagRecord};
+pub use images::{
+    AddOutcome, AnalysisResult, Claim, ImageFilter, ImageRecord, LayerRecord, StagedLayerRecord, TagRecord,
+};
 pub use migrate::{MIGRATIONS, Migration};
 pub use registries::{RegistryCredential, RegistryRecord};
 pub use secrets::{SecretBox, SecretError};
@@ -28,8 +30,16 @@ impl Store {
     /// Builds a pool for `url` (`postgres://user:pass@host:port/db`). Connections are
     /// opened lazily; the first query reports an unreachable server.
     pub fn connect(url: &str, max_size: usize) -> Result<Self, StoreError> {
-        let pg: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
-        let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pg: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
+        let mgr = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
         let pool = Pool::builder(mgr)
             .max_size(max_size)
             .build()

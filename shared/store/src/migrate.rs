@@ -28,13 +28,17 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "V0001__create_images"),
     migration!(2, "V0002__registries"),
+    migration!(3, "V0003__staging"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
 const LOCK_KEY: i64 = 0x6375_7374_6f6d_73;
 
 fn checksum(sql: &str) -> String {
-    Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(sql.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Store {
@@ -42,10 +46,13 @@ impl Store {
     /// Returns the versions this call applied.
     pub async fn migrate(&self) -> Result<Vec<i32>, StoreError> {
         let mut conn = self.conn().await?;
-        conn.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY]).await?;
+        conn.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+            .await?;
         let result = apply_all(&mut conn).await;
         // Release even when a migration failed; the session ends with the pool anyway.
-        let unlock = conn.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]).await;
+        let unlock = conn
+            .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+            .await;
         let applied = result?;
         unlock?;
         Ok(applied)
@@ -62,14 +69,21 @@ async fn apply_all(conn: &mut deadpool_postgres::Object) -> Result<Vec<i32>, Sto
         )",
     )
     .await?;
-    let rows = conn.query("SELECT version, name, checksum FROM schema_migrations", &[]).await?;
+    let rows = conn
+        .query("SELECT version, name, checksum FROM schema_migrations", &[])
+        .await?;
     let mut applied_now = Vec::new();
     for m in MIGRATIONS {
         let sum = checksum(m.sql);
         if let Some(row) = rows.iter().find(|r| r.get::<_, i32>(0) == m.version) {
             let applied: String = row.get(2);
             if applied != sum {
-                return Err(StoreError::MigrationChanged { version: m.version, name: m.name.into(), applied, found: sum });
+                return Err(StoreError::MigrationChanged {
+                    version: m.version,
+                    name: m.name.into(),
+                    applied,
+                    found: sum,
+                });
             }
             continue;
         }
@@ -104,10 +118,19 @@ mod tests {
         let embedded: Vec<String> = MIGRATIONS.iter().map(|m| m.name.to_owned()).collect();
         assert_eq!(files, embedded);
         for w in MIGRATIONS.windows(2) {
-            assert!(w[0].version < w[1].version, "versions must increase: {} then {}", w[0].name, w[1].name);
+            assert!(
+                w[0].version < w[1].version,
+                "versions must increase: {} then {}",
+                w[0].name,
+                w[1].name
+            );
         }
         for m in MIGRATIONS {
-            assert!(m.name.starts_with(&format!("V{:04}__", m.version)), "{}", m.name);
+            assert!(
+                m.name.starts_with(&format!("V{:04}__", m.version)),
+                "{}",
+                m.name
+            );
         }
     }
 }

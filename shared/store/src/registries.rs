@@ -29,7 +29,10 @@ pub struct RegistryCredential {
 
 impl fmt::Debug for RegistryCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegistryCredential").field("record", &self.record).field("password", &"<redacted>").finish()
+        f.debug_struct("RegistryCredential")
+            .field("record", &self.record)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -98,16 +101,26 @@ impl Store {
         let rows = self
             .conn()
             .await?
-            .query(&format!("SELECT {COLUMNS} FROM registries WHERE account = $1 ORDER BY registry"), &[&account])
+            .query(
+                &format!("SELECT {COLUMNS} FROM registries WHERE account = $1 ORDER BY registry"),
+                &[&account],
+            )
             .await?;
         Ok(rows.iter().map(record).collect())
     }
 
-    pub async fn registry(&self, account: &str, registry: &str) -> Result<Option<RegistryRecord>, StoreError> {
+    pub async fn registry(
+        &self,
+        account: &str,
+        registry: &str,
+    ) -> Result<Option<RegistryRecord>, StoreError> {
         let row = self
             .conn()
             .await?
-            .query_opt(&format!("SELECT {COLUMNS} FROM registries WHERE account = $1 AND registry = $2"), &[&account, &registry])
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM registries WHERE account = $1 AND registry = $2"),
+                &[&account, &registry],
+            )
             .await?;
         Ok(row.as_ref().map(record))
     }
@@ -131,8 +144,12 @@ impl Store {
         let sealed: Vec<u8> = row.get("password_sealed");
         let key_id: String = row.get("key_id");
         let plain = secrets.open(&sealed, &context(account, registry), &key_id)?;
-        let password = String::from_utf8(plain).map_err(|_| StoreError::Corrupt("registry password is not UTF-8".into()))?;
-        Ok(Some(RegistryCredential { record: record(&row), password }))
+        let password = String::from_utf8(plain)
+            .map_err(|_| StoreError::Corrupt("registry password is not UTF-8".into()))?;
+        Ok(Some(RegistryCredential {
+            record: record(&row),
+            password,
+        }))
     }
 
     /// Returns whether a registry was deleted.
@@ -140,7 +157,10 @@ impl Store {
         let n = self
             .conn()
             .await?
-            .execute("DELETE FROM registries WHERE account = $1 AND registry = $2", &[&account, &registry])
+            .execute(
+                "DELETE FROM registries WHERE account = $1 AND registry = $2",
+                &[&account, &registry],
+            )
             .await?;
         Ok(n > 0)
     }

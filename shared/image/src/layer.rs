@@ -1,0 +1,721 @@
+//! Reading one layer blob as a stream: verify both digests, decompress, index every tar
+//! entry, and keep the content of the files analysers need — without ever writing an
+//! entry to the local filesystem, so no path, symlink or hard link in a layer can reach
+//! outside the staging area.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+
+use customs_model::fs::{FileEntry, FileKind, normalize, wanted_for_analysis};
+use sha2::{Digest, Sha256};
+
+/// Bounds on what one layer may cost. Over a bound the analysis fails with that reason.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_uncompressed_bytes: u64,
+    pub max_entries: u64,
+    /// Largest single file whose content is staged; larger ones are hashed and indexed.
+    pub max_staged_file_bytes: u64,
+    /// Total content staged per layer.
+    pub max_staged_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_uncompressed_bytes: 16 << 30,
+            max_entries: 2_000_000,
+            max_staged_file_bytes: 256 << 20,
+            max_staged_bytes: 2 << 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    None,
+}
+
+impl Compression {
+    /// The compression a layer media type declares (`None` for an unknown type).
+    pub fn for_media_type(mt: &str) -> Option<Self> {
+        let mt = mt.trim();
+        if mt.ends_with("tar+gzip")
+            || mt.ends_with(".tar.gzip")
+            || mt == "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        {
+            Some(Self::Gzip)
+        } else if mt.ends_with("tar+zstd") {
+            Some(Self::Zstd)
+        } else if mt.ends_with(".tar") || mt == "application/vnd.oci.image.layer.v1.tar" {
+            Some(Self::None)
+        } else {
+            None
+        }
+    }
+
+    fn sniff(head: &[u8]) -> Option<Self> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Self::Gzip)
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Self::Zstd)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("layer {digest}: unsupported media type {media_type:?}")]
+    UnsupportedMediaType { digest: String, media_type: String },
+    #[error("layer {digest}: media type says {declared:?} but the content starts like {found:?}")]
+    CompressionMismatch {
+        digest: String,
+        declared: Compression,
+        found: Option<Compression>,
+    },
+    #[error(
+        "layer {digest}: {what} digest mismatch: expected {expected}, content hashes to {actual}"
+    )]
+    DigestMismatch {
+        digest: String,
+        what: &'static str,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "layer {digest}: over the limit of {limit} {what}; the image is refused as a possible decompression bomb"
+    )]
+    OverLimit {
+        digest: String,
+        what: &'static str,
+        limit: u64,
+    },
+    #[error("layer {digest}: truncated or corrupt stream: {reason}")]
+    Corrupt { digest: String, reason: String },
+    #[error("layer {digest}: cannot write staged files: {reason}")]
+    Staging { digest: String, reason: String },
+}
+
+/// What indexing one layer produced.
+#[derive(Debug, Clone)]
+pub struct LayerIndex {
+    pub entries: Vec<FileEntry>,
+    /// Entries left out, with why (path escapes, absurd names…).
+    pub findings: Vec<(String, String)>,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    pub staged_files: u64,
+    pub staged_bytes: u64,
+}
+
+fn hex(d: impl AsRef<[u8]>) -> String {
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Counts and hashes what passes through.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        if self.count > self.limit {
+            return Err(io::Error::other(OverLimitMarker));
+        }
+        Ok(n)
+    }
+}
+
+#[derive(Debug)]
+struct OverLimitMarker;
+impl std::fmt::Display for OverLimitMarker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("over the decompressed size limit")
+    }
+}
+impl std::error::Error for OverLimitMarker {}
+
+/// zstd streams may hold several frames back to back; decode them all.
+struct ZstdFrames<R: BufRead> {
+    current: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,
+    idle: Option<R>,
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(dec) = self.current.as_mut() {
+                let n = dec.read(buf)?;
+                if n > 0 || buf.is_empty() {
+                    return Ok(n);
+                }
+                self.idle = self
+                    .current
+                    .take()
+                    .map(ruzstd::decoding::StreamingDecoder::into_inner);
+            }
+            let Some(mut src) = self.idle.take() else {
+                return Ok(0);
+            };
+            if src.fill_buf()?.is_empty() {
+                self.idle = Some(src);
+                return Ok(0);
+            }
+            self.current =
+                Some(ruzstd::decoding::StreamingDecoder::new(src).map_err(io::Error::other)?);
+        }
+    }
+}
+
+fn kind(t: tar::EntryType) -> Option<FileKind> {
+    use tar::EntryType as T;
+    Some(match t {
+        T::Regular | T::Continuous => FileKind::File,
+        T::Directory => FileKind::Dir,
+        T::Symlink => FileKind::Symlink,
+        T::Link => FileKind::Hardlink,
+        T::Char => FileKind::CharDevice,
+        T::Block => FileKind::BlockDevice,
+        T::Fifo => FileKind::Fifo,
+        _ => return None,
+    })
+}
+
+/// Streams one layer: `raw` is the blob as the registry serves it. Files analysers need
+/// are appended to `staged` (a tar of their content, keyed by normalised path).
+pub fn index_layer<R: Read, W: Write>(
+    raw: R,
+    media_type: &str,
+    digest: &str,
+    diff_id: &str,
+    limits: &Limits,
+    staged: &mut tar::Builder<W>,
+) -> Result<LayerIndex, LayerError> {
+    let d = || digest.to_owned();
+    let declared = Compression::for_media_type(media_type).ok_or_else(|| {
+        LayerError::UnsupportedMediaType {
+            digest: d(),
+            media_type: media_type.to_owned(),
+        }
+    })?;
+    let mut compressed = BufReader::with_capacity(
+        256 << 10,
+        Hashing {
+            inner: raw,
+            hasher: Sha256::new(),
+            count: 0,
+            limit: u64::MAX,
+        },
+    );
+    let head = compressed.fill_buf().map_err(|e| LayerError::Corrupt {
+        digest: d(),
+        reason: e.to_string(),
+    })?;
+    let found = Compression::sniff(head);
+    // Uncompressed tars have no magic at offset 0; anything compressed must say so.
+    let actual = match (declared, found) {
+        (Compression::None, None) => Compression::None,
+        (want, Some(got)) if want == got => got,
+        (_, found) => {
+            return Err(LayerError::CompressionMismatch {
+                digest: d(),
+                declared,
+                found,
+            });
+        }
+    };
+    let corrupt = |e: io::Error| {
+        if e.get_ref().is_some_and(|i| i.is::<OverLimitMarker>()) {
+            LayerError::OverLimit {
+                digest: d(),
+                what: "decompressed bytes",
+                limit: limits.max_uncompressed_bytes,
+            }
+        } else {
+            LayerError::Corrupt {
+                digest: d(),
+                reason: e.to_string(),
+            }
+        }
+    };
+    let mut index = LayerIndex {
+        entries: Vec::new(),
+        findings: Vec::new(),
+        compressed_size: 0,
+        uncompressed_size: 0,
+        staged_files: 0,
+        staged_bytes: 0,
+    };
+    let uncompressed = {
+        let decoded: Box<dyn Read + '_> = match actual {
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut compressed)),
+            Compression::Zstd => Box::new(ZstdFrames {
+                current: None,
+                idle: Some(&mut compressed),
+            }),
+            Compression::None => Box::new(&mut compressed),
+        };
+        let mut tar_stream = Hashing {
+            inner: decoded,
+            hasher: Sha256::new(),
+            count: 0,
+            limit: limits.max_uncompressed_bytes,
+        };
+        {
+            let mut archive = tar::Archive::new(&mut tar_stream);
+            let entries = archive.entries().map_err(corrupt)?;
+            for entry in entries {
+                let mut entry = entry.map_err(corrupt)?;
+                if index.entries.len() as u64 + index.findings.len() as u64 >= limits.max_entries {
+                    return Err(LayerError::OverLimit {
+                        digest: d(),
+                        what: "entries",
+                        limit: limits.max_entries,
+                    });
+                }
+                let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                let header = entry.header();
+                let Some(kind) = kind(header.entry_type()) else {
+                    continue;
+                };
+                let path = match normalize(&raw_path) {
+                    Ok(p) if p.is_empty() => continue,
+                    Ok(p) => p,
+                    Err(problem) => {
+                        index.findings.push((raw_path, problem.to_string()));
+                        continue;
+                    }
+                };
+                let mode = header.mode().unwrap_or(0);
+                let size = header.entry_size().unwrap_or(0);
+                let link = match entry.link_name_bytes() {
+                    Some(l) if kind == FileKind::Hardlink => {
+                        match normalize(&String::from_utf8_lossy(&l)) {
+                            Ok(p) => Some(p),
+                            Err(problem) => {
+                                index.findings.push((
+                                    path,
+                                    format!(
+                                        "hard link target {}: {problem}",
+                                        String::from_utf8_lossy(&l)
+                                    ),
+                                ));
+                                continue;
+                            }
+                        }
+                    }
+                    Some(l) => Some(String::from_utf8_lossy(&l).into_owned()),
+                    None => None,
+                };
+                let mut fe = FileEntry {
+                    path,
+                    kind,
+                    mode,
+                    uid: header.uid().unwrap_or(0),
+                    gid: header.gid().unwrap_or(0),
+                    size: if kind == FileKind::File { size } else { 0 },
+                    sha256: None,
+                    link,
+                    staged: false,
+                };
+                if kind == FileKind::File {
+                    let keep = wanted_for_analysis(&fe.path, mode, size)
+                        && size <= limits.max_staged_file_bytes
+                        && index.staged_bytes + size <= limits.max_staged_bytes;
+                    let mut hasher = Sha256::new();
+                    if keep {
+                        let mut h = tar::Header::new_gnu();
+                        h.set_size(size);
+                        h.set_mode(mode);
+                        h.set_entry_type(tar::EntryType::Regular);
+                        let mut tee = Tee {
+                            inner: &mut entry,
+                            hasher: &mut hasher,
+                        };
+                        staged
+                            .append_data(&mut h, &fe.path, &mut tee)
+                            .map_err(|e| {
+                                if e.kind() == io::ErrorKind::Other {
+                                    corrupt(e)
+                                } else {
+                                    LayerError::Staging {
+                                        digest: d(),
+                                        reason: e.to_string(),
+                                    }
+                                }
+                            })?;
+                        fe.staged = true;
+                        index.staged_files += 1;
+                        index.staged_bytes += size;
+                    } else {
+                        let mut tee = Tee {
+                            inner: &mut entry,
+                            hasher: &mut hasher,
+                        };
+                        io::copy(&mut tee, &mut io::sink()).map_err(corrupt)?;
+                    }
+                    fe.sha256 = Some(hex(hasher.finalize()));
+                }
+                index.entries.push(fe);
+            }
+        }
+        // Whatever follows the tar's end marker still belongs to the digests.
+        io::copy(&mut tar_stream, &mut io::sink()).map_err(corrupt)?;
+        index.uncompressed_size = tar_stream.count;
+        format!("sha256:{}", hex(tar_stream.hasher.finalize()))
+    };
+    io::copy(&mut compressed, &mut io::sink()).map_err(corrupt)?;
+    let inner = compressed.into_inner();
+    index.compressed_size = inner.count;
+    let compressed_digest = format!("sha256:{}", hex(inner.hasher.finalize()));
+    if compressed_digest != digest {
+        return Err(LayerError::DigestMismatch {
+            digest: d(),
+            what: "compressed",
+            expected: digest.to_owned(),
+            actual: compressed_digest,
+        });
+    }
+    if uncompressed != diff_id {
+        return Err(LayerError::DigestMismatch {
+            digest: d(),
+            what: "uncompressed (diff_id)",
+            expected: diff_id.to_owned(),
+            actual: uncompressed,
+        });
+    }
+    Ok(index)
+}
+
+struct Tee<'a, R> {
+    inner: R,
+    hasher: &'a mut Sha256,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar entry with a raw name (no validation, so hostile names can be built).
+    fn entry(
+        b: &mut tar::Builder<Vec<u8>>,
+        name: &str,
+        t: tar::EntryType,
+        link: Option<&str>,
+        data: &[u8],
+        mode: u32,
+    ) {
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(l) = link {
+            h.as_old_mut().linkname[..l.len()].copy_from_slice(l.as_bytes());
+        }
+        h.set_entry_type(t);
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_cksum();
+        b.append(&h, data).expect("append");
+    }
+
+    fn sha(b: &[u8]) -> String {
+        format!("sha256:{}", hex(Sha256::digest(b)))
+    }
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).expect("gzip");
+        e.finish().expect("gzip")
+    }
+
+    const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+    fn run(
+        blob: &[u8],
+        mt: &str,
+        diff_id: &str,
+        limits: &Limits,
+    ) -> (Result<LayerIndex, LayerError>, Vec<u8>) {
+        let mut staged = tar::Builder::new(Vec::new());
+        let r = index_layer(blob, mt, &sha(blob), diff_id, limits, &mut staged);
+        (r, staged.into_inner().unwrap_or_default())
+    }
+
+    fn hostile_tar() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        entry(
+            &mut b,
+            "etc/os-release",
+            tar::EntryType::Regular,
+            None,
+            b"ID=debian\n",
+            0o644,
+        );
+        entry(
+            &mut b,
+            "../../etc/passwd",
+            tar::EntryType::Regular,
+            None,
+            b"root:x:0:0",
+            0o644,
+        );
+        entry(
+            &mut b,
+            "/abs/file",
+            tar::EntryType::Regular,
+            None,
+            b"x",
+            0o644,
+        );
+        entry(
+            &mut b,
+            "evil",
+            tar::EntryType::Symlink,
+            Some("../../../../etc/shadow"),
+            b"",
+            0o777,
+        );
+        entry(
+            &mut b,
+            "hard",
+            tar::EntryType::Link,
+            Some("../../outside"),
+            b"",
+            0o644,
+        );
+        entry(&mut b, "dev/null", tar::EntryType::Char, None, b"", 0o666);
+        entry(
+            &mut b,
+            "big.bin",
+            tar::EntryType::Regular,
+            None,
+            &[7u8; 100_000],
+            0o644,
+        );
+        b.into_inner().expect("tar")
+    }
+
+    #[test]
+    fn hostile_entries_are_findings_and_nothing_escapes() {
+        let tar = hostile_tar();
+        let (r, staged) = run(&gzip(&tar), GZ, &sha(&tar), &Limits::default());
+        let idx = r.expect("indexed");
+        let paths: Vec<_> = idx.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["etc/os-release", "abs/file", "evil", "dev/null", "big.bin"]
+        );
+        assert_eq!(idx.findings.len(), 2, "{:?}", idx.findings);
+        assert!(
+            idx.findings
+                .iter()
+                .any(|(p, why)| p == "../../etc/passwd" && why.contains("above the image root"))
+        );
+        assert!(
+            idx.findings
+                .iter()
+                .any(|(p, why)| p == "hard" && why.contains("above the image root"))
+        );
+        let evil = idx
+            .entries
+            .iter()
+            .find(|e| e.path == "evil")
+            .expect("symlink");
+        assert_eq!(
+            evil.link.as_deref(),
+            Some("../../../../etc/shadow"),
+            "recorded, never followed"
+        );
+        assert_eq!(
+            idx.entries
+                .iter()
+                .find(|e| e.path == "dev/null")
+                .map(|e| e.kind),
+            Some(FileKind::CharDevice)
+        );
+        // Only the wanted file is staged, under its normalised path.
+        let mut a = tar::Archive::new(staged.as_slice());
+        let names: Vec<String> = a
+            .entries()
+            .expect("staged")
+            .map(|e| e.expect("e").path().expect("p").display().to_string())
+            .collect();
+        assert_eq!(names, ["etc/os-release"]);
+        assert_eq!(
+            idx.entries[0].sha256.as_deref(),
+            Some(sha(b"ID=debian\n").trim_start_matches("sha256:"))
+        );
+        assert_eq!(idx.uncompressed_size, tar.len() as u64);
+    }
+
+    #[test]
+    fn uncompressed_and_zstd_layers_are_read_and_sniffed() {
+        let tar = hostile_tar();
+        let (r, _) = run(
+            &tar,
+            "application/vnd.docker.image.rootfs.diff.tar",
+            &sha(&tar),
+            &Limits::default(),
+        );
+        assert_eq!(r.expect("plain").entries.len(), 5);
+        let z = ruzstd::encoding::compress_to_vec(
+            tar.as_slice(),
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        let mut two_frames = z.clone();
+        let (r, _) = run(
+            &z,
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            &sha(&tar),
+            &Limits::default(),
+        );
+        assert_eq!(r.expect("zstd").entries.len(), 5);
+        // Trailing frames after the tar still count toward the diff id.
+        two_frames.extend(ruzstd::encoding::compress_to_vec(
+            &[0u8; 1024][..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        ));
+        let mut both = tar.clone();
+        both.extend([0u8; 1024]);
+        let (r, _) = run(
+            &two_frames,
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            &sha(&both),
+            &Limits::default(),
+        );
+        assert!(r.is_ok(), "{r:?}");
+        let (r, _) = run(&tar, GZ, &sha(&tar), &Limits::default());
+        assert!(
+            matches!(r, Err(LayerError::CompressionMismatch { .. })),
+            "{r:?}"
+        );
+        let (r, _) = run(
+            &tar,
+            "application/vnd.example.weird",
+            &sha(&tar),
+            &Limits::default(),
+        );
+        assert!(
+            matches!(r, Err(LayerError::UnsupportedMediaType { .. })),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn bombs_truncation_and_digest_mismatches_fail_with_the_reason() {
+        let mut b = tar::Builder::new(Vec::new());
+        entry(
+            &mut b,
+            "zeros",
+            tar::EntryType::Regular,
+            None,
+            &vec![0u8; 4 << 20],
+            0o644,
+        );
+        let bomb = b.into_inner().expect("tar");
+        let small = Limits {
+            max_uncompressed_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        let (r, _) = run(&gzip(&bomb), GZ, &sha(&bomb), &small);
+        assert!(
+            matches!(
+                r,
+                Err(LayerError::OverLimit {
+                    what: "decompressed bytes",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+
+        let few = Limits {
+            max_entries: 3,
+            ..Limits::default()
+        };
+        let tar = hostile_tar();
+        let (r, _) = run(&gzip(&tar), GZ, &sha(&tar), &few);
+        assert!(
+            matches!(
+                r,
+                Err(LayerError::OverLimit {
+                    what: "entries",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+
+        let gz = gzip(&tar);
+        let cut = &gz[..gz.len() / 2];
+        let (r, _) = run(cut, GZ, &sha(&tar), &Limits::default());
+        assert!(matches!(r, Err(LayerError::Corrupt { .. })), "{r:?}");
+
+        let mut staged = tar::Builder::new(Vec::new());
+        let r = index_layer(
+            gz.as_slice(),
+            GZ,
+            &sha(b"other"),
+            &sha(&tar),
+            &Limits::default(),
+            &mut staged,
+        );
+        assert!(
+            matches!(
+                r,
+                Err(LayerError::DigestMismatch {
+                    what: "compressed",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        let (r, _) = run(&gz, GZ, &sha(b"other"), &Limits::default());
+        assert!(
+            matches!(
+                r,
+                Err(LayerError::DigestMismatch {
+                    what: "uncompressed (diff_id)",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+
+        // Garbage never panics.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in [0usize, 1, 2, 10, 512, 4096] {
+            let junk: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            for mt in [
+                GZ,
+                "application/vnd.oci.image.layer.v1.tar",
+                "application/vnd.oci.image.layer.v1.tar+zstd",
+            ] {
+                let _ = run(&junk, mt, &sha(&junk), &Limits::default());
+            }
+        }
+    }
+}

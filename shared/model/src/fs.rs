@@ -1,0 +1,367 @@
+//! Files in image layers and the squashed view of an image, as plain data.
+//!
+//! Paths are normalised the way Docker applies layers: relative to the image root, no
+//! leading `/`, `.` components dropped. A path that climbs above the root (`..` past
+//! the top) is refused, never clamped, and becomes a finding.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest path customs accepts in a layer.
+pub const MAX_PATH_BYTES: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+}
+
+/// One entry of a layer's file index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub kind: FileKind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+    /// Hex sha256 of the content, for regular files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Symlink target as written, or the normalised path a hard link points to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Whether the content is kept in the layer's staged files (an analyser wants it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub staged: bool,
+}
+
+/// Something wrong with one entry that did not stop the analysis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Index of the layer in the image, bottom first.
+    pub layer: usize,
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathProblem {
+    #[error("path climbs above the image root")]
+    Escapes,
+    #[error("path is longer than {MAX_PATH_BYTES} bytes")]
+    TooLong,
+    #[error("path contains a NUL byte")]
+    Nul,
+}
+
+/// Normalises a path from a layer (`./a//b/../c` → `a/c`, `/etc` → `etc`).
+/// The root itself normalises to the empty string.
+pub fn normalize(raw: &str) -> Result<String, PathProblem> {
+    if raw.len() > MAX_PATH_BYTES {
+        return Err(PathProblem::TooLong);
+    }
+    if raw.contains('\0') {
+        return Err(PathProblem::Nul);
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for c in raw.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(PathProblem::Escapes);
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Resolves a symlink target relative to the link's directory, staying inside the root:
+/// `None` when it would climb above it.
+pub fn resolve_link(link_path: &str, target: &str) -> Option<String> {
+    let joined = if target.starts_with('/') {
+        target.to_owned()
+    } else {
+        match link_path.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{target}"),
+            None => target.to_owned(),
+        }
+    };
+    normalize(&joined).ok()
+}
+
+const WHITEOUT: &str = ".wh.";
+const OPAQUE: &str = ".wh..wh..opq";
+
+/// A file of the squashed view and the layer it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewEntry {
+    #[serde(flatten)]
+    pub entry: FileEntry,
+    pub layer: usize,
+}
+
+/// The image's filesystem after applying every layer in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SquashedView {
+    pub entries: BTreeMap<String, ViewEntry>,
+    pub findings: Vec<Finding>,
+}
+
+fn is_under(path: &str, dir: &str) -> bool {
+    dir.is_empty()
+        || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
+}
+
+impl SquashedView {
+    /// Applies layers bottom first: whiteouts delete, opaque markers hide what lower
+    /// layers put in a directory, hard links take their target's content (within the
+    /// view; a link to a missing target is a finding and is left out).
+    pub fn squash<'a>(layers: impl IntoIterator<Item = &'a [FileEntry]>) -> Self {
+        let mut view = Self::default();
+        for (layer, entries) in layers.into_iter().enumerate() {
+            // Opaque markers and whiteouts act on lower layers only, so apply them first.
+            for e in entries {
+                let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
+                if name == OPAQUE {
+                    view.entries
+                        .retain(|p, v| !(is_under(p, dir) && v.layer < layer));
+                } else if let Some(hidden) = name.strip_prefix(WHITEOUT) {
+                    let target = if dir.is_empty() {
+                        hidden.to_owned()
+                    } else {
+                        format!("{dir}/{hidden}")
+                    };
+                    view.entries.retain(|p, v| {
+                        !((p == &target || is_under(p, &target)) && v.layer < layer)
+                    });
+                }
+            }
+            for e in entries {
+                let name = e.path.rsplit('/').next().unwrap_or("");
+                if name.starts_with(WHITEOUT) || e.path.is_empty() {
+                    continue;
+                }
+                let mut e = e.clone();
+                if e.kind == FileKind::Hardlink {
+                    let target = e.link.clone().unwrap_or_default();
+                    match view.entries.get(&target) {
+                        Some(t) if t.entry.kind == FileKind::File => {
+                            e.sha256 = t.entry.sha256.clone();
+                            e.size = t.entry.size;
+                            e.staged = t.entry.staged;
+                        }
+                        _ => {
+                            view.findings.push(Finding {
+                                layer,
+                                path: e.path.clone(),
+                                reason: format!("hard link to {target:?}, which is not a regular file in the image"),
+                            });
+                            continue;
+                        }
+                    }
+                }
+                // A non-directory replacing a directory removes what was below it.
+                if e.kind != FileKind::Dir {
+                    let p = e.path.clone();
+                    view.entries.retain(|q, _| !is_under(q, &p));
+                }
+                view.entries
+                    .insert(e.path.clone(), ViewEntry { entry: e, layer });
+            }
+        }
+        view
+    }
+
+    /// Follows symlinks (at most 40, like Linux) to the entry a path finally names,
+    /// never leaving the image root.
+    pub fn resolve(&self, path: &str) -> Option<&ViewEntry> {
+        let mut p = normalize(path).ok()?;
+        for _ in 0..40 {
+            let e = self.entries.get(&p)?;
+            match (&e.entry.kind, &e.entry.link) {
+                (FileKind::Symlink, Some(t)) => p = resolve_link(&p, t)?,
+                _ => return Some(e),
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(path: &str, kind: FileKind) -> FileEntry {
+        FileEntry {
+            path: path.into(),
+            kind,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 1,
+            sha256: Some("aa".into()),
+            link: None,
+            staged: false,
+        }
+    }
+
+    fn link(path: &str, kind: FileKind, to: &str) -> FileEntry {
+        FileEntry {
+            link: Some(to.into()),
+            sha256: None,
+            ..f(path, kind)
+        }
+    }
+
+    #[test]
+    fn paths_are_normalised_and_escapes_refused() {
+        assert_eq!(normalize("./usr//bin/../lib/x").as_deref(), Ok("usr/lib/x"));
+        assert_eq!(normalize("/etc/passwd").as_deref(), Ok("etc/passwd"));
+        assert_eq!(normalize("a/../../etc"), Err(PathProblem::Escapes));
+        assert_eq!(normalize(&"a/".repeat(3000)), Err(PathProblem::TooLong));
+        assert_eq!(
+            resolve_link("usr/bin/python", "python3").as_deref(),
+            Some("usr/bin/python3")
+        );
+        assert_eq!(
+            resolve_link("usr/bin/x", "/etc/x").as_deref(),
+            Some("etc/x")
+        );
+        assert_eq!(resolve_link("usr/x", "../../../../etc/shadow"), None);
+    }
+
+    #[test]
+    fn whiteouts_and_opaque_directories_apply_in_layer_order() {
+        let l0 = vec![
+            f("usr/bin/tac", FileKind::File),
+            f("usr/share/doc/bash/README", FileKind::File),
+            f("opt/a", FileKind::File),
+            f("opt/b", FileKind::File),
+        ];
+        let l1 = vec![
+            f("usr/bin/.wh.tac", FileKind::File),
+            f("usr/share/doc/.wh.bash", FileKind::File),
+            f("opt/.wh..wh..opq", FileKind::File),
+            f("opt/c", FileKind::File),
+        ];
+        let l2 = vec![f("usr/bin/tac", FileKind::File)];
+        let v = SquashedView::squash([l0.as_slice(), l1.as_slice()]);
+        let paths: Vec<_> = v.entries.keys().map(String::as_str).collect();
+        assert_eq!(paths, ["opt/c"]);
+        assert_eq!(v.entries["opt/c"].layer, 1);
+        let v = SquashedView::squash([l0.as_slice(), l1.as_slice(), l2.as_slice()]);
+        assert_eq!(
+            v.entries["usr/bin/tac"].layer, 2,
+            "re-added above its whiteout"
+        );
+    }
+
+    #[test]
+    fn hard_links_resolve_across_layers_and_dangling_ones_are_findings() {
+        let l0 = vec![f("bin/busybox", FileKind::File)];
+        let l1 = vec![
+            link("bin/sh", FileKind::Hardlink, "bin/busybox"),
+            link("bin/ghost", FileKind::Hardlink, "nope"),
+        ];
+        let v = SquashedView::squash([l0.as_slice(), l1.as_slice()]);
+        assert_eq!(v.entries["bin/sh"].entry.sha256.as_deref(), Some("aa"));
+        assert!(!v.entries.contains_key("bin/ghost"));
+        assert_eq!(v.findings.len(), 1);
+    }
+
+    #[test]
+    fn symlinks_resolve_only_inside_the_root() {
+        let l0 = vec![
+            f("usr/bin/python3.11", FileKind::File),
+            link("usr/bin/python3", FileKind::Symlink, "python3.11"),
+            link("usr/bin/python", FileKind::Symlink, "/usr/bin/python3"),
+            link("etc/evil", FileKind::Symlink, "../../../../etc/shadow"),
+            link("loop/a", FileKind::Symlink, "b"),
+            link("loop/b", FileKind::Symlink, "a"),
+        ];
+        let v = SquashedView::squash([l0.as_slice()]);
+        assert_eq!(
+            v.resolve("/usr/bin/python").map(|e| e.entry.path.as_str()),
+            Some("usr/bin/python3.11")
+        );
+        assert!(v.resolve("etc/evil").is_none());
+        assert!(v.resolve("loop/a").is_none());
+    }
+
+    #[test]
+    fn a_file_replacing_a_directory_hides_its_contents() {
+        let l0 = vec![f("x/y", FileKind::File), f("x", FileKind::Dir)];
+        let l1 = vec![f("x", FileKind::File)];
+        let v = SquashedView::squash([l0.as_slice(), l1.as_slice()]);
+        assert_eq!(v.entries.keys().collect::<Vec<_>>(), ["x"]);
+    }
+}
+
+/// Whether an analyser needs the content of this file, so staging keeps it: package
+/// databases, language manifests and lock files, archives and executables.
+pub fn wanted_for_analysis(path: &str, mode: u32, size: u64) -> bool {
+    const EXACT: &[&str] = &[
+        "etc/os-release",
+        "usr/lib/os-release",
+        "etc/lsb-release",
+        "etc/alpine-release",
+        "etc/debian_version",
+        "etc/redhat-release",
+        "etc/centos-release",
+        "etc/system-release",
+        "etc/passwd",
+        "var/lib/dpkg/status",
+        "lib/apk/db/installed",
+        "var/lib/rpm/rpmdb.sqlite",
+        "var/lib/rpm/Packages",
+        "var/lib/rpm/Packages.db",
+        "usr/lib/sysimage/rpm/rpmdb.sqlite",
+        "usr/lib/sysimage/rpm/Packages.db",
+    ];
+    const NAMES: &[&str] = &[
+        "METADATA",
+        "RECORD",
+        "PKG-INFO",
+        "package.json",
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "Cargo.lock",
+        "composer.lock",
+        "installed.json",
+        "go.mod",
+        "Gemfile.lock",
+        "pom.properties",
+        "pom.xml",
+    ];
+    const SUFFIXES: &[&str] = &[
+        ".gemspec",
+        ".jar",
+        ".war",
+        ".ear",
+        ".jpi",
+        ".hpi",
+        ".deps.json",
+        ".egg-info",
+    ];
+    const MAX_EXECUTABLE: u64 = 256 << 20;
+    if EXACT.contains(&path) || path.starts_with("var/lib/dpkg/status.d/") {
+        return true;
+    }
+    let name = path.rsplit('/').next().unwrap_or(path);
+    NAMES.contains(&name)
+        || SUFFIXES.iter().any(|s| name.ends_with(s))
+        || (mode & 0o111 != 0 && size >= 64 && size <= MAX_EXECUTABLE)
+}

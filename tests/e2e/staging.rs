@@ -1,0 +1,137 @@
+//! Layers are streamed, verified, staged once by diff id, and hostile content is refused.
+
+use std::io::Write as _;
+
+use anyhow::Result;
+use customs_image::layer::Limits;
+use customs_tests::{push_image, CountingProxy, Stack};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::images::{add, by_tag};
+
+const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+fn sha(b: &[u8]) -> String {
+    format!("sha256:{}", Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect::<String>())
+}
+
+fn gzip(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+/// A tar entry with a raw (unvalidated) name, so hostile layers can be built.
+fn entry(b: &mut tar::Builder<Vec<u8>>, name: &str, t: tar::EntryType, link: Option<&str>, data: &[u8]) {
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    if let Some(l) = link {
+        h.as_old_mut().linkname[..l.len()].copy_from_slice(l.as_bytes());
+    }
+    h.set_entry_type(t);
+    h.set_size(data.len() as u64);
+    h.set_mode(0o755);
+    h.set_cksum();
+    b.append(&h, data).expect("append");
+}
+
+#[tokio::test]
+async fn a_layer_shared_by_two_images_is_fetched_and_staged_once() -> Result<()> {
+    let stack = Stack::start().await?;
+    let proxy = CountingProxy::start().await?;
+    let first = format!("{}/customs/debian-app:latest", proxy.addr);
+    add(&stack, json!({ "tag": first })).await?;
+    stack.drain().await?;
+    let img = by_tag(&stack, &first).await?;
+    assert_eq!(img["analysis_status"], "analyzed", "{img}");
+    let layers = img["layers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(layers.len(), 3, "{img}");
+    let layer_digests: Vec<String> = layers.iter().filter_map(|l| l["digest"].as_str().map(str::to_owned)).collect();
+    let fetched_first = proxy.blob_gets();
+    for d in &layer_digests {
+        assert_eq!(fetched_first.iter().filter(|g| *g == d).count(), 1, "layer {d} fetched once: {fetched_first:?}");
+    }
+    // The whiteout layer removed /usr/bin/tac; nothing hostile in this image.
+    assert_eq!(img["findings"], json!([]));
+    assert!(img["file_count"].as_i64().unwrap_or(0) > 1000, "{img}");
+    let staged_before = stack.app.store.staged_at(&layers.iter().filter_map(|l| l["diff_id"].as_str().map(str::to_owned)).collect::<Vec<_>>()).await?;
+    assert_eq!(staged_before.len(), 3);
+
+    // Same layers under another manifest (Docker schema 2): no layer is downloaded again.
+    let second = format!("{}/customs/debian-app:v2s2", proxy.addr);
+    add(&stack, json!({ "tag": second })).await?;
+    stack.drain().await?;
+    let img2 = by_tag(&stack, &second).await?;
+    assert_eq!(img2["analysis_status"], "analyzed", "{img2}");
+    let fetched_second = proxy.blob_gets()[fetched_first.len()..].to_vec();
+    assert!(fetched_second.iter().all(|g| !layer_digests.contains(g)), "layers fetched again: {fetched_second:?}");
+    assert_eq!(img2["file_count"], img["file_count"]);
+    let staged_after = stack.app.store.staged_at(&staged_before.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>()).await?;
+    let mut a = staged_before.clone();
+    let mut b = staged_after;
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "staged once, never restaged");
+    Ok(())
+}
+
+#[tokio::test]
+async fn hostile_layers_are_analysed_without_escaping_and_reported() -> Result<()> {
+    let stack = Stack::start().await?;
+    let mut b = tar::Builder::new(Vec::new());
+    entry(&mut b, "etc/os-release", tar::EntryType::Regular, None, b"ID=evil\n");
+    entry(&mut b, "../../../../tmp/customs-escape", tar::EntryType::Regular, None, b"pwned");
+    entry(&mut b, "bin/sh", tar::EntryType::Symlink, Some("/../../../../bin/bash"), b"");
+    entry(&mut b, "bin/link", tar::EntryType::Link, Some("../../../etc/shadow"), b"");
+    entry(&mut b, "bin/dangling", tar::EntryType::Link, Some("nowhere/at/all"), b"");
+    entry(&mut b, "dev/sda", tar::EntryType::Block, None, b"");
+    let tar = b.into_inner()?;
+    let digest = push_image("customs/hostile", "v1", &[(GZ, gzip(&tar), sha(&tar))], None).await?;
+    let tag = format!("{}/customs/hostile:v1", customs_tests::registry());
+    add(&stack, json!({ "tag": tag })).await?;
+    stack.drain().await?;
+    let img = by_tag(&stack, &tag).await?;
+    assert_eq!(img["analysis_status"], "analyzed", "{img}");
+    assert_eq!(img["imageDigest"], digest);
+    let findings = img["findings"].as_array().cloned().unwrap_or_default();
+    let paths: Vec<&str> = findings.iter().filter_map(|f| f["path"].as_str()).collect();
+    assert!(paths.contains(&"../../../../tmp/customs-escape"), "{findings:?}");
+    assert!(paths.contains(&"bin/link"), "{findings:?}");
+    assert!(paths.contains(&"bin/dangling"), "{findings:?}");
+    assert!(!std::path::Path::new("/tmp/customs-escape").exists(), "a layer entry was written outside staging");
+    assert_eq!(img["file_count"], 3, "etc/os-release, bin/sh (kept as a link), dev/sda: {img}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn broken_and_oversized_layers_fail_the_analysis_with_the_reason() -> Result<()> {
+    let stack = Stack::start_with(Limits { max_uncompressed_bytes: 1 << 20, ..Limits::default() }).await?;
+    let mut b = tar::Builder::new(Vec::new());
+    entry(&mut b, "zeros", tar::EntryType::Regular, None, &vec![0u8; 8 << 20]);
+    let bomb = b.into_inner()?;
+    let mut b = tar::Builder::new(Vec::new());
+    entry(&mut b, "etc/hostname", tar::EntryType::Regular, None, b"x\n");
+    let small = b.into_inner()?;
+    let gz = gzip(&small);
+    let cases: Vec<(&str, Vec<(&str, Vec<u8>, String)>, Option<Vec<u8>>, &str)> = vec![
+        ("bomb", vec![(GZ, gzip(&bomb), sha(&bomb))], None, "decompression bomb"),
+        ("truncated", vec![(GZ, gz[..gz.len() - 12].to_vec(), sha(&small))], None, "truncated or corrupt"),
+        ("wrong-diff-id", vec![(GZ, gz.clone(), sha(b"not the tar"))], None, "diff_id"),
+        ("not-gzip", vec![(GZ, small.clone(), sha(&small))], None, "content starts like"),
+        ("bad-config", vec![(GZ, gz.clone(), sha(&small))], Some(b"{not json".to_vec()), "malformed image config"),
+        ("diff-id-count", vec![(GZ, gz.clone(), sha(&small))], Some(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec()), "rootfs.diff_ids lists 0 layers"),
+    ];
+    for (tag, layers, config, _) in &cases {
+        push_image("customs/broken", tag, layers, config.clone()).await?;
+        add(&stack, json!({ "tag": format!("{}/customs/broken:{tag}", customs_tests::registry()) })).await?;
+    }
+    stack.drain().await?;
+    for (tag, _, _, reason) in &cases {
+        let img: Value = by_tag(&stack, &format!("{}/customs/broken:{tag}", customs_tests::registry())).await?;
+        assert_eq!(img["analysis_status"], "analysis_failed", "{tag}: {img}");
+        let err = img["analysis_error"].as_str().unwrap_or_default();
+        assert!(err.contains(reason), "{tag}: expected {reason:?} in {err:?}");
+    }
+    Ok(())
+}
