@@ -365,3 +365,14 @@ pub fn wanted_for_analysis(path: &str, mode: u32, size: u64) -> bool {
         || SUFFIXES.iter().any(|s| name.ends_with(s))
         || (mode & 0o111 != 0 && size >= 64 && size <= MAX_EXECUTABLE)
 }
+
+/// Read access to an image's squashed filesystem: what catalogers see. Implemented by the
+/// staging adapter over staged layers, and by in-memory sources in tests.
+pub trait FileSource {
+    fn view(&self) -> &SquashedView;
+
+    /// The content of the regular file at `path` (symlinks resolved inside the root),
+    /// or `None` when there is no such file or its content was not staged
+    /// (see [`wanted_for_analysis`]).
+    fn open(&self, path: &str) -> Option<Box<dyn std::io::Read + '_>>;
+}
