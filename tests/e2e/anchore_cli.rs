@@ -96,3 +96,29 @@ async fn anchore_cli_adds_waits_for_and_gets_an_image() -> Result<()> {
     polling.abort();
     Ok(())
 }
+
+#[tokio::test]
+async fn anchore_cli_reads_image_metadata() -> Result<()> {
+    let bin = env("ANCHORE_CLI")?;
+    let stack = Stack::start().await?;
+    let cli = Cli { bin, url: stack.url("/v1") };
+    let tag = format!("{}/customs/debian-app:latest", registry());
+    // Before analysis: the engine's exact 404 text.
+    let (code, out) = cli.run(&["image", "add", &tag]).await?;
+    ensure!(code == 0, "{out}");
+    stack.drain().await?;
+    let (code, out) = cli.run(&["image", "metadata", &tag]).await?;
+    ensure!(code == 0, "image metadata exited {code}: {out}");
+    for t in ["manifest", "docker_history", "dockerfile"] {
+        assert!(out.contains(t), "{out}");
+    }
+    let (code, out) = cli.run(&["image", "metadata", &tag, "manifest"]).await?;
+    ensure!(code == 0, "{out}");
+    assert!(out.contains("\"layers\""), "the decoded manifest: {out}");
+    let (code, out) = cli.run(&["image", "metadata", &tag, "dockerfile"]).await?;
+    ensure!(code == 0, "{out}");
+    assert!(out.contains("FROM scratch"), "{out}");
+    let (code, out) = cli.run(&["image", "metadata", &tag, "docker_history"]).await?;
+    ensure!(code == 0, "{out}");
+    Ok(())
+}

@@ -135,3 +135,18 @@ async fn broken_and_oversized_layers_fail_the_analysis_with_the_reason() -> Resu
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_staging_bucket_is_encrypted_private_and_expires_staged_layers() -> Result<()> {
+    let stack = Stack::start().await?;
+    let s3 = customs_image::s3_client(&stack.app.sdk, true);
+    let bucket = &stack.app.settings.names.bucket;
+    let lc = s3.get_bucket_lifecycle_configuration().bucket(bucket).send().await?;
+    let rule = &lc.rules()[0];
+    assert_eq!(rule.expiration().and_then(|e| e.days()), Some(customs_local::provision::STAGED_LAYER_EXPIRY_DAYS));
+    let enc = s3.get_bucket_encryption().bucket(bucket).send().await?;
+    assert!(enc.server_side_encryption_configuration().is_some());
+    let pab = s3.get_public_access_block().bucket(bucket).send().await?;
+    assert_eq!(pab.public_access_block_configuration().and_then(|c| c.block_public_acls()), Some(true));
+    Ok(())
+}

@@ -4,6 +4,7 @@ mod auth;
 mod error;
 mod feeds;
 mod images;
+mod metadata;
 mod params;
 mod registries;
 mod render;
@@ -36,6 +37,7 @@ pub(crate) type AppState = Arc<Deps>;
 /// The whole API. Every route is served under `/v1` and, like Anchore, without it.
 pub fn router(deps: Arc<Deps>) -> Router {
     let authed = images::routes()
+        .merge(metadata::routes())
         .merge(registries::routes())
         .merge(feeds::routes())
         .layer(axum::middleware::from_fn_with_state(

@@ -157,6 +157,8 @@ pub async fn all(sdk: &SdkConfig, names: &Names) -> Result<HashMap<&'static str,
         }
     }
 
+    bucket_policies(&s3, &names.bucket).await?;
+
     let mut pairs = HashMap::new();
     for r in ROUTES {
         let pair = queue(
@@ -223,4 +225,60 @@ pub async fn all(sdk: &SdkConfig, names: &Names) -> Result<HashMap<&'static str,
         info!(rule = %rule, rate = s.rate, queue = s.queue, "Schedule ready");
     }
     Ok(pairs)
+}
+
+/// Days a staged layer is kept after it was written; an expired layer is staged again
+/// the next time an image needs it.
+pub const STAGED_LAYER_EXPIRY_DAYS: i32 = 90;
+
+/// Encryption at rest, no public access, and expiry of staged layers.
+async fn bucket_policies(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+        PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+        ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    let rule = LifecycleRule::builder()
+        .id("expire-staged-layers")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("layers/").build())
+        .expiration(LifecycleExpiration::builder().days(STAGED_LAYER_EXPIRY_DAYS).build())
+        .build()
+        .context("lifecycle rule")?;
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().context("lifecycle")?)
+        .send()
+        .await
+        .context("PutBucketLifecycleConfiguration")?;
+    let sse = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build().context("sse")?,
+                )
+                .build(),
+        )
+        .build()
+        .context("sse")?;
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(sse)
+        .send()
+        .await
+        .context("PutBucketEncryption")?;
+    s3.put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .context("PutPublicAccessBlock")?;
+    Ok(())
 }
