@@ -22,6 +22,9 @@ env:    ## print the environment to use the running stack: eval "$$(make -s env)
 build:
 	cargo build --workspace
 
+package: ## release Lambda zips for infra/template.yaml: target/lambda/<binary>/bootstrap.zip (cargo-lambda + zig from PyPI)
+	@localstack/scripts/deploy.sh package
+
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings

@@ -10,6 +10,9 @@
 #      LOCALSTACK_GATEWAY_SERVER (default twisted, which binds 0.0.0.0:PORT whatever GATEWAY_LISTEN
 #      says; "hypercorn" really binds 127.0.0.1 only, but is not the variant verified in depth).
 # Persistence is off: every start begins with empty S3/SQS/SNS/... state.
+# Lambda: functions with a custom runtime (provided.*) run as host processes through the
+# runtime-executor plugin in localstack/executor (installed into the venv, selected with
+# LAMBDA_RUNTIME_EXECUTOR=host); no Docker involved.
 set -euo pipefail
 LOG_TAG=localstack
 # shellcheck source=common.sh
@@ -26,7 +29,9 @@ if [ -n "${LOCALSTACK_PORT:-}" ]; then PORT=$LOCALSTACK_PORT
 elif alive localstack && [ -s "$PORT_FILE" ]; then PORT=$(cat "$PORT_FILE")
 else PORT=4566; fi
 ENDPOINT=http://127.0.0.1:$PORT
-SERVICES=s3,sqs,sns,events,cloudformation,iam,sts,logs
+SERVICES=s3,sqs,sns,events,cloudformation,iam,sts,logs,lambda
+EXECUTOR_DIR=$LS_DIR/executor
+EXECUTOR_STAMP=$VENV/.customs-executor.sha256
 REQUIRED=(s3 sqs sns events)          # must be "available" or "running" to count as healthy
 START_TIMEOUT=${LOCALSTACK_START_TIMEOUT:-90}
 
@@ -74,8 +79,22 @@ no_python_help() {
 lock_sha() { sha256sum "$LOCK" | cut -d' ' -f1; }
 installed() { [ -x "$VENV/bin/python" ] && [ -s "$STAMP" ] && [ "$(cut -d' ' -f1 "$STAMP")" = "$(lock_sha)" ] && "$VENV/bin/python" -c '' 2>/dev/null; }
 
+# The host-process Lambda executor (localstack/executor): reinstalled when its sources change.
+executor_sha() { (cd "$EXECUTOR_DIR" && find . -type f \( -name '*.py' -o -name '*.toml' \) -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1); }
+install_executor() {
+  local sha ilog=$CUSTOMS_LOGS/localstack-install.log
+  sha=$(executor_sha)
+  if [ -s "$EXECUTOR_STAMP" ] && [ "$(cat "$EXECUTOR_STAMP")" = "$sha" ]; then return 0; fi
+  log "installing the host Lambda executor into the venv"
+  rm -rf "$EXECUTOR_DIR/build" "$EXECUTOR_DIR"/*.egg-info
+  "$VENV/bin/pip" install --disable-pip-version-check --no-input --no-deps --no-build-isolation --force-reinstall "$EXECUTOR_DIR" >>"$ilog" 2>&1 \
+    || { tail -n 20 "$ilog" >&2; die "installing $EXECUTOR_DIR failed; log: $ilog"; }
+  rm -rf "$EXECUTOR_DIR/build" "$EXECUTOR_DIR"/*.egg-info
+  echo "$sha" >"$EXECUTOR_STAMP"
+}
+
 cmd_install() {
-  if installed; then log "venv up to date ($VENV)"; return 0; fi
+  if installed; then log "venv up to date ($VENV)"; install_executor; return 0; fi
   alive localstack && die "LocalStack is running from the venv that needs rebuilding; run '$0 stop' first"
   local py t0 hashes=() ilog=$CUSTOMS_LOGS/localstack-install.log
   py=$(find_python) || {
@@ -98,6 +117,7 @@ cmd_install() {
     die "pip install failed; full log: $ilog"
   fi
   echo "$(lock_sha) $("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0])')" >"$STAMP"
+  install_executor
   log "installed in $((SECONDS - t0)) s"
 }
 
@@ -178,6 +198,7 @@ cmd_start() {
         PERSISTENCE=0 \
         DISABLE_EVENTS=1 \
         SKIP_SSL_CERT_DOWNLOAD=1 \
+        LAMBDA_RUNTIME_EXECUTOR=host \
         "$VENV/bin/python" -m localstack.runtime.main
     )
   fi

@@ -325,3 +325,24 @@ async fn redelivered_analysis_messages_change_nothing() -> Result<()> {
     assert_eq!(before["analyzed_at"], after["analyzed_at"]);
     Ok(())
 }
+
+#[tokio::test]
+async fn images_are_deleted_as_anchore_does() -> Result<()> {
+    let stack = Stack::start().await?;
+    let tag = format!("{}/customs/tiny:latest", registry());
+    add(&stack, json!({ "tag": tag })).await?;
+    stack.drain().await?;
+    let digest = by_tag(&stack, &tag).await?["imageDigest"].as_str().unwrap_or_default().to_owned();
+    let v: Value = stack.request(Method::DELETE, &format!("/v1/images/{digest}?force=False")).send().await?.json().await?;
+    assert_eq!(v["status"], "deleting", "{v}");
+    let resp = stack.request(Method::GET, &format!("/v1/images/{digest}")).send().await?;
+    assert_eq!(resp.status(), 404);
+    let v: Value = stack.request(Method::DELETE, &format!("/v1/images/{digest}")).send().await?.json().await?;
+    assert_eq!(v["status"], "not_found");
+    // Deleting the record never leaves a stray analysis behind: re-adding analyses afresh.
+    let again = add(&stack, json!({ "tag": tag })).await?;
+    assert_eq!(again["analysis_status"], "not_analyzed");
+    stack.drain().await?;
+    assert_eq!(by_tag(&stack, &tag).await?["analysis_status"], "analyzed");
+    Ok(())
+}

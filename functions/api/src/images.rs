@@ -18,7 +18,7 @@ use crate::{ApiError, AppState, render};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/images", get(list).post(add))
-        .route("/images/{digest}", get(get_one))
+        .route("/images/{digest}", get(get_one).delete(delete_one))
 }
 
 /// The accepted `POST /images` bodies: the legacy `{"tag"}` / `{"digest","tag"}` that
@@ -231,4 +231,26 @@ async fn get_one(
         out.push(render::image_with_layers(img, &layers));
     }
     Ok(Json(out))
+}
+
+/// Anchore's `DeleteImageResponse`: always 200, the outcome in `status`.
+async fn delete_one(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(digest): Path<String>,
+    Query(q): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let force = flag(&q, "force", false)?;
+    let (status, detail) = match deps.store.delete_image(&caller.account, &digest, force).await? {
+        None => ("not_found", Some(format!("image {digest} not found"))),
+        Some(customs_model::AnalysisStatus::Analyzing) if !force => (
+            "delete_failed",
+            Some("cannot delete an image that is being analyzed; wait for the analysis or use force=true".to_owned()),
+        ),
+        Some(_) => {
+            info!(digest = %digest, "Image deleted");
+            ("deleting", None)
+        }
+    };
+    Ok(Json(json!({ "digest": digest, "status": status, "detail": detail })))
 }

@@ -5,10 +5,12 @@ pub mod layer;
 mod manifest;
 mod policy;
 mod registry;
+mod source;
 mod staging;
 
 pub use error::{RegistryError, StageError};
 pub use manifest::{LayerDescriptor, Platform, media_type};
 pub use policy::NetworkPolicy;
 pub use registry::{Credentials, FetchedImage, Registry, StagedOutcome};
+pub use source::StagedImage;
 pub use staging::{s3_client, StagedLayer, Staging};

@@ -89,6 +89,14 @@ impl Staging {
         }
     }
 
+    /// Streams a layer's staged files (a tar) into `out`.
+    pub async fn download_files(&self, diff_id: &str, out: &mut (impl tokio::io::AsyncWrite + Unpin)) -> Result<(), StageError> {
+        let obj = self.s3.get_object().bucket(&self.bucket).key(Self::files_key(diff_id)).send().await.map_err(s3_err)?;
+        let mut body = obj.body.into_async_read();
+        tokio::io::copy(&mut body, out).await.map_err(|e| StageError::Storage(format!("staged files of {diff_id}: {e}")))?;
+        Ok(())
+    }
+
     /// Uploads the staged files, then the index (the completion marker).
     pub async fn put(&self, layer: &StagedLayer, files: &Path) -> Result<(), StageError> {
         let body = ByteStream::from_path(files).await.map_err(|e| StageError::Storage(e.to_string()))?;

@@ -568,4 +568,27 @@ impl Store {
             .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
+
+    /// Deletes an image (tags and layers with it). An image being analysed is kept unless
+    /// `force`. Returns the image's state before, or `None` when there was no such image.
+    pub async fn delete_image(&self, account: &str, digest: &str, force: bool) -> Result<Option<AnalysisStatus>, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let row = tx
+            .query_opt(
+                "SELECT id, analysis_status FROM images WHERE account = $1 AND image_digest = $2 FOR UPDATE",
+                &[&account, &digest],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: Uuid = row.get(0);
+        let status: String = row.get(1);
+        let status = AnalysisStatus::from_str(&status).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if status == AnalysisStatus::Analyzing && !force {
+            return Ok(Some(status));
+        }
+        tx.execute("DELETE FROM images WHERE account = $1 AND id = $2", &[&account, &id]).await?;
+        tx.commit().await?;
+        Ok(Some(status))
+    }
 }

@@ -1,0 +1,1 @@
+"""LocalStack Lambda runtime executor for custom runtimes, as host processes (no Docker)."""

@@ -1,0 +1,82 @@
+//! The catalogers' view of a staged image: the squashed file index, and content read
+//! back from each layer's staged files.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
+use customs_model::fs::{FileKind, FileSource, SquashedView};
+use tokio::io::AsyncWriteExt;
+
+use crate::{StageError, StagedLayer, Staging};
+
+/// Where a staged file's bytes are: layer, offset in that layer's tar, length.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    layer: usize,
+    offset: u64,
+    len: u64,
+}
+
+/// An image whose layers are staged, as a [`FileSource`]. Each layer's staged files are
+/// downloaded once into a temporary file; reads seek into it.
+pub struct StagedImage {
+    view: SquashedView,
+    layers: Vec<tempfile::NamedTempFile>,
+    spans: HashMap<(usize, String), Span>,
+}
+
+impl StagedImage {
+    pub async fn load(staging: &Staging, layers: &[StagedLayer]) -> Result<Self, StageError> {
+        let view = SquashedView::squash(layers.iter().map(|l| l.entries.as_slice()));
+        let mut files = Vec::with_capacity(layers.len());
+        let mut spans = HashMap::new();
+        for (i, l) in layers.iter().enumerate() {
+            let tmp = tempfile::NamedTempFile::new().map_err(|e| StageError::Local(format!("temporary file: {e}")))?;
+            if l.staged_files > 0 {
+                let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| StageError::Local(e.to_string()))?;
+                staging.download_files(&l.diff_id, &mut out).await?;
+                out.flush().await.map_err(|e| StageError::Local(e.to_string()))?;
+                let path = tmp.path().to_owned();
+                let found = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<(String, Span)>> {
+                    let mut archive = tar::Archive::new(File::open(path)?);
+                    let mut out = Vec::new();
+                    for e in archive.entries()? {
+                        let e = e?;
+                        let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+                        out.push((p, Span { layer: i, offset: e.raw_file_position(), len: e.size() }));
+                    }
+                    Ok(out)
+                })
+                .await
+                .map_err(|e| StageError::Local(e.to_string()))?
+                .map_err(|e| StageError::Storage(format!("staged files of {} are unreadable: {e}", l.diff_id)))?;
+                for (p, s) in found {
+                    spans.insert((i, p), s);
+                }
+            }
+            files.push(tmp);
+        }
+        Ok(Self { view, layers: files, spans })
+    }
+}
+
+impl FileSource for StagedImage {
+    fn view(&self) -> &SquashedView {
+        &self.view
+    }
+
+    fn open(&self, path: &str) -> Option<Box<dyn Read + '_>> {
+        let mut e = self.view.resolve(path)?;
+        if e.entry.kind == FileKind::Hardlink {
+            e = self.view.entries.get(e.entry.link.as_deref()?)?;
+        }
+        if e.entry.kind != FileKind::File || !e.entry.staged {
+            return None;
+        }
+        let span = self.spans.get(&(e.layer, e.entry.path.clone()))?;
+        let mut f = File::open(self.layers.get(span.layer)?.path()).ok()?;
+        f.seek(SeekFrom::Start(span.offset)).ok()?;
+        Some(Box::new(f.take(span.len)))
+    }
+}
