@@ -138,7 +138,14 @@ test_all() {
   ANCHORE_CLI=$("$S/anchore-cli.sh" path)
   export ANCHORE_CLI
   log "cargo test --workspace"
-  (cd "$CUSTOMS_ROOT" && cargo test --workspace --no-fail-fast)
+  local rc=0
+  (cd "$CUSTOMS_ROOT" && cargo test --workspace --no-fail-fast) || rc=$?
+  # The SAM template: lint, deploy into LocalStack, and run an image through the deployed
+  # functions (LocalStack's own event source mappings, the host-process executor).
+  log "infra: deploy.sh check"
+  "$S/deploy.sh" check || rc=$?
+  "$S/deploy.sh" destroy >/dev/null 2>&1 || true
+  return $rc
 }
 
 case "${1:-}" in
