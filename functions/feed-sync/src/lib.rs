@@ -1,14 +1,28 @@
 #![doc = include_str!("../README.md")]
 
-use customs_contracts::FeedSync;
+mod config;
+mod error;
+mod fetch;
+mod nvd;
+mod redhat;
+mod sync;
+
+pub use config::{variable, Sources, OSV_ECOSYSTEMS};
+pub use error::SyncError;
+pub use fetch::Fetcher;
+pub use sync::{sync_feed, FeedReport};
+
+use customs_contracts::{FeedSync, FeedSyncTrigger};
 use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
 use customs_store::Store;
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 
 /// What the handler needs, built once per execution environment.
 #[derive(Clone)]
 pub struct Deps {
     pub store: Store,
+    /// Feed source URLs and fetch settings (`Sources::from_env()`).
+    pub sources: Sources,
 }
 
 /// The Lambda handler: one SQS batch of `FeedSync` messages.
@@ -16,9 +30,32 @@ pub async fn handle(event: Event, deps: &Deps) -> BatchResponse {
     sqs::for_each(event, |msg: FeedSync, d| process(msg, d, deps)).await
 }
 
-#[instrument(skip_all, fields(trigger = ?msg.trigger))]
+#[instrument(skip_all, fields(trigger = ?msg.trigger, message_id = %d.message_id))]
 async fn process(msg: FeedSync, d: Delivery, deps: &Deps) -> Result<(), Retry> {
-    let _ = deps;
-    info!(flush = msg.flush, message_id = %d.message_id, "Feed sync requested");
+    let trigger = match msg.trigger {
+        FeedSyncTrigger::Schedule => "schedule",
+        FeedSyncTrigger::Api => "api",
+    };
+    info!(flush = msg.flush, "Feed sync requested");
+    sync_all(deps, trigger, msg.flush).await.map_err(Retry::new)?;
     Ok(())
+}
+
+/// Syncs every enabled feed that has sources, one after the other. An upstream failure
+/// is recorded on that feed's run; only a database failure stops the sync (and asks for
+/// a redelivery, which resumes from the stored cursors).
+pub async fn sync_all(deps: &Deps, trigger: &str, flush: bool) -> Result<Vec<FeedReport>, SyncError> {
+    let fetcher = Fetcher::new(deps.sources.timeout, deps.sources.backoff)?;
+    let mut reports = Vec::new();
+    for feed in customs_feeds::all() {
+        if !deps.sources.urls.contains_key(feed.name()) {
+            continue;
+        }
+        if !deps.store.feed_enabled(feed.name()).await? {
+            warn!(feed = feed.name(), "Feed disabled; not synced");
+            continue;
+        }
+        reports.push(sync_feed(&deps.store, &fetcher, &deps.sources, *feed, trigger, flush).await?);
+    }
+    Ok(reports)
 }

@@ -4,6 +4,9 @@ use customs_store::Store;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::init();
-    let deps = customs_feed_sync::Deps { store: Store::connect(&config::database_url()?, 2)? };
+    let deps = customs_feed_sync::Deps {
+        store: Store::connect(&config::database_url()?, 2)?,
+        sources: customs_feed_sync::Sources::from_env()?,
+    };
     sqs::serve(|event| customs_feed_sync::handle(event, &deps)).await
 }

@@ -1,1 +1,553 @@
-//! Feed records and sync state (owned by the feed-sync work).
+//! Feed records and sync state: advisories per (feed, scope, id) with their affected
+//! packages, per-CVE enrichments, per-source cursors, sync runs and the (namespace,
+//! package) keys each run changed. Writes are idempotent: a record whose content hash
+//! is unchanged is not written, so a repeated or redelivered sync changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use deadpool_postgres::GenericClient;
+use serde_json::Value;
+use time::{Date, OffsetDateTime};
+
+use crate::{Store, StoreError};
+
+/// One advisory ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdvisoryRow {
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub severity: Option<String>,
+    pub severity_source: Option<String>,
+    /// `[{version, vector, base_score, source}]`.
+    pub cvss: Value,
+    pub published: Option<OffsetDateTime>,
+    pub modified: Option<OffsetDateTime>,
+    pub withdrawn: Option<OffsetDateTime>,
+    pub references: Vec<String>,
+    pub packages: Vec<PackageRow>,
+    /// Hash of the normalised record; equal hash, nothing written.
+    pub content_hash: String,
+}
+
+/// One affected package of an advisory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageRow {
+    pub namespace: String,
+    pub package: String,
+    pub version_format: String,
+    /// `[{kind, events: [{introduced|after|fixed|last_affected|limit: v}]}]`.
+    pub ranges: Value,
+    pub versions: Vec<String>,
+    pub fixed: Vec<String>,
+    pub state: String,
+    pub severity: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KevRow {
+    pub cve: String,
+    pub date_added: Option<Date>,
+    pub due_date: Option<Date>,
+    pub ransomware: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpssRow {
+    pub cve: String,
+    pub score: f64,
+    pub percentile: f64,
+    pub date: Option<Date>,
+}
+
+/// Where one upstream document stands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedCursor {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub content_sha256: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// What one write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub written: u64,
+    pub unchanged: u64,
+}
+
+/// The outcome of one feed's sync, recorded on its run.
+#[derive(Debug, Clone, Default)]
+pub struct SyncSummary {
+    pub documents: i32,
+    pub unchanged_documents: i32,
+    pub records: i32,
+    pub records_written: i32,
+    pub records_removed: i32,
+    /// Skip reason → count.
+    pub skipped: BTreeMap<String, i64>,
+    pub error: Option<String>,
+    /// True when every document of the feed was read (sets `last_full_sync`).
+    pub full: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedGroupStatus {
+    pub name: String,
+    pub enabled: bool,
+    pub record_count: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub last_sync: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedStatus {
+    pub name: String,
+    pub enabled: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub last_full_sync: Option<OffsetDateTime>,
+    pub groups: Vec<FeedGroupStatus>,
+}
+
+/// One recorded sync run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedSyncRecord {
+    pub id: i64,
+    pub feed: String,
+    pub status: String,
+    pub started_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+    pub documents: i32,
+    pub unchanged_documents: i32,
+    pub records: i32,
+    pub records_written: i32,
+    pub records_removed: i32,
+    pub skipped: Value,
+}
+
+/// A (namespace, package) key that a sync changed, and how.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ChangedKey {
+    pub namespace: String,
+    pub package: String,
+    pub vuln_id: String,
+    pub change: String,
+}
+
+type PackageKey = (String, String);
+
+fn package_key(p: &PackageRow) -> PackageKey {
+    (p.namespace.clone(), p.package.clone())
+}
+
+/// Keys of `old` and `new` that differ: added, removed, or changed.
+fn diff(old: &[PackageRow], new: &[PackageRow]) -> Vec<(PackageKey, &'static str)> {
+    let group = |rows: &[PackageRow]| {
+        let mut m: BTreeMap<PackageKey, Vec<PackageRow>> = BTreeMap::new();
+        for r in rows {
+            m.entry(package_key(r)).or_default().push(r.clone());
+        }
+        m
+    };
+    let (o, n) = (group(old), group(new));
+    let keys: BTreeSet<&PackageKey> = o.keys().chain(n.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| match (o.get(k), n.get(k)) {
+            (None, Some(_)) => Some((k.clone(), "added")),
+            (Some(_), None) => Some((k.clone(), "removed")),
+            (Some(a), Some(b)) if a != b => Some((k.clone(), "changed")),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn packages_of(c: &impl GenericClient, feed: &str, scope: &str, id: &str) -> Result<Vec<PackageRow>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT namespace, package, version_format, ranges, versions, fixed, state, severity
+               FROM vulnerability_packages WHERE feed = $1 AND scope = $2 AND vuln_id = $3 ORDER BY ordinal",
+            &[&feed, &scope, &id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| PackageRow {
+            namespace: r.get(0),
+            package: r.get(1),
+            version_format: r.get(2),
+            ranges: r.get(3),
+            versions: r.get(4),
+            fixed: r.get(5),
+            state: r.get(6),
+            severity: r.get(7),
+        })
+        .collect())
+}
+
+async fn record_changes(
+    c: &impl GenericClient,
+    sync_id: i64,
+    vuln_id: &str,
+    changes: &[(PackageKey, &'static str)],
+) -> Result<(), StoreError> {
+    for ((ns, pkg), change) in changes {
+        c.execute(
+            "INSERT INTO feed_changes (sync_id, namespace, package, vuln_id, change) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (sync_id, namespace, package, vuln_id) DO UPDATE SET change = EXCLUDED.change",
+            &[&sync_id, ns, pkg, &vuln_id, change],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Starts a sync run of `feed` (registering the feed on first use); returns its id.
+    pub async fn begin_feed_sync(&self, feed: &str, trigger: &str) -> Result<i64, StoreError> {
+        let c = self.conn().await?;
+        c.execute("INSERT INTO feeds (feed) VALUES ($1) ON CONFLICT (feed) DO NOTHING", &[&feed]).await?;
+        let row = c.query_one("INSERT INTO feed_syncs (feed, trigger) VALUES ($1, $2) RETURNING id", &[&feed, &trigger]).await?;
+        Ok(row.get(0))
+    }
+
+    /// Whether `feed` is enabled (an unknown feed is).
+    pub async fn feed_enabled(&self, feed: &str) -> Result<bool, StoreError> {
+        let c = self.conn().await?;
+        let row = c.query_opt("SELECT enabled FROM feeds WHERE feed = $1", &[&feed]).await?;
+        Ok(row.is_none_or(|r| r.get(0)))
+    }
+
+    pub async fn feed_cursor(&self, feed: &str, source: &str) -> Result<Option<FeedCursor>, StoreError> {
+        let c = self.conn().await?;
+        let row = c
+            .query_opt(
+                "SELECT etag, last_modified, content_sha256, cursor FROM feed_cursors WHERE feed = $1 AND source = $2",
+                &[&feed, &source],
+            )
+            .await?;
+        Ok(row.map(|r| FeedCursor { etag: r.get(0), last_modified: r.get(1), content_sha256: r.get(2), cursor: r.get(3) }))
+    }
+
+    pub async fn save_feed_cursor(&self, feed: &str, source: &str, cur: &FeedCursor) -> Result<(), StoreError> {
+        let c = self.conn().await?;
+        c.execute(
+            "INSERT INTO feed_cursors (feed, source, etag, last_modified, content_sha256, cursor) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (feed, source) DO UPDATE SET etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified,
+                 content_sha256 = EXCLUDED.content_sha256, cursor = EXCLUDED.cursor, updated_at = now()
+             WHERE (feed_cursors.etag, feed_cursors.last_modified, feed_cursors.content_sha256, feed_cursors.cursor)
+                 IS DISTINCT FROM (EXCLUDED.etag, EXCLUDED.last_modified, EXCLUDED.content_sha256, EXCLUDED.cursor)",
+            &[&feed, &source, &cur.etag, &cur.last_modified, &cur.content_sha256, &cur.cursor],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Writes a batch of advisories of one (feed, scope) in one transaction. Records whose
+    /// content hash is already stored are left alone; for the others the changed
+    /// (namespace, package) keys are recorded on the sync run.
+    pub async fn write_advisories(&self, sync_id: i64, feed: &str, scope: &str, batch: &[AdvisoryRow]) -> Result<WriteStats, StoreError> {
+        let mut stats = WriteStats::default();
+        if batch.is_empty() {
+            return Ok(stats);
+        }
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let ids: Vec<&str> = batch.iter().map(|a| a.id.as_str()).collect();
+        let existing: BTreeMap<String, String> = tx
+            .query("SELECT id, content_hash FROM vulnerabilities WHERE feed = $1 AND scope = $2 AND id = ANY($3)", &[&feed, &scope, &ids])
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let upsert = tx
+            .prepare(
+                "INSERT INTO vulnerabilities (feed, scope, id, aliases, summary, description, severity, severity_source, cvss,
+                     published, modified, withdrawn, refs, content_hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                 ON CONFLICT (feed, scope, id) DO UPDATE SET aliases = EXCLUDED.aliases, summary = EXCLUDED.summary,
+                     description = EXCLUDED.description, severity = EXCLUDED.severity, severity_source = EXCLUDED.severity_source,
+                     cvss = EXCLUDED.cvss, published = EXCLUDED.published, modified = EXCLUDED.modified,
+                     withdrawn = EXCLUDED.withdrawn, refs = EXCLUDED.refs, content_hash = EXCLUDED.content_hash, updated_at = now()",
+            )
+            .await?;
+        let insert_pkg = tx
+            .prepare(
+                "INSERT INTO vulnerability_packages (feed, scope, vuln_id, ordinal, namespace, package, version_format, ranges,
+                     versions, fixed, state, severity)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .await?;
+        // Callers pass each id once per batch.
+        for a in batch {
+            if existing.get(&a.id) == Some(&a.content_hash) {
+                stats.unchanged += 1;
+                continue;
+            }
+            let old = if existing.contains_key(&a.id) { packages_of(&tx, feed, scope, &a.id).await? } else { vec![] };
+            tx.execute(
+                &upsert,
+                &[
+                    &feed, &scope, &a.id, &a.aliases, &a.summary, &a.description, &a.severity, &a.severity_source, &a.cvss,
+                    &a.published, &a.modified, &a.withdrawn, &a.references, &a.content_hash,
+                ],
+            )
+            .await?;
+            tx.execute("DELETE FROM vulnerability_packages WHERE feed = $1 AND scope = $2 AND vuln_id = $3", &[&feed, &scope, &a.id]).await?;
+            for (i, p) in a.packages.iter().enumerate() {
+                let ordinal = i32::try_from(i).unwrap_or(i32::MAX);
+                tx.execute(
+                    &insert_pkg,
+                    &[
+                        &feed, &scope, &a.id, &ordinal, &p.namespace, &p.package, &p.version_format, &p.ranges, &p.versions, &p.fixed,
+                        &p.state, &p.severity,
+                    ],
+                )
+                .await?;
+            }
+            record_changes(&tx, sync_id, &a.id, &diff(&old, &a.packages)).await?;
+            stats.written += 1;
+        }
+        tx.commit().await?;
+        Ok(stats)
+    }
+
+    /// Deletes the advisories of (feed, scope) not in `seen` (the upstream dropped them),
+    /// recording their keys as removed. Returns how many were deleted.
+    pub async fn remove_missing_advisories(&self, sync_id: i64, feed: &str, scope: &str, seen: &BTreeSet<String>) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let stored: Vec<String> = tx
+            .query("SELECT id FROM vulnerabilities WHERE feed = $1 AND scope = $2", &[&feed, &scope])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut removed = 0;
+        for id in stored.iter().filter(|id| !seen.contains(*id)) {
+            let old = packages_of(&tx, feed, scope, id).await?;
+            record_changes(&tx, sync_id, id, &diff(&old, &[])).await?;
+            removed += tx.execute("DELETE FROM vulnerabilities WHERE feed = $1 AND scope = $2 AND id = $3", &[&feed, &scope, id]).await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Sets the KEV facts of CVEs; rows already holding the same facts are not written.
+    pub async fn write_kev(&self, batch: &[KevRow]) -> Result<WriteStats, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let st = tx
+            .prepare(
+                "INSERT INTO vulnerability_enrichments (cve, kev_date_added, kev_due_date, kev_ransomware, kev_name)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (cve) DO UPDATE SET kev_date_added = EXCLUDED.kev_date_added, kev_due_date = EXCLUDED.kev_due_date,
+                     kev_ransomware = EXCLUDED.kev_ransomware, kev_name = EXCLUDED.kev_name, updated_at = now()
+                 WHERE (vulnerability_enrichments.kev_date_added, vulnerability_enrichments.kev_due_date,
+                        vulnerability_enrichments.kev_ransomware, vulnerability_enrichments.kev_name)
+                     IS DISTINCT FROM (EXCLUDED.kev_date_added, EXCLUDED.kev_due_date, EXCLUDED.kev_ransomware, EXCLUDED.kev_name)",
+            )
+            .await?;
+        let mut stats = WriteStats::default();
+        for k in batch {
+            let n = tx.execute(&st, &[&k.cve, &k.date_added, &k.due_date, &k.ransomware, &k.name]).await?;
+            if n > 0 { stats.written += 1 } else { stats.unchanged += 1 }
+        }
+        tx.commit().await?;
+        Ok(stats)
+    }
+
+    /// Sets the EPSS scores of CVEs; unchanged scores are not written.
+    pub async fn write_epss(&self, batch: &[EpssRow]) -> Result<WriteStats, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let st = tx
+            .prepare(
+                "INSERT INTO vulnerability_enrichments (cve, epss_score, epss_percentile, epss_date) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (cve) DO UPDATE SET epss_score = EXCLUDED.epss_score, epss_percentile = EXCLUDED.epss_percentile,
+                     epss_date = EXCLUDED.epss_date, updated_at = now()
+                 WHERE (vulnerability_enrichments.epss_score, vulnerability_enrichments.epss_percentile, vulnerability_enrichments.epss_date)
+                     IS DISTINCT FROM (EXCLUDED.epss_score, EXCLUDED.epss_percentile, EXCLUDED.epss_date)",
+            )
+            .await?;
+        let mut stats = WriteStats::default();
+        for e in batch {
+            let n = tx.execute(&st, &[&e.cve, &e.score, &e.percentile, &e.date]).await?;
+            if n > 0 { stats.written += 1 } else { stats.unchanged += 1 }
+        }
+        tx.commit().await?;
+        Ok(stats)
+    }
+
+    /// Ends a sync run: records its summary and, when it succeeded, refreshes the feed's
+    /// groups (record counts, last sync) and its `last_full_sync`.
+    pub async fn finish_feed_sync(&self, sync_id: i64, feed: &str, s: &SyncSummary) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let status = if s.error.is_some() { "failure" } else { "success" };
+        let skipped = serde_json::to_value(&s.skipped).unwrap_or_default();
+        tx.execute(
+            "UPDATE feed_syncs SET finished_at = now(), status = $2, documents = $3, unchanged_documents = $4, records = $5,
+                 records_written = $6, records_removed = $7, skipped = $8, error = $9 WHERE id = $1",
+            &[&sync_id, &status, &s.documents, &s.unchanged_documents, &s.records, &s.records_written, &s.records_removed, &skipped, &s.error],
+        )
+        .await?;
+        if s.error.is_none() {
+            let counts = tx
+                .query(
+                    "SELECT namespace, count(DISTINCT (scope, vuln_id)) FROM vulnerability_packages WHERE feed = $1 GROUP BY namespace
+                     UNION ALL
+                     SELECT $1, count(*) FROM vulnerability_enrichments
+                      WHERE ($1 = 'kev' AND kev_date_added IS NOT NULL) OR ($1 = 'epss' AND epss_score IS NOT NULL)
+                     HAVING $1 IN ('kev', 'epss')",
+                    &[&feed],
+                )
+                .await?;
+            let counts: Vec<(String, i64)> = counts.iter().map(|r| (r.get(0), r.get(1))).collect();
+            tx.execute("UPDATE feed_groups SET record_count = 0, updated_at = now() WHERE feed = $1 AND record_count <> 0", &[&feed]).await?;
+            for (grp, n) in &counts {
+                let n = i32::try_from(*n).unwrap_or(i32::MAX);
+                tx.execute(
+                    "INSERT INTO feed_groups (feed, grp, record_count, last_sync) VALUES ($1, $2, $3, now())
+                     ON CONFLICT (feed, grp) DO UPDATE SET record_count = EXCLUDED.record_count, last_sync = now(),
+                         updated_at = CASE WHEN feed_groups.record_count <> EXCLUDED.record_count THEN now() ELSE feed_groups.updated_at END",
+                    &[&feed, grp, &n],
+                )
+                .await?;
+            }
+            tx.execute(
+                "UPDATE feeds SET updated_at = now(), last_full_sync = CASE WHEN $2 THEN now() ELSE last_full_sync END WHERE feed = $1",
+                &[&feed, &s.full],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets everything synced from `feed` (Anchore's flush): data, cursors and groups.
+    pub async fn flush_feed(&self, feed: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        tx.execute("DELETE FROM vulnerabilities WHERE feed = $1", &[&feed]).await?;
+        tx.execute("DELETE FROM feed_cursors WHERE feed = $1", &[&feed]).await?;
+        tx.execute("DELETE FROM feed_groups WHERE feed = $1", &[&feed]).await?;
+        match feed {
+            "kev" => tx.execute("UPDATE vulnerability_enrichments SET kev_date_added = NULL, kev_due_date = NULL, kev_ransomware = NULL, kev_name = NULL", &[]).await?,
+            "epss" => tx.execute("UPDATE vulnerability_enrichments SET epss_score = NULL, epss_percentile = NULL, epss_date = NULL", &[]).await?,
+            _ => 0,
+        };
+        tx.execute("UPDATE feeds SET last_full_sync = NULL, updated_at = now() WHERE feed = $1", &[&feed]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Enables or disables a known feed; false when there is no such feed.
+    pub async fn set_feed_enabled(&self, feed: &str, enabled: bool) -> Result<bool, StoreError> {
+        let c = self.conn().await?;
+        let n = c.execute("UPDATE feeds SET enabled = $2, updated_at = now() WHERE feed = $1", &[&feed, &enabled]).await?;
+        Ok(n > 0)
+    }
+
+    /// Every known feed with its groups, for `GET /v1/system/feeds`.
+    pub async fn feeds_status(&self) -> Result<Vec<FeedStatus>, StoreError> {
+        let c = self.conn().await?;
+        let feeds = c.query("SELECT feed, enabled, created_at, updated_at, last_full_sync FROM feeds ORDER BY feed", &[]).await?;
+        let groups = c
+            .query("SELECT feed, grp, enabled, record_count, created_at, updated_at, last_sync FROM feed_groups ORDER BY feed, grp", &[])
+            .await?;
+        Ok(feeds
+            .iter()
+            .map(|f| {
+                let name: String = f.get(0);
+                FeedStatus {
+                    groups: groups
+                        .iter()
+                        .filter(|g| g.get::<_, &str>(0) == name)
+                        .map(|g| FeedGroupStatus {
+                            name: g.get(1),
+                            enabled: g.get(2),
+                            record_count: i64::from(g.get::<_, i32>(3)),
+                            created_at: g.get(4),
+                            updated_at: g.get(5),
+                            last_sync: g.get(6),
+                        })
+                        .collect(),
+                    name,
+                    enabled: f.get(1),
+                    created_at: f.get(2),
+                    updated_at: f.get(3),
+                    last_full_sync: f.get(4),
+                }
+            })
+            .collect())
+    }
+
+    /// The newest sync runs, newest first.
+    pub async fn feed_syncs(&self, feed: &str, limit: i64) -> Result<Vec<FeedSyncRecord>, StoreError> {
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT id, feed, status, started_at, finished_at, documents, unchanged_documents, records, records_written,
+                        records_removed, skipped
+                   FROM feed_syncs WHERE feed = $1 ORDER BY id DESC LIMIT $2",
+                &[&feed, &limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| FeedSyncRecord {
+                id: r.get(0),
+                feed: r.get(1),
+                status: r.get(2),
+                started_at: r.get(3),
+                finished_at: r.get(4),
+                documents: r.get(5),
+                unchanged_documents: r.get(6),
+                records: r.get(7),
+                records_written: r.get(8),
+                records_removed: r.get(9),
+                skipped: r.get(10),
+            })
+            .collect())
+    }
+
+    /// The (namespace, package) keys a sync run changed.
+    pub async fn feed_changes(&self, sync_id: i64) -> Result<Vec<ChangedKey>, StoreError> {
+        let c = self.conn().await?;
+        let rows = c
+            .query("SELECT namespace, package, vuln_id, change FROM feed_changes WHERE sync_id = $1 ORDER BY 1, 2, 3", &[&sync_id])
+            .await?;
+        Ok(rows.iter().map(|r| ChangedKey { namespace: r.get(0), package: r.get(1), vuln_id: r.get(2), change: r.get(3) }).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(ns: &str, name: &str, fixed: &str) -> PackageRow {
+        PackageRow {
+            namespace: ns.into(),
+            package: name.into(),
+            version_format: "deb".into(),
+            ranges: Value::Null,
+            versions: vec![],
+            fixed: vec![fixed.into()],
+            state: "fixed".into(),
+            severity: None,
+        }
+    }
+
+    #[test]
+    fn package_diffs_name_added_removed_and_changed_keys() {
+        let old = [pkg("debian:12", "curl", "1"), pkg("debian:11", "curl", "1")];
+        let new = [pkg("debian:12", "curl", "2"), pkg("debian:13", "curl", "1")];
+        let d: Vec<(String, &str)> = diff(&old, &new).into_iter().map(|((ns, _), c)| (ns, c)).collect();
+        assert_eq!(d, [("debian:11".into(), "removed"), ("debian:12".into(), "changed"), ("debian:13".into(), "added")]);
+        assert!(diff(&old, &old).is_empty());
+    }
+}

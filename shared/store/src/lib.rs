@@ -26,24 +26,42 @@ pub struct Store {
     pool: Pool,
 }
 
+/// TLS to the database: the CA bundle in `PGSSLROOTCERT` (e.g. the RDS bundle) if set,
+/// else the public web roots. Certificates and host names are always verified.
+fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match std::env::var("PGSSLROOTCERT") {
+        Ok(path) if !path.is_empty() => {
+            for cert in rustls_pki_types::CertificateDer::pem_file_iter(&path)
+                .map_err(|e| StoreError::Config(format!("PGSSLROOTCERT={path}: {e}")))?
+            {
+                let cert = cert.map_err(|e| StoreError::Config(format!("PGSSLROOTCERT={path}: {e}")))?;
+                roots.add(cert).map_err(|e| StoreError::Config(format!("PGSSLROOTCERT={path}: {e}")))?;
+            }
+        }
+        _ => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Config(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 impl Store {
     /// Builds a pool for `url` (`postgres://user:pass@host:port/db`). Connections are
     /// opened lazily; the first query reports an unreachable server.
     pub fn connect(url: &str, max_size: usize) -> Result<Self, StoreError> {
-        let pg: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
-        let mgr = Manager::from_config(
-            pg,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(mgr)
-            .max_size(max_size)
-            .build()
-            .map_err(|e| StoreError::Config(e.to_string()))?;
+        let pg: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
+        let cfg = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let mgr = match pg.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Disable => Manager::from_config(pg, NoTls, cfg),
+            // prefer (the default) tries TLS first; require insists on it.
+            _ => Manager::from_config(pg, tls()?, cfg),
+        };
+        let pool = Pool::builder(mgr).max_size(max_size).build().map_err(|e| StoreError::Config(e.to_string()))?;
         Ok(Self { pool })
     }
 

@@ -1,0 +1,353 @@
+//! One feed's sync: for each source, fetch (unless unchanged), normalise on a blocking
+//! thread, and store in batches, then record the run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::time::Instant;
+
+use customs_feeds::{names, Advisory, Document, Enrichment, Feed, Output};
+use customs_store::{AdvisoryRow, EpssRow, FeedCursor, KevRow, PackageRow, Store, SyncSummary};
+use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::fetch::{file_path, list_dir, Body, Fetched, Fetcher};
+use crate::{nvd, redhat, Sources, SyncError};
+
+/// Records per transaction.
+pub(crate) const BATCH: usize = 500;
+
+/// What one feed's sync did (rendered as Anchore's FeedSyncResults by the API's caller).
+#[derive(Debug, Clone, Default)]
+pub struct FeedReport {
+    pub feed: String,
+    pub sync_id: i64,
+    pub ok: bool,
+    pub seconds: f64,
+    pub summary: SyncSummary,
+    pub errors: Vec<String>,
+}
+
+fn parse_time(s: &Option<String>) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s.as_deref()?, &Rfc3339).ok()
+}
+
+fn parse_date(s: Option<&str>) -> Option<Date> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(s?.get(..10)?, &fmt).ok()
+}
+
+pub(crate) fn advisory_row(a: &Advisory) -> AdvisoryRow {
+    let hash = Sha256::digest(serde_json::to_vec(a).unwrap_or_default());
+    AdvisoryRow {
+        id: a.id.clone(),
+        aliases: a.aliases.clone(),
+        summary: a.summary.clone(),
+        description: a.description.clone(),
+        severity: a.severity.as_ref().map(|s| s.label.clone()),
+        severity_source: a.severity.as_ref().map(|s| s.source.clone()),
+        cvss: serde_json::to_value(&a.cvss).unwrap_or_default(),
+        published: parse_time(&a.published),
+        modified: parse_time(&a.modified),
+        withdrawn: parse_time(&a.withdrawn),
+        references: a.references.clone(),
+        packages: a
+            .affected
+            .iter()
+            .map(|p| PackageRow {
+                namespace: p.namespace.clone(),
+                package: p.package.clone(),
+                version_format: p.version_format.clone(),
+                ranges: serde_json::to_value(&p.ranges).unwrap_or_default(),
+                versions: p.versions.clone(),
+                fixed: p.fixed.clone(),
+                state: p.state.as_str().to_owned(),
+                severity: p.severity.clone(),
+            })
+            .collect(),
+        content_hash: hash.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+/// Accumulates one scope's outputs and writes them in batches.
+pub(crate) struct Writer<'s> {
+    pub store: &'s Store,
+    pub sync_id: i64,
+    pub feed: &'static str,
+    pub scope: String,
+    pub summary: &'s mut SyncSummary,
+    pub seen: BTreeSet<String>,
+    advisories: BTreeMap<String, AdvisoryRow>,
+    kev: Vec<KevRow>,
+    epss: Vec<EpssRow>,
+}
+
+impl<'s> Writer<'s> {
+    pub fn new(store: &'s Store, sync_id: i64, feed: &'static str, scope: String, summary: &'s mut SyncSummary) -> Self {
+        Self { store, sync_id, feed, scope, summary, seen: BTreeSet::new(), advisories: BTreeMap::new(), kev: vec![], epss: vec![] }
+    }
+
+    pub async fn push(&mut self, o: Output) -> Result<(), SyncError> {
+        match o {
+            Output::Advisory(a) => {
+                self.summary.records += 1;
+                self.seen.insert(a.id.clone());
+                self.advisories.insert(a.id.clone(), advisory_row(&a));
+            }
+            Output::Enrichment(e) => {
+                self.summary.records += 1;
+                self.enrichment(e);
+            }
+            Output::Skipped(s) => {
+                *self.summary.skipped.entry(s.reason.to_owned()).or_default() += 1;
+                if s.dropped {
+                    warn!(feed = self.feed, at = %s.at, reason = s.reason, detail = %s.detail, "Record skipped");
+                } else {
+                    debug!(feed = self.feed, at = %s.at, reason = s.reason, detail = %s.detail, "Part of a record skipped");
+                }
+            }
+        }
+        if self.advisories.len() + self.kev.len() + self.epss.len() >= BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    fn enrichment(&mut self, e: Enrichment) {
+        if let Some(k) = e.kev {
+            self.kev.push(KevRow {
+                cve: e.cve.clone(),
+                date_added: parse_date(Some(&k.date_added)),
+                due_date: parse_date(k.due_date.as_deref()),
+                ransomware: k.ransomware,
+                name: k.name,
+            });
+        }
+        if let Some(p) = e.epss {
+            self.epss.push(EpssRow { cve: e.cve, score: p.score, percentile: p.percentile, date: parse_date(p.date.as_deref()) });
+        }
+    }
+
+    pub async fn flush(&mut self) -> Result<(), SyncError> {
+        let batch: Vec<AdvisoryRow> = std::mem::take(&mut self.advisories).into_values().collect();
+        let s = self.store.write_advisories(self.sync_id, self.feed, &self.scope, &batch).await?;
+        let k = self.store.write_kev(&std::mem::take(&mut self.kev)).await?;
+        let e = self.store.write_epss(&std::mem::take(&mut self.epss)).await?;
+        self.summary.records_written += i32::try_from(s.written + k.written + e.written).unwrap_or(i32::MAX);
+        Ok(())
+    }
+
+    /// Ends a full-snapshot scope: flushes, then removes what upstream no longer has.
+    pub async fn finish_snapshot(mut self) -> Result<(), SyncError> {
+        self.flush().await?;
+        if !matches!(self.feed, names::KEV | names::EPSS) {
+            let removed = self.store.remove_missing_advisories(self.sync_id, self.feed, &self.scope, &self.seen).await?;
+            self.summary.records_removed += i32::try_from(removed).unwrap_or(i32::MAX);
+        }
+        Ok(())
+    }
+}
+
+/// Normalises `body` on a blocking thread (zip entries one by one, gzip decompressed)
+/// and hands the outputs to `w` in batches.
+pub(crate) async fn normalize_into(feed: &'static dyn Feed, url: &str, body: Body, w: &mut Writer<'_>) -> Result<(), SyncError> {
+    let (tx, mut rx) = mpsc::channel::<Vec<Output>>(4);
+    let name = url.rsplit('/').next().unwrap_or(url).split(['?', '#']).next().unwrap_or_default().to_owned();
+    let url_owned = url.to_owned();
+    let worker = tokio::task::spawn_blocking(move || -> Result<(), SyncError> {
+        let mut buf = Vec::with_capacity(BATCH);
+        let mut emit = |o: Output| {
+            buf.push(o);
+            if buf.len() >= BATCH {
+                let _ = tx.blocking_send(std::mem::take(&mut buf));
+            }
+        };
+        match body {
+            Body::Bytes(bytes) if name.ends_with(".gz") => {
+                let mut plain = Vec::new();
+                match flate2::read::GzDecoder::new(bytes.as_slice()).read_to_end(&mut plain) {
+                    Ok(_) => feed.normalize(&Document::new(name.trim_end_matches(".gz"), &plain), &mut emit),
+                    Err(e) => emit(Output::Skipped(customs_feeds::Skip { at: name.clone(), reason: "malformed document", detail: e.to_string(), dropped: true })),
+                }
+            }
+            Body::Bytes(bytes) => feed.normalize(&Document::new(&name, &bytes), &mut emit),
+            Body::File(tmp) => read_archive(&tmp.0, &url_owned, feed, &mut emit)?,
+        }
+        if !buf.is_empty() {
+            let _ = tx.blocking_send(buf);
+        }
+        Ok(())
+    });
+    while let Some(batch) = rx.recv().await {
+        for o in batch {
+            w.push(o).await?;
+        }
+    }
+    worker.await.map_err(|e| SyncError::Worker(e.to_string()))?
+}
+
+/// Normalises every entry of a zip archive (OSV's `all.zip`: one record per entry), one
+/// entry in memory at a time; an unreadable entry is skipped with its reason.
+pub(crate) fn read_archive(path: &std::path::Path, url: &str, feed: &dyn Feed, emit: &mut dyn FnMut(Output)) -> Result<(), SyncError> {
+    let file = std::fs::File::open(path).map_err(|e| SyncError::Archive { url: url.to_owned(), reason: e.to_string() })?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| SyncError::Archive { url: url.to_owned(), reason: e.to_string() })?;
+    let mut entry_buf = Vec::new();
+    for i in 0..zip.len() {
+        let (entry_name, read) = match zip.by_index(i) {
+            Ok(mut f) if !f.is_dir() => {
+                entry_buf.clear();
+                let r = f.read_to_end(&mut entry_buf).map(|_| ());
+                (f.name().to_owned(), r)
+            }
+            Ok(_) => continue,
+            Err(e) => (format!("entry {i}"), Err(std::io::Error::other(e.to_string()))),
+        };
+        match read {
+            Ok(()) => feed.normalize(&Document::new(&entry_name, &entry_buf), emit),
+            Err(e) => emit(Output::Skipped(customs_feeds::Skip { at: entry_name, reason: "unreadable archive entry", detail: e.to_string(), dropped: true })),
+        }
+    }
+    Ok(())
+}
+
+/// Expands `file://…/` directories into their files; other URLs stay as they are.
+fn expand(urls: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for u in urls {
+        match file_path(u) {
+            Some(p) if p.is_dir() => match list_dir(&p) {
+                Ok(files) => out.extend(files),
+                Err(e) => {
+                    warn!(url = %u, error = %e, "Feed directory unreadable");
+                    out.push(u.clone());
+                }
+            },
+            _ => out.push(u.clone()),
+        }
+    }
+    out
+}
+
+/// Syncs one snapshot source (a whole document or archive that replaces its scope).
+async fn sync_snapshot(store: &Store, fetcher: &Fetcher, feed: &'static dyn Feed, sync_id: i64, url: &str, s: &mut SyncSummary) -> Result<(), SyncError> {
+    let known = store.feed_cursor(feed.name(), url).await?;
+    let fetched = fetcher.get(url, known.as_ref(), &Default::default()).await?;
+    s.documents += 1;
+    let (body, validators) = match fetched {
+        Fetched::NotModified => {
+            s.unchanged_documents += 1;
+            return Ok(());
+        }
+        Fetched::Body { body, validators } => (body, validators),
+    };
+    if known.as_ref().and_then(|k| k.content_sha256.as_ref()) == validators.content_sha256.as_ref() {
+        s.unchanged_documents += 1;
+        // Same bytes under new validators: remember them, write nothing else.
+        store.save_feed_cursor(feed.name(), url, &FeedCursor { cursor: None, ..validators }).await?;
+        return Ok(());
+    }
+    let mut w = Writer::new(store, sync_id, feed.name(), url.to_owned(), s);
+    normalize_into(feed, url, body, &mut w).await?;
+    w.finish_snapshot().await?;
+    store.save_feed_cursor(feed.name(), url, &validators).await?;
+    Ok(())
+}
+
+/// Syncs one feed from its sources; failures of one source do not stop the others.
+pub async fn sync_feed(store: &Store, fetcher: &Fetcher, sources: &Sources, feed: &'static dyn Feed, trigger: &str, flush: bool) -> Result<FeedReport, SyncError> {
+    let started = Instant::now();
+    let name = feed.name();
+    if flush {
+        store.flush_feed(name).await?;
+    }
+    let sync_id = store.begin_feed_sync(name, trigger).await?;
+    let mut summary = SyncSummary::default();
+    let mut errors = Vec::new();
+    let urls = expand(sources.urls.get(name).map(Vec::as_slice).unwrap_or_default());
+    info!(feed = name, sources = urls.len(), sync_id, "Feed sync started");
+    for url in &urls {
+        let r = match name {
+            names::NVD => nvd::sync(store, fetcher, sources, sync_id, url, &mut summary).await,
+            names::REDHAT if url.ends_with("changes.csv") => redhat::sync(store, fetcher, sources, sync_id, url, &mut summary).await,
+            _ => sync_snapshot(store, fetcher, feed, sync_id, url, &mut summary).await,
+        };
+        if let Err(e) = r {
+            if e.is_retryable() {
+                let _ = store.finish_feed_sync(sync_id, name, &SyncSummary { error: Some(e.to_string()), ..summary.clone() }).await;
+                return Err(e);
+            }
+            warn!(feed = name, url = %url, error = %e, "Feed source failed");
+            errors.push(e.to_string());
+        }
+    }
+    summary.full = errors.is_empty();
+    if !errors.is_empty() {
+        summary.error = Some(errors.join("; "));
+    }
+    store.finish_feed_sync(sync_id, name, &summary).await?;
+    let report = FeedReport { feed: name.to_owned(), sync_id, ok: errors.is_empty(), seconds: started.elapsed().as_secs_f64(), summary, errors };
+    info!(
+        feed = name,
+        sync_id,
+        documents = report.summary.documents,
+        unchanged = report.summary.unchanged_documents,
+        records = report.summary.records,
+        written = report.summary.records_written,
+        removed = report.summary.records_removed,
+        skipped = ?report.summary.skipped,
+        seconds = report.seconds,
+        "Feed sync finished"
+    );
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        let p = format!("{}/../../shared/feeds/testdata/{rel}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    #[test]
+    fn osv_all_zip_entries_are_normalised_one_by_one() {
+        let path = std::env::temp_dir().join(format!("customs-feed-test-{}.zip", std::process::id()));
+        {
+            let mut z = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
+            let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+            for (name, rel) in [("GO-2022-0969.json", "osv/go/GO-2022-0969.json"), ("GO-2024-2442.json", "osv/go/GO-2024-2442.json")] {
+                z.start_file(name, opts).expect("entry");
+                z.write_all(&fixture(rel)).expect("write");
+            }
+            z.start_file("BROKEN.json", opts).expect("entry");
+            z.write_all(b"{").expect("write");
+            z.finish().expect("finish");
+        }
+        let feed = customs_feeds::by_name("osv").expect("osv");
+        let mut ids = Vec::new();
+        let mut skips = Vec::new();
+        read_archive(&path, "file://all.zip", feed, &mut |o| match o {
+            Output::Advisory(a) => ids.push(a.id),
+            Output::Skipped(s) => skips.push(s.reason),
+            Output::Enrichment(_) => {}
+        })
+        .expect("archive");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(ids, ["GO-2022-0969", "GO-2024-2442"]);
+        assert_eq!(skips, ["malformed document"]);
+    }
+
+    #[test]
+    fn content_hashes_are_stable_and_follow_content() {
+        let a = customs_feeds::Advisory { id: "X".into(), ..Default::default() };
+        let mut b = a.clone();
+        assert_eq!(advisory_row(&a).content_hash, advisory_row(&b).content_hash);
+        b.summary = Some("changed".into());
+        assert_ne!(advisory_row(&a).content_hash, advisory_row(&b).content_hash);
+    }
+}

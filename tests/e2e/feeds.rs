@@ -1,0 +1,257 @@
+//! Feed sync end to end: real upstream records (shared/feeds/testdata) served over a local
+//! HTTP server, synced into the stack's fresh database by the feed-sync pipeline, read
+//! back from the tables and through `GET/POST/PUT /v1/system/feeds`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{ensure, Context, Result};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use customs_feed_sync::{sync_all, Deps, FeedReport, Sources};
+use customs_tests::Stack;
+use reqwest::Method;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const OSV_RECORDS: &[&str] = &[
+    "osv/pypi/PYSEC-2023-74.yaml",
+    "osv/pypi/PYSEC-2023-212.yaml",
+    "osv/pypi/PYSEC-2014-8.yaml",
+    "osv/npm/GHSA-35jh-r3h4-6jhm.json",
+    "osv/maven/GHSA-jfh8-c2jp-5v3q.json",
+    "osv/go/GO-2024-2442.json",
+    "osv/go/GO-2022-0969.json",
+    "osv/crates/RUSTSEC-2019-0031.json",
+    "osv/crates/RUSTSEC-2021-0124.json",
+    "osv/ubuntu/UBUNTU-CVE-2021-3782.json",
+    "osv/debian/DSA-3029-1.json",
+    "osv/alpine/CVE-2022-27449.json",
+];
+
+/// One synthetic document with one malformed record (the fixtures are all well formed).
+const MALFORMED: &str = r#"[{"id": "CUSTOMS-BAD-1", "affected": "not a list"}]"#;
+
+#[derive(Clone, Default)]
+struct Served {
+    requests: Arc<AtomicUsize>,
+    not_modified: Arc<AtomicUsize>,
+    /// A secdb document the test rewrites between syncs.
+    mutable: Arc<Mutex<String>>,
+}
+
+fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/feeds/testdata")
+}
+
+fn body_with_etag(s: &Served, headers: &HeaderMap, body: Vec<u8>) -> Response {
+    let etag = format!("\"{}\"", Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect::<String>());
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        s.not_modified.fetch_add(1, Ordering::Relaxed);
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    ([(header::ETAG, etag)], body).into_response()
+}
+
+async fn file(State(s): State<Served>, Path(path): Path<String>, headers: HeaderMap) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    let body = match path.as_str() {
+        "osv/malformed.json" => MALFORMED.as_bytes().to_vec(),
+        "alpine/mutable.json" => s.mutable.lock().map(|m| m.clone()).unwrap_or_default().into_bytes(),
+        p if p.contains("..") => return StatusCode::BAD_REQUEST.into_response(),
+        p => match std::fs::read(testdata().join(p)) {
+            Ok(b) => b,
+            Err(_) => return StatusCode::NOT_FOUND.into_response(),
+        },
+    };
+    body_with_etag(&s, &headers, body)
+}
+
+/// NVD's API: the first page at startIndex=0, the second after it (dates are ignored).
+async fn nvd(State(s): State<Served>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    let page = if q.get("startIndex").map(String::as_str) == Some("0") { "respPage1" } else { "respPage2" };
+    match std::fs::read(testdata().join(format!("nvd/vuln-list-update-{page}.json"))) {
+        Ok(b) => ([(header::CONTENT_TYPE, "application/json")], b).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn secdb(entries: &str) -> String {
+    format!(r#"{{"distroversion": "v3.99", "reponame": "main", "packages": [{entries}]}}"#)
+}
+
+async fn serve() -> Result<(String, Served)> {
+    let served = Served::default();
+    *served.mutable.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = secdb(
+        r#"{"pkg": {"name": "xfix", "secfixes": {"1.0-r0": ["CVE-2099-0001", "CVE-2099-0002"]}}}"#,
+    );
+    let app = Router::new().route("/nvd/cves", get(nvd)).route("/{*path}", get(file)).with_state(served.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((base, served))
+}
+
+fn sources(base: &str) -> Sources {
+    let u = |p: &str| format!("{base}/{p}");
+    let mut osv: Vec<String> = OSV_RECORDS.iter().map(|p| u(p)).collect();
+    osv.push(u("osv/malformed.json"));
+    let urls = BTreeMap::from([
+        ("osv".to_owned(), osv),
+        ("debian".to_owned(), vec![u("debian/vunnel-debian.json")]),
+        ("alpine".to_owned(), vec![u("alpine/v3.15/main.json"), u("alpine/v3.10/main.yaml"), u("alpine/mutable.json")]),
+        ("nvd".to_owned(), vec![u("nvd/cves")]),
+        ("redhat".to_owned(), vec![u("redhat/cve-2024-24786.json")]),
+        ("kev".to_owned(), vec![u("kev/known_exploited_vulnerabilities.json")]),
+        ("epss".to_owned(), vec![u("epss/example-1.csv")]),
+    ]);
+    Sources::new(urls)
+}
+
+fn by_feed(reports: &[FeedReport]) -> BTreeMap<&str, &FeedReport> {
+    reports.iter().map(|r| (r.feed.as_str(), r)).collect()
+}
+
+async fn db(stack: &Stack) -> Result<tokio_postgres::Client> {
+    let (c, conn) = tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    Ok(c)
+}
+
+async fn count(c: &tokio_postgres::Client, sql: &str, feed: &str) -> Result<i64> {
+    Ok(c.query_one(sql, &[&feed]).await.with_context(|| sql.to_owned())?.get(0))
+}
+
+#[tokio::test]
+async fn real_feeds_sync_incrementally_and_show_in_anchores_feed_api() -> Result<()> {
+    let stack = Stack::start().await?;
+    let (base, served) = serve().await?;
+    let deps = Deps { store: stack.app.store.clone(), sources: sources(&base) };
+
+    // First sync: everything is new.
+    let first = sync_all(&deps, "api", false).await?;
+    let r = by_feed(&first);
+    assert_eq!(r.len(), 7, "{:?}", r.keys());
+    for (feed, rep) in &r {
+        assert!(rep.ok, "{feed}: {:?}", rep.errors);
+        assert!(rep.summary.records_written > 0, "{feed}: {:?}", rep.summary);
+    }
+    let osv = &r["osv"].summary;
+    assert_eq!(osv.records, OSV_RECORDS.len() as i32);
+    assert_eq!(osv.records_written, OSV_RECORDS.len() as i32);
+    assert_eq!(osv.skipped.get("malformed record"), Some(&1), "{:?}", osv.skipped);
+    assert!(osv.skipped.get("git range").copied().unwrap_or(0) >= 1, "{:?}", osv.skipped);
+    assert_eq!(r["nvd"].summary.records, 3);
+    assert_eq!(r["kev"].summary.records_written, 1404);
+    assert_eq!(r["epss"].summary.records_written, 5);
+    for (feed, rep) in &r {
+        println!("first sync {feed}: {:?}", rep.summary);
+    }
+
+    let c = db(&stack).await?;
+    let row = c
+        .query_one(
+            "SELECT fixed, state FROM vulnerability_packages
+              WHERE feed = 'debian' AND vuln_id = 'CVE-2008-7220' AND namespace = 'debian:10' AND package = 'prototypejs'",
+            &[],
+        )
+        .await?;
+    assert_eq!((row.get::<_, Vec<String>>(0), row.get::<_, String>(1)), (vec!["1.6.0.2-1".to_owned()], "fixed".to_owned()));
+    let row = c
+        .query_one("SELECT fixed FROM vulnerability_packages WHERE feed = 'alpine' AND vuln_id = 'CVE-2016-0634' AND namespace = 'alpine:3.15'", &[])
+        .await?;
+    assert_eq!(row.get::<_, Vec<String>>(0), ["4.4.12-r1"]);
+    let row = c
+        .query_one("SELECT aliases, severity, cvss FROM vulnerabilities WHERE feed = 'osv' AND id = 'GHSA-35jh-r3h4-6jhm'", &[])
+        .await?;
+    assert_eq!(row.get::<_, Vec<String>>(0), ["CVE-2021-23337"]);
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("High"));
+    assert_eq!(row.get::<_, Value>(2)[0]["vector"], "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H");
+    let kev: i64 = c.query_one("SELECT count(*) FROM vulnerability_enrichments WHERE kev_date_added IS NOT NULL", &[]).await?.get(0);
+    assert_eq!(kev, 1404);
+    let epss = c.query_one("SELECT epss_score FROM vulnerability_enrichments WHERE cve = 'CVE-1999-0005'", &[]).await?;
+    assert_eq!(epss.get::<_, Option<f64>>(0), Some(0.91963));
+    let changes = stack.app.store.feed_changes(r["osv"].sync_id).await?;
+    assert!(changes.iter().any(|k| (k.namespace.as_str(), k.package.as_str(), k.change.as_str()) == ("pypi", "requests", "added")), "{changes:?}");
+    let vulns = count(&c, "SELECT count(*) FROM vulnerabilities WHERE feed = $1", "debian").await?;
+    ensure!(vulns > 0);
+
+    // Second sync, upstream unchanged: validators answer 304 or bodies hash the same; nothing is written.
+    let before = served.not_modified.load(Ordering::Relaxed);
+    let second = sync_all(&deps, "schedule", false).await?;
+    for rep in &second {
+        assert!(rep.ok, "{}: {:?}", rep.feed, rep.errors);
+        assert_eq!((rep.summary.records_written, rep.summary.records_removed), (0, 0), "{}: {:?}", rep.feed, rep.summary);
+        if rep.feed != "nvd" {
+            assert_eq!(rep.summary.unchanged_documents, rep.summary.documents, "{}: {:?}", rep.feed, rep.summary);
+        }
+        assert!(stack.app.store.feed_changes(rep.sync_id).await?.is_empty(), "{}", rep.feed);
+    }
+    assert!(served.not_modified.load(Ordering::Relaxed) > before);
+    assert_eq!(count(&c, "SELECT count(*) FROM vulnerabilities WHERE feed = $1", "debian").await?, vulns);
+
+    // Upstream drops one advisory and changes another: both keys are recorded.
+    *served.mutable.lock().map_err(|_| anyhow::anyhow!("poisoned"))? =
+        secdb(r#"{"pkg": {"name": "xfix", "secfixes": {"1.1-r0": ["CVE-2099-0001"]}}}"#);
+    let third = sync_all(&deps, "schedule", false).await?;
+    let alpine = by_feed(&third)["alpine"];
+    assert_eq!((alpine.summary.records_written, alpine.summary.records_removed), (1, 1), "{:?}", alpine.summary);
+    let changes: Vec<(String, String, String)> = stack
+        .app
+        .store
+        .feed_changes(alpine.sync_id)
+        .await?
+        .into_iter()
+        .map(|k| (k.namespace, k.vuln_id, k.change))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("alpine:3.99".to_owned(), "CVE-2099-0001".to_owned(), "changed".to_owned()),
+            ("alpine:3.99".to_owned(), "CVE-2099-0002".to_owned(), "removed".to_owned())
+        ]
+    );
+
+    // Anchore's feed API.
+    let feeds: Value = stack.request(Method::GET, "/v1/system/feeds").send().await?.error_for_status()?.json().await?;
+    let list = feeds.as_array().context("a list")?;
+    assert_eq!(list.len(), 7, "{feeds}");
+    for f in list {
+        for k in ["name", "created_at", "updated_at", "last_full_sync", "enabled", "groups"] {
+            assert!(f.get(k).is_some(), "{k} missing in {f}");
+        }
+        assert!(f["last_full_sync"].is_string() && f["enabled"] == true, "{f}");
+        for g in f["groups"].as_array().context("groups")? {
+            for k in ["name", "created_at", "updated_at", "last_sync", "enabled", "record_count"] {
+                assert!(g.get(k).is_some(), "{k} missing in {g}");
+            }
+            assert!(g["last_sync"].is_string() && g["record_count"].is_i64(), "{g}");
+        }
+    }
+    let osv = list.iter().find(|f| f["name"] == "osv").context("osv feed")?;
+    let pypi = osv["groups"].as_array().and_then(|g| g.iter().find(|g| g["name"] == "pypi")).context("pypi group")?;
+    assert_eq!(pypi["record_count"], 3);
+    let kev = list.iter().find(|f| f["name"] == "kev").context("kev")?;
+    assert_eq!(kev["groups"][0]["record_count"], 1404);
+
+    let queued: Value = stack.request(Method::POST, "/v1/system/feeds?flush=False").send().await?.error_for_status()?.json().await?;
+    let first_result = &queued[0];
+    for k in ["feed", "status", "total_time_seconds", "groups"] {
+        assert!(first_result.get(k).is_some(), "{k} missing in {queued}");
+    }
+    assert!(first_result["groups"][0]["total_time_seconds"].is_f64(), "{queued}");
+
+    let off: Value = stack.request(Method::PUT, "/v1/system/feeds/epss?enabled=false").send().await?.error_for_status()?.json().await?;
+    assert_eq!(off["enabled"], false);
+    let resp = stack.request(Method::PUT, "/v1/system/feeds/nope?enabled=false").send().await?;
+    assert_eq!(resp.status(), 404);
+    let fourth = sync_all(&deps, "api", false).await?;
+    assert!(fourth.iter().all(|r| r.feed != "epss"));
+    Ok(())
+}
