@@ -19,6 +19,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 S=$CUSTOMS_ROOT/localstack/scripts
 API_ADDR=${CUSTOMS_API_ADDR:-127.0.0.1:8228}
 REGISTRY=127.0.0.1:${REGISTRY_PORT:-5000}
+# The local stack syncs the repo's copy of real upstream feed records (offline).
+FEEDS=$CUSTOMS_ROOT/shared/feeds/testdata
 # The caller's DATABASE_URL (an external server), kept apart from the one exported below.
 USER_DATABASE_URL=${DATABASE_URL:-}
 
@@ -52,6 +54,13 @@ export CUSTOMS_ADMIN_PASSWORD='$(admin_password)'
 export CUSTOMS_API_ADDR='$API_ADDR'
 export CUSTOMS_SECRETS_KEY='$(secrets_key)'
 export CUSTOMS_ALLOW_PRIVATE_REGISTRIES='true'
+export CUSTOMS_FEED_OSV_URLS='file://$FEEDS/osv/'
+export CUSTOMS_FEED_DEBIAN_URLS='file://$FEEDS/debian/vunnel-debian.json'
+export CUSTOMS_FEED_ALPINE_URLS='file://$FEEDS/alpine/'
+export CUSTOMS_FEED_NVD_URL='file://$FEEDS/nvd/vunnel-full-page.json'
+export CUSTOMS_FEED_REDHAT_URLS='file://$FEEDS/redhat/'
+export CUSTOMS_FEED_KEV_URL='file://$FEEDS/kev/known_exploited_vulnerabilities.json'
+export CUSTOMS_FEED_EPSS_URL='file://$FEEDS/epss/example-1.csv'
 export CUSTOMS_TEST_REGISTRY='$REGISTRY'
 export CUSTOMS_TEST_BASIC_REGISTRY='127.0.0.1:$(( ${REGISTRY_PORT:-5000} + 1 ))'
 EOV
@@ -91,6 +100,9 @@ up() {
   runner migrate >>"$CUSTOMS_LOGS/customs-local.log" 2>&1 || die "migrations failed; see $CUSTOMS_LOGS/customs-local.log"
   spawn customs-local "$CUSTOMS_ROOT/target/debug/customs-local" serve
   wait_http "http://$API_ADDR/v1" 150 || die "API did not answer on $API_ADDR; see $CUSTOMS_LOGS/customs-local.log"
+  # First feed sync, through the feed-sync queue like every later one.
+  curl -fsS -o /dev/null -u "admin:$CUSTOMS_ADMIN_PASSWORD" -X POST "http://$API_ADDR/v1/system/feeds?flush=false" \
+    || log "could not request the first feed sync; see $CUSTOMS_LOGS/customs-local.log"
   log "stack is up: API http://$API_ADDR/v1 (admin / see 'make env'), registry $REGISTRY, LocalStack :${LOCALSTACK_PORT:-4566}"
 }
 
