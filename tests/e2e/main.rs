@@ -2,6 +2,7 @@
 //! One binary (one link step); each test owns its database and queues.
 
 mod anchore_cli;
+mod catalog;
 mod feeds;
 mod images;
 mod migrations;

@@ -135,6 +135,22 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
             .await
             .map_err(Retry::new)?;
     }
+    let layers: Vec<customs_image::StagedLayer> = staged.iter().map(|s| s.layer.clone()).collect();
+    let source = match customs_image::StagedImage::load(&deps.staging, &layers).await {
+        Ok(s) => s,
+        Err(e) if delivery.receive_count < max_receives() => return Err(Retry::new(e)),
+        Err(e) => return fail(e.to_string()).await,
+    };
+    let catalog = match tokio::task::spawn_blocking(move || {
+        let catalog = customs_catalog::catalog(&source);
+        (catalog, source)
+    })
+    .await
+    {
+        Ok((c, _source)) => c,
+        Err(e) => return fail(format!("cataloguing crashed: {e}")).await,
+    };
+    info!(packages = catalog.packages.len(), distro = ?catalog.distro.as_ref().map(|d| &d.namespace), "Catalogued image");
     let view = SquashedView::squash(staged.iter().map(|s| s.layer.entries.as_slice()));
     let mut findings: Vec<serde_json::Value> = staged
         .iter()
@@ -170,6 +186,10 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
             .collect(),
         findings: serde_json::Value::Array(findings),
         file_count: n(view.entries.len() as u64),
+        catalog_unknowns: serde_json::to_value(&catalog.unknowns).unwrap_or_default(),
+        files: serde_json::to_value(view.entries.values().collect::<Vec<_>>()).unwrap_or_default(),
+        distro: catalog.distro,
+        packages: catalog.packages,
     };
     let stored = match deps
         .store

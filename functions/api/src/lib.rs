@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod auth;
+mod content;
 mod error;
 mod feeds;
 mod images;
@@ -38,6 +39,7 @@ pub(crate) type AppState = Arc<Deps>;
 pub fn router(deps: Arc<Deps>) -> Router {
     let authed = images::routes()
         .merge(metadata::routes())
+        .merge(content::routes())
         .merge(registries::routes())
         .merge(feeds::routes())
         .layer(axum::middleware::from_fn_with_state(

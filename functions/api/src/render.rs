@@ -63,8 +63,8 @@ pub(crate) fn image(img: &ImageRecord) -> Value {
         "image_content": {
             "metadata": {
                 "arch": img.arch,
-                "distro": Value::Null,
-                "distro_version": Value::Null,
+                "distro": img.distro,
+                "distro_version": img.distro_version,
                 "dockerfile_mode": if analyzed { "Guessed" } else { "Unknown" },
                 "image_size": img.image_size,
                 "layer_count": img.layer_count,

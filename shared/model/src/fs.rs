@@ -360,6 +360,12 @@ pub fn wanted_for_analysis(path: &str, mode: u32, size: u64) -> bool {
     if EXACT.contains(&path) || path.starts_with("var/lib/dpkg/status.d/") {
         return true;
     }
+    // dpkg file ownership (info/<pkg>.list) and licences (usr/share/doc/<pkg>/copyright).
+    if (path.starts_with("var/lib/dpkg/info/") && path.ends_with(".list"))
+        || (path.starts_with("usr/share/doc/") && path.ends_with("/copyright") && path.matches('/').count() == 3)
+    {
+        return true;
+    }
     let name = path.rsplit('/').next().unwrap_or(path);
     NAMES.contains(&name)
         || SUFFIXES.iter().any(|s| name.ends_with(s))

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod fs;
+pub mod package;
 mod reference;
 mod status;
 

@@ -56,6 +56,10 @@ pub struct ImageRecord {
     pub record_version: i32,
     pub findings: Value,
     pub file_count: Option<i64>,
+    pub distro: Option<String>,
+    pub distro_version: Option<String>,
+    pub distro_namespace: Option<String>,
+    pub package_count: Option<i32>,
     /// Newest first.
     pub tags: Vec<TagRecord>,
 }
@@ -95,6 +99,12 @@ pub struct AnalysisResult {
     /// Entries left out of the squashed view, and why (`[{layer, path, reason}]`).
     pub findings: Value,
     pub file_count: i64,
+    pub distro: Option<customs_model::package::Distro>,
+    pub packages: Vec<customs_model::package::Package>,
+    /// Files catalogers could not (fully) read (`[{cataloger, path, layer, reason}]`).
+    pub catalog_unknowns: Value,
+    /// The squashed file index (`[ViewEntry]`).
+    pub files: Value,
 }
 
 /// A layer staged in S3.
@@ -121,7 +131,8 @@ pub struct ImageFilter {
 
 const COLUMNS: &str = "id, account, source_ref, platform, image_digest, parent_digest, manifest_media_type, config_digest, \
      arch, os, image_size, layer_count, analysis_status, analysis_error, image_status, annotations, \
-     analyzed_at, created_at, last_updated, record_version, findings, file_count";
+     analyzed_at, created_at, last_updated, record_version, findings, file_count, \
+     distro, distro_version, distro_namespace, package_count";
 
 fn record(row: &Row) -> Result<ImageRecord, StoreError> {
     let status: String = row.get("analysis_status");
@@ -151,6 +162,10 @@ fn record(row: &Row) -> Result<ImageRecord, StoreError> {
         record_version: row.get("record_version"),
         findings: row.get("findings"),
         file_count: row.get("file_count"),
+        distro: row.get("distro"),
+        distro_version: row.get("distro_version"),
+        distro_namespace: row.get("distro_namespace"),
+        package_count: row.get("package_count"),
         tags: Vec::new(),
     })
 }
@@ -391,6 +406,7 @@ impl Store {
         tx.execute(
             "UPDATE images SET image_digest = $3, parent_digest = $4, manifest_media_type = $5, manifest = $6,
                  config = $7, arch = $8, os = $9, image_size = $10, layer_count = $11, config_digest = $12, findings = $13, file_count = $14,
+                 distro = $15, distro_version = $16, distro_namespace = $17, package_count = $18, catalog_unknowns = $19,
                  analysis_status = 'analyzed', analysis_error = NULL, image_status = 'active',
                  analyzed_at = now(), last_updated = now(), record_version = record_version + 1
              WHERE account = $1 AND id = $2",
@@ -409,6 +425,11 @@ impl Store {
                 &r.config_digest,
                 &r.findings,
                 &r.file_count,
+                &r.distro.as_ref().map(|d| d.id.clone()),
+                &r.distro.as_ref().map(|d| d.version.clone()),
+                &r.distro.as_ref().map(|d| d.namespace.clone()),
+                &i32::try_from(r.packages.len()).unwrap_or(i32::MAX),
+                &r.catalog_unknowns,
             ],
         )
         .await?;
@@ -432,6 +453,15 @@ impl Store {
             )
             .await?;
         }
+        tx.execute("DELETE FROM image_packages WHERE image_id = $1", &[&target])
+            .await?;
+        write_packages(&tx, target, &r.packages).await?;
+        tx.execute(
+            "INSERT INTO image_files (image_id, files) VALUES ($1, $2)
+             ON CONFLICT (image_id) DO UPDATE SET files = EXCLUDED.files",
+            &[&target, &r.files],
+        )
+        .await?;
         let image = by_id(&tx, account, target)
             .await?
             .ok_or(StoreError::ImageNotFound(target))?;
@@ -591,4 +621,47 @@ impl Store {
         tx.commit().await?;
         Ok(Some(status))
     }
+
+    /// The squashed file index recorded for an image.
+    pub async fn image_files(&self, id: Uuid) -> Result<Option<Value>, StoreError> {
+        let row = self.conn().await?.query_opt("SELECT files FROM image_files WHERE image_id = $1", &[&id]).await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// The packages recorded for an image, in catalog order.
+    pub async fn image_packages(&self, id: Uuid) -> Result<Vec<customs_model::package::Package>, StoreError> {
+        let rows = self
+            .conn()
+            .await?
+            .query("SELECT package FROM image_packages WHERE image_id = $1 ORDER BY seq", &[&id])
+            .await?;
+        rows.iter()
+            .map(|r| serde_json::from_value(r.get(0)).map_err(|e| StoreError::Corrupt(format!("stored package: {e}"))))
+            .collect()
+    }
+}
+
+/// Inserts packages in batches of one statement each (UNNEST over arrays).
+async fn write_packages(c: &impl GenericClient, image: Uuid, packages: &[customs_model::package::Package]) -> Result<(), StoreError> {
+    for (chunk_no, chunk) in packages.chunks(1000).enumerate() {
+        let mut seq = Vec::with_capacity(chunk.len());
+        let mut json = Vec::with_capacity(chunk.len());
+        let (mut names, mut versions, mut types, mut purls, mut sources) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, p) in chunk.iter().enumerate() {
+            seq.push(i32::try_from(chunk_no * 1000 + i).unwrap_or(i32::MAX));
+            json.push(serde_json::to_value(p).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            names.push(p.name.clone());
+            versions.push(p.version.clone());
+            types.push(p.kind.as_str().to_owned());
+            purls.push(p.purl.clone());
+            sources.push(p.source_name.clone());
+        }
+        c.execute(
+            "INSERT INTO image_packages (image_id, seq, package, name, version, type, purl, source_name)
+             SELECT $1, * FROM UNNEST($2::int[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
+            &[&image, &seq, &json, &names, &versions, &types, &purls, &sources],
+        )
+        .await?;
+    }
+    Ok(())
 }

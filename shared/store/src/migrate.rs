@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "V0001__create_images"),
     migration!(2, "V0002__registries"),
     migration!(3, "V0003__staging"),
+    migration!(5, "V0005__packages"),
     migration!(20, "V0020__feeds"),
 ];
 

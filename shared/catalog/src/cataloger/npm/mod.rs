@@ -1,0 +1,236 @@
+//! JavaScript packages: every installed `package.json` with a name and version (packages
+//! under `node_modules/` and the projects that hold them), and `package-lock.json` /
+//! `npm-shrinkwrap.json` (lockfile versions 1–3) for entries that are not installed in
+//! the image, so a package is reported once, from the best evidence.
+
+use customs_model::fs::FileSource;
+use customs_model::package::{Location, Package, PackageType};
+use serde_json::Value;
+
+use crate::cataloger::{
+    Cataloger, Context, Found, MAX_TEXT, file_name, files, location, parent, read_bytes,
+};
+use crate::{cpe, license, purl};
+
+pub(crate) struct NpmCataloger;
+
+impl Cataloger for NpmCataloger {
+    fn name(&self) -> &'static str {
+        "javascript-package-cataloger"
+    }
+
+    fn ecosystem(&self) -> &'static str {
+        "npm"
+    }
+
+    fn catalog(&self, source: &dyn FileSource, _ctx: &Context<'_>) -> Found {
+        let mut found = Found::default();
+        let targets: Vec<_> = files(source)
+            .filter(|e| {
+                matches!(
+                    file_name(&e.entry.path),
+                    "package.json" | "package-lock.json" | "npm-shrinkwrap.json"
+                )
+            })
+            .collect();
+        for e in targets {
+            let path = e.entry.path.as_str();
+            let json: Value = match read_bytes(source, path, MAX_TEXT)
+                .and_then(|b| serde_json::from_slice(&b).map_err(Into::into))
+            {
+                Ok(v) => v,
+                Err(err) => {
+                    found.unknown(path, e.layer, err);
+                    continue;
+                }
+            };
+            if file_name(path) == "package.json" {
+                if let Some(p) = installed(&json, location(e)) {
+                    found.packages.push(p);
+                }
+            } else {
+                lock(&json, parent(path), location(e), source, &mut found);
+            }
+        }
+        found
+    }
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// `"license": "MIT"`, `"license": {"type": "MIT"}` or `"licenses": [{"type": …}]`.
+fn licenses(v: &Value) -> Vec<String> {
+    let one = |l: &Value| {
+        l.as_str()
+            .or_else(|| str_of(l, "type"))
+            .map(license::normalize)
+    };
+    match (v.get("license"), v.get("licenses")) {
+        (Some(l), _) => one(l).into_iter().collect(),
+        (None, Some(Value::Array(ls))) => ls.iter().filter_map(one).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn npm_package(name: &str, version: &str, loc: Location) -> Package {
+    let (scope, short) = match name.split_once('/') {
+        Some((s, n)) if s.starts_with('@') => (s, n),
+        _ => ("", name),
+    };
+    let mut p = Package::new(
+        PackageType::Npm,
+        name,
+        version,
+        purl::purl("npm", scope, short, version, &[]),
+        loc,
+    );
+    p.cpes = cpe::generic(short, version, "node.js");
+    p
+}
+
+fn installed(v: &Value, loc: Location) -> Option<Package> {
+    let (name, version) = (str_of(v, "name")?, str_of(v, "version")?);
+    let mut p = npm_package(name, version, loc);
+    p.licenses = licenses(v);
+    p.origin = match v.get("author") {
+        Some(Value::String(a)) => Some(a.clone()),
+        Some(a) => str_of(a, "name").map(str::to_owned),
+        None => None,
+    };
+    if let Some(h) = str_of(v, "homepage") {
+        p.metadata.insert("homepage".into(), h.to_owned());
+    }
+    if v.get("private").and_then(Value::as_bool) == Some(true) {
+        p.metadata.insert("private".into(), "true".into());
+    }
+    Some(p)
+}
+
+/// Lock entries whose `node_modules/…` folder is not in the image.
+fn lock(v: &Value, dir: &str, loc: Location, source: &dyn FileSource, found: &mut Found) {
+    let installed = |install_path: &str| {
+        let pj = if dir.is_empty() {
+            format!("{install_path}/package.json")
+        } else {
+            format!("{dir}/{install_path}/package.json")
+        };
+        source.view().entries.contains_key(&pj)
+    };
+    let mut add = |name: &str, entry: &Value, install_path: &str| {
+        let Some(version) = str_of(entry, "version") else {
+            return;
+        };
+        // Links and local folders (`file:…`) are not registry packages.
+        if entry.get("link").and_then(Value::as_bool) == Some(true)
+            || version.contains(':')
+            || installed(install_path)
+        {
+            return;
+        }
+        let mut p = npm_package(name, version, loc.clone());
+        p.licenses = licenses(entry);
+        if let Some(r) = str_of(entry, "resolved") {
+            p.metadata.insert("resolved".into(), r.to_owned());
+        }
+        if let Some(i) = str_of(entry, "integrity") {
+            p.metadata.insert("integrity".into(), i.to_owned());
+        }
+        if entry.get("dev").and_then(Value::as_bool) == Some(true) {
+            p.metadata.insert("dev".into(), "true".into());
+        }
+        found.packages.push(p);
+    };
+    if let Some(Value::Object(packages)) = v.get("packages") {
+        // v2 and v3: keyed by install path; "" is the project itself.
+        for (key, entry) in packages {
+            let Some(idx) = key.rfind("node_modules/") else {
+                continue;
+            };
+            let name = str_of(entry, "name").unwrap_or(&key[idx + "node_modules/".len()..]);
+            add(name, entry, key);
+        }
+    } else if let Some(Value::Object(deps)) = v.get("dependencies") {
+        // v1: nested `dependencies`, each level one `node_modules` deeper.
+        let mut stack: Vec<(String, &serde_json::Map<String, Value>)> = vec![(String::new(), deps)];
+        while let Some((prefix, deps)) = stack.pop() {
+            for (name, entry) in deps {
+                let install = format!("{prefix}node_modules/{name}");
+                add(name, entry, &install);
+                if let Some(Value::Object(inner)) = entry.get("dependencies") {
+                    stack.push((format!("{install}/"), inner));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{find, run};
+
+    #[test]
+    fn installed_express_app_is_reported_once_per_package() {
+        let found = run(&NpmCataloger, &["npm/express-app"]);
+        assert!(found.unknowns.is_empty(), "{:?}", found.unknowns);
+        // 52 installed packages and the project itself; the lock adds nothing installed.
+        assert_eq!(found.packages.len(), 53);
+        let app = find(&found.packages, "customs-demo-app", "1.0.0");
+        assert_eq!(app.metadata["private"], "true");
+        let ms = find(&found.packages, "ms", "2.1.1");
+        assert_eq!(
+            ms.locations[0].path,
+            "/app/node_modules/send/node_modules/ms/package.json"
+        );
+        let lodash = find(&found.packages, "lodash", "4.17.15");
+        assert_eq!(lodash.purl, "pkg:npm/lodash@4.17.15");
+        assert_eq!(lodash.licenses, ["MIT"]);
+        assert!(
+            lodash
+                .cpes
+                .contains(&"cpe:2.3:a:lodash:lodash:4.17.15:*:*:*:*:node.js:*:*".to_owned())
+        );
+    }
+
+    #[test]
+    fn lock_v3_without_node_modules() {
+        let found = run(&NpmCataloger, &["npm/lock-only"]);
+        assert_eq!(found.packages.len(), 52);
+        let ms = find(&found.packages, "ms", "2.1.1");
+        assert_eq!(ms.locations[0].path, "/srv/app/package-lock.json");
+        assert!(ms.metadata["integrity"].starts_with("sha512-"));
+    }
+
+    #[test]
+    fn lock_v1_nested_scoped_and_local() {
+        let found = run(&NpmCataloger, &["npm/lock-v1"]);
+        let mut got: Vec<_> = found.packages.iter().map(|p| p.purl.as_str()).collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "pkg:npm/%40babel/code-frame@7.0.0",
+                "pkg:npm/debug@2.6.9",
+                "pkg:npm/ms@2.0.0",
+                "pkg:npm/ms@2.1.1",
+            ]
+        );
+        assert_eq!(
+            find(&found.packages, "@babel/code-frame", "7.0.0").metadata["dev"],
+            "true"
+        );
+    }
+
+    #[test]
+    fn invalid_json_is_an_unknown() {
+        let src = crate::testutil::MemSource::files(&[(
+            "app/node_modules/x/package.json",
+            b"{\"name\": ",
+        )]);
+        let found = NpmCataloger.catalog(&src, &Context::default());
+        assert!(found.packages.is_empty());
+        assert_eq!(found.unknowns[0].path, "/app/node_modules/x/package.json");
+    }
+}
