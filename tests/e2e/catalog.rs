@@ -84,3 +84,22 @@ async fn every_planted_package_is_found_and_no_ghosts() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn sboms_are_exported_as_cyclonedx_and_spdx() -> Result<()> {
+    let stack = Stack::start().await?;
+    let tag = format!("{}/customs/tiny:latest", registry());
+    add(&stack, json!({ "tag": tag })).await?;
+    stack.drain().await?;
+    let digest = by_tag(&stack, &tag).await?["imageDigest"].as_str().context("digest")?.to_owned();
+    let cdx: Value = stack.request(Method::GET, &format!("/v1/images/{digest}/sbom/cyclonedx-json")).send().await?.error_for_status()?.json().await?;
+    assert_eq!(cdx["bomFormat"], "CycloneDX");
+    let purls: Vec<&str> = cdx["components"].as_array().into_iter().flatten().filter_map(|c| c["purl"].as_str()).collect();
+    assert!(purls.contains(&"pkg:golang/github.com/google/uuid@v1.3.0"), "{purls:?}");
+    let spdx: Value = stack.request(Method::GET, &format!("/v1/images/{digest}/sbom/spdx-json")).send().await?.error_for_status()?.json().await?;
+    assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
+    assert!(spdx["packages"].as_array().is_some_and(|p| p.len() >= 7), "{spdx}");
+    let resp = stack.request(Method::GET, &format!("/v1/images/{digest}/sbom/xml")).send().await?;
+    assert_eq!(resp.status(), 404);
+    Ok(())
+}

@@ -129,3 +129,41 @@ async fn one(
     };
     Ok(Json(json!({ "imageDigest": digest, "content_type": ctype, "content": content })))
 }
+
+/// `GET /v1/images/{digest}/sbom/{cyclonedx-json|spdx-json}`: the catalog as an SBOM.
+pub(crate) fn sbom_routes() -> Router<AppState> {
+    Router::new().route("/images/{digest}/sbom/{format}", get(sbom))
+}
+
+async fn sbom(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((digest, format)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let img = analyzed(&deps, &caller.account, &digest).await?;
+    let packages = deps.store.image_packages(img.id).await?;
+    let distro = match (&img.distro, &img.distro_version, &img.distro_namespace) {
+        (Some(id), Some(version), Some(namespace)) => Some(customs_model::package::Distro {
+            id: id.clone(),
+            version: version.clone(),
+            namespace: namespace.clone(),
+            id_like: Vec::new(),
+            pretty_name: None,
+        }),
+        _ => None,
+    };
+    let catalog = customs_catalog::Catalog { distro, packages, unknowns: Vec::new() };
+    let name = img.tags.first().map_or_else(|| digest.clone(), |t| format!("{}/{}:{}", t.registry, t.repo, t.tag));
+    let meta = customs_catalog::ImageMetadata {
+        digest: digest.clone(),
+        name,
+        created: crate::render::ts(img.analyzed_at.unwrap_or(img.created_at)),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let doc = match format.as_str() {
+        "cyclonedx-json" => customs_catalog::cyclonedx_json(&catalog, &meta),
+        "spdx-json" => customs_catalog::spdx_json(&catalog, &meta),
+        other => return Err(ApiError::NotFound(format!("SBOM format ({other}) not available; use cyclonedx-json or spdx-json"))),
+    };
+    doc.map(Json).map_err(|e| ApiError::Internal(e.to_string()))
+}

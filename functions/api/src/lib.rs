@@ -40,6 +40,7 @@ pub fn router(deps: Arc<Deps>) -> Router {
     let authed = images::routes()
         .merge(metadata::routes())
         .merge(content::routes())
+        .merge(content::sbom_routes())
         .merge(registries::routes())
         .merge(feeds::routes())
         .layer(axum::middleware::from_fn_with_state(
