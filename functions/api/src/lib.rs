@@ -7,9 +7,11 @@ mod feeds;
 mod images;
 mod metadata;
 mod params;
+mod policies;
 mod registries;
 mod render;
 mod system;
+mod vulns;
 
 use std::sync::Arc;
 
@@ -41,6 +43,8 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(metadata::routes())
         .merge(content::routes())
         .merge(content::sbom_routes())
+        .merge(vulns::routes())
+        .merge(policies::routes())
         .merge(registries::routes())
         .merge(feeds::routes())
         .layer(axum::middleware::from_fn_with_state(

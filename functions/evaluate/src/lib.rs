@@ -1,8 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+use std::collections::BTreeSet;
+
 use customs_contracts::EvaluateImage;
+use customs_matcher::{match_packages, Advisory};
+use customs_model::package::Distro;
+use customs_model::AnalysisStatus;
 use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
 use customs_store::Store;
+use serde_json::{json, Value};
 use tracing::{info, instrument};
 
 /// What the handler needs, built once per execution environment.
@@ -18,16 +24,121 @@ pub async fn handle(event: Event, deps: &Deps) -> BatchResponse {
 
 #[instrument(skip_all, fields(account = %msg.account, image_id = %msg.image_id))]
 async fn process(msg: EvaluateImage, _d: Delivery, deps: &Deps) -> Result<(), Retry> {
-    match deps
-        .store
-        .image(&msg.account, msg.image_id)
-        .await
-        .map_err(Retry::new)?
-    {
-        Some(img) => {
-            info!(status = %img.analysis_status, digest = ?img.image_digest, "Evaluation requested")
+    let Some(img) = deps.store.image(&msg.account, msg.image_id).await.map_err(Retry::new)? else {
+        info!("Image is gone; nothing to evaluate");
+        return Ok(());
+    };
+    if img.analysis_status != AnalysisStatus::Analyzed {
+        info!(status = %img.analysis_status, "Image not analysed; nothing to evaluate");
+        return Ok(());
+    }
+    let packages = deps.store.image_packages(img.id).await.map_err(Retry::new)?;
+    let distro = match (&img.distro, &img.distro_version, &img.distro_namespace) {
+        (Some(id), Some(version), Some(namespace)) => {
+            Some(Distro { id: id.clone(), version: version.clone(), namespace: namespace.clone(), id_like: vec![], pretty_name: None })
         }
-        None => info!("Image is gone; nothing to evaluate"),
+        _ => None,
+    };
+    let mut keys: Vec<(String, String)> = packages.iter().flat_map(|p| customs_matcher::keys_for(p, distro.as_ref())).collect();
+    keys.sort();
+    keys.dedup();
+    // One batched query for every package of the image.
+    let candidates = deps.store.match_candidates(&keys).await.map_err(Retry::new)?;
+    let advisories: Vec<Advisory> = candidates
+        .into_iter()
+        .map(|c| Advisory {
+            feed: c.feed,
+            vuln_id: c.vuln_id,
+            aliases: c.aliases,
+            namespace: c.namespace,
+            package: c.package,
+            version_format: c.version_format,
+            ranges: c.ranges,
+            versions: c.versions,
+            fixed: c.fixed,
+            state: c.state,
+            severity: c.severity,
+            vuln_severity: c.vuln_severity,
+            severity_source: c.severity_source,
+            cvss: c.cvss,
+            refs: c.refs,
+        })
+        .collect();
+    let findings = match_packages(&packages, distro.as_ref(), &advisories);
+    let cves: Vec<String> = findings.iter().map(|f| f.vuln.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let enrich = deps.store.enrichments(&cves).await.map_err(Retry::new)?;
+    let stored: Vec<Value> = findings
+        .iter()
+        .map(|f| {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            if let (Some(o), Some(e)) = (v.as_object_mut(), enrich.iter().find(|e| e.cve == f.vuln)) {
+                o.insert("kev".into(), json!(e.kev_date_added.map(|d| d.to_string())));
+                o.insert("epss".into(), json!({ "score": e.epss_score, "percentile": e.epss_percentile }));
+            }
+            v
+        })
+        .collect();
+    deps.store.save_vulnerabilities(img.id, &Value::Array(stored)).await.map_err(Retry::new)?;
+    info!(packages = packages.len(), candidates = advisories.len(), findings = findings.len(), "Matched vulnerabilities");
+    evaluate_policy(deps, &img, distro.as_ref(), &packages, &findings, &enrich).await
+}
+
+/// Evaluates the account's active bundle for every tag of the image and stores the result.
+async fn evaluate_policy(
+    deps: &Deps,
+    img: &customs_store::ImageRecord,
+    distro: Option<&Distro>,
+    packages: &[customs_model::package::Package],
+    findings: &[customs_matcher::Finding],
+    enrich: &[customs_store::Enrichment],
+) -> Result<(), Retry> {
+    let default: Value = serde_json::from_str(customs_policy::DEFAULT_BUNDLE).map_err(Retry::new)?;
+    let id = default.get("id").and_then(Value::as_str).unwrap_or("default").to_owned();
+    let policy = deps
+        .store
+        .ensure_active_policy(&img.account, &id, default.get("name").and_then(Value::as_str), &default)
+        .await
+        .map_err(Retry::new)?;
+    let bundle = match customs_policy::Bundle::from_value(&policy.bundle) {
+        Ok(b) => b,
+        Err(e) => {
+            // Stored bundles were validated on upload; one that no longer parses is reported, not retried.
+            tracing::error!(policy_id = %policy.policy_id, error = %e, "Active bundle does not parse");
+            return Ok(());
+        }
+    };
+    let (_, config) = deps.store.image_manifest(&img.account, img.id).await.map_err(Retry::new)?.unwrap_or_default();
+    let files = deps.store.image_files(img.id).await.map_err(Retry::new)?.unwrap_or_default();
+    let feed = deps.store.namespace_feed_status(img.distro_namespace.as_deref().unwrap_or_default()).await.map_err(Retry::new)?;
+    let facts = facts::build(img, distro, packages, findings, enrich, &config, &files);
+    let mut ctx = customs_policy::EvalContext::at(time::OffsetDateTime::now_utc());
+    ctx.vulnerability_feed = customs_policy::VulnerabilityFeedStatus { data_available: feed.0, last_sync: feed.1 };
+    let tags: Vec<String> = if img.tags.is_empty() {
+        vec![img.source_ref.clone()]
+    } else {
+        img.tags.iter().map(|t| format!("{}/{}:{}", t.registry, t.repo, t.tag)).collect()
+    };
+    for tag in tags {
+        let eval = match customs_policy::evaluate(&bundle, &facts, &tag, &ctx) {
+            Ok(e) => e,
+            Err(report) => {
+                tracing::error!(policy_id = %policy.policy_id, problems = ?report.validation_details(), "Active bundle failed validation");
+                return Ok(());
+            }
+        };
+        let record = customs_store::EvaluationRecord {
+            tag: tag.clone(),
+            policy_id: policy.policy_id.clone(),
+            status: eval.status().to_owned(),
+            final_action: eval.final_action.as_str().to_owned(),
+            evaluation: serde_json::to_value(&eval).map_err(Retry::new)?,
+            bundle: policy.bundle.clone(),
+            evaluated_at: time::OffsetDateTime::now_utc(),
+        };
+        deps.store.save_evaluation(img.id, &record).await.map_err(Retry::new)?;
+        info!(tag = %tag, policy_id = %policy.policy_id, status = eval.status(), final_action = eval.final_action.as_str(), rows = eval.rows.len(), "Evaluated policy");
     }
     Ok(())
 }
+
+mod facts;

@@ -4,8 +4,10 @@ mod error;
 mod feeds;
 mod images;
 mod migrate;
+mod policies;
 mod registries;
 mod secrets;
+mod vulns;
 
 pub use error::StoreError;
 #[allow(unused_imports)]
@@ -14,8 +16,10 @@ pub use images::{
     AddOutcome, AnalysisResult, Claim, ImageFilter, ImageRecord, LayerRecord, StagedLayerRecord, TagRecord,
 };
 pub use migrate::{MIGRATIONS, Migration};
+pub use policies::{EvaluationRecord, PolicyRecord};
 pub use registries::{RegistryCredential, RegistryRecord};
 pub use secrets::{SecretBox, SecretError};
+pub use vulns::{Enrichment, MatchCandidate};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;

@@ -30,6 +30,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "V0002__registries"),
     migration!(3, "V0003__staging"),
     migration!(5, "V0005__packages"),
+    migration!(6, "V0006__vulnerabilities"),
+    migration!(7, "V0007__policies"),
     migration!(20, "V0020__feeds"),
 ];
 

@@ -1,0 +1,113 @@
+//! `/v1/images/{digest}/vuln[/{os|non-os|all}]`: the stored findings in Anchore's record
+//! shape (`API-CONTRACT.md` §4). A request never re-matches.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+
+use crate::auth::Caller;
+use crate::metadata::analyzed;
+use crate::params::{flag, Params};
+use crate::{ApiError, AppState};
+
+const TYPES: [&str; 3] = ["os", "non-os", "all"];
+const NON_OS: [&str; 11] = ["java", "python", "npm", "gem", "maven", "js", "composer", "nuget", "binary", "go", "rust"];
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/images/{digest}/vuln", get(list))
+        .route("/images/{digest}/vuln/{vtype}", get(one))
+}
+
+async fn list(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(digest): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    analyzed(&deps, &caller.account, &digest).await?;
+    Ok(Json(json!(TYPES)))
+}
+
+/// `"None"` where Anchore has no value (its clients expect the string).
+fn or_none(v: &Value) -> Value {
+    match v {
+        Value::Null => json!("None"),
+        Value::String(s) if s.is_empty() => json!("None"),
+        v => v.clone(),
+    }
+}
+
+fn cvss_scores(cvss: &Value, id: &str) -> Value {
+    let mut v2 = json!({ "base_score": -1.0, "exploitability_score": -1.0, "impact_score": -1.0 });
+    let mut v3 = v2.clone();
+    for c in cvss.as_array().into_iter().flatten() {
+        let score = c["base_score"].as_f64().unwrap_or(-1.0);
+        let version = c["version"].as_str().unwrap_or_default();
+        if version.starts_with('2') {
+            v2["base_score"] = json!(score);
+        } else if version.starts_with('3') {
+            v3["base_score"] = json!(score);
+        }
+    }
+    json!([{ "id": id, "cvss_v2": v2, "cvss_v3": v3 }])
+}
+
+fn record(f: &Value) -> Value {
+    let name = f["package_name"].as_str().unwrap_or_default();
+    let version = f["package_version"].as_str().unwrap_or_default();
+    let vuln = f["vuln"].as_str().unwrap_or_default();
+    let ptype = f["package_type"].as_str().unwrap_or_default();
+    json!({
+        "vuln": vuln,
+        "severity": f["severity"],
+        "url": or_none(&f["url"]),
+        "fix": or_none(&f["fix"]),
+        "package": format!("{name}-{version}"),
+        "package_name": name,
+        "package_version": version,
+        "package_type": if ptype == "apkg" { "APKG".to_owned() } else { ptype.to_owned() },
+        "package_cpe": or_none(&f["package_cpe"]),
+        "package_cpe23": or_none(&f["package_cpe"]),
+        "package_path": if ["dpkg", "apkg", "rpm"].contains(&ptype) { json!("pkgdb") } else { or_none(&f["package_path"]) },
+        "feed": "vulnerabilities",
+        "feed_group": f["namespace"],
+        "will_not_fix": f["will_not_fix"],
+        "nvd_data": if vuln.starts_with("CVE-") { cvss_scores(&f["cvss"], vuln) } else { json!([]) },
+        "vendor_data": [],
+        "aliases": f["aliases"],
+        "kev": f.get("kev").cloned().unwrap_or(Value::Null),
+        "epss": f.get("epss").cloned().unwrap_or(Value::Null),
+    })
+}
+
+async fn one(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((digest, vtype)): Path<(String, String)>,
+    Query(q): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let img = analyzed(&deps, &caller.account, &digest).await?;
+    if !TYPES.contains(&vtype.as_str()) {
+        return Err(ApiError::NotFound(format!("content type ({vtype}) not available")));
+    }
+    let vendor_only = flag(&q, "vendor_only", true)?;
+    flag(&q, "force_refresh", false)?;
+    let findings = deps.store.vulnerabilities(img.id).await?.map(|(f, _)| f).unwrap_or_else(|| json!([]));
+    let vulns: Vec<Value> = findings
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            let t = f["package_type"].as_str().unwrap_or_default();
+            match vtype.as_str() {
+                "os" => !NON_OS.contains(&t),
+                "non-os" => NON_OS.contains(&t),
+                _ => true,
+            }
+        })
+        .filter(|f| !(vendor_only && f["will_not_fix"].as_bool() == Some(true)))
+        .map(record)
+        .collect();
+    Ok(Json(json!({ "imageDigest": digest, "vulnerability_type": vtype, "vulnerabilities": vulns })))
+}

@@ -1,0 +1,129 @@
+//! Matching input (advisories by package key, enrichments) and stored findings.
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{Store, StoreError};
+
+/// One affected-package row with its advisory, for the matcher.
+#[derive(Debug, Clone)]
+pub struct MatchCandidate {
+    pub feed: String,
+    pub vuln_id: String,
+    pub aliases: Vec<String>,
+    pub namespace: String,
+    pub package: String,
+    pub version_format: String,
+    pub ranges: Value,
+    pub versions: Vec<String>,
+    pub fixed: Vec<String>,
+    pub state: String,
+    pub severity: Option<String>,
+    pub vuln_severity: Option<String>,
+    pub severity_source: Option<String>,
+    pub cvss: Value,
+    pub refs: Vec<String>,
+}
+
+/// KEV and EPSS facts about one CVE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrichment {
+    pub cve: String,
+    pub kev_date_added: Option<time::Date>,
+    pub epss_score: Option<f64>,
+    pub epss_percentile: Option<f64>,
+}
+
+impl Store {
+    /// Every advisory row for any of `keys` (`(namespace, package)`), in one query.
+    pub async fn match_candidates(&self, keys: &[(String, String)]) -> Result<Vec<MatchCandidate>, StoreError> {
+        let (ns, pkgs): (Vec<String>, Vec<String>) = keys.iter().cloned().unzip();
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT vp.feed, vp.vuln_id, v.aliases, vp.namespace, vp.package, vp.version_format, vp.ranges,
+                        vp.versions, vp.fixed, vp.state, vp.severity, v.severity, v.severity_source, v.cvss, v.refs
+                 FROM UNNEST($1::text[], $2::text[]) AS k(ns, pkg)
+                 JOIN vulnerability_packages vp ON vp.namespace = k.ns AND vp.package = k.pkg
+                 JOIN vulnerabilities v ON v.feed = vp.feed AND v.scope = vp.scope AND v.id = vp.vuln_id
+                 WHERE v.withdrawn IS NULL",
+                &[&ns, &pkgs],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| MatchCandidate {
+                feed: r.get(0),
+                vuln_id: r.get(1),
+                aliases: r.get(2),
+                namespace: r.get(3),
+                package: r.get(4),
+                version_format: r.get(5),
+                ranges: r.get(6),
+                versions: r.get(7),
+                fixed: r.get(8),
+                state: r.get(9),
+                severity: r.get(10),
+                vuln_severity: r.get(11),
+                severity_source: r.get(12),
+                cvss: r.get(13),
+                refs: r.get(14),
+            })
+            .collect())
+    }
+
+    pub async fn enrichments(&self, cves: &[String]) -> Result<Vec<Enrichment>, StoreError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT cve, kev_date_added, epss_score, epss_percentile FROM vulnerability_enrichments WHERE cve = ANY($1)",
+                &[&cves],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Enrichment { cve: r.get(0), kev_date_added: r.get(1), epss_score: r.get(2), epss_percentile: r.get(3) })
+            .collect())
+    }
+
+    /// Replaces an image's findings (idempotent).
+    pub async fn save_vulnerabilities(&self, image: Uuid, findings: &Value) -> Result<(), StoreError> {
+        self.conn()
+            .await?
+            .execute(
+                "INSERT INTO image_vulnerabilities (image_id, findings) VALUES ($1, $2)
+                 ON CONFLICT (image_id) DO UPDATE SET findings = EXCLUDED.findings, evaluated_at = now()",
+                &[&image, findings],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The stored findings and when they were computed; `None` before the first evaluation.
+    pub async fn vulnerabilities(&self, image: Uuid) -> Result<Option<(Value, OffsetDateTime)>, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt("SELECT findings, evaluated_at FROM image_vulnerabilities WHERE image_id = $1", &[&image])
+            .await?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// Whether the feeds hold data for a distro namespace, and the oldest last sync of
+    /// its groups (for the policy engine's feed-data triggers).
+    pub async fn namespace_feed_status(&self, namespace: &str) -> Result<(bool, Option<OffsetDateTime>), StoreError> {
+        let conn = self.conn().await?;
+        let has = conn
+            .query_one("SELECT EXISTS (SELECT 1 FROM vulnerability_packages WHERE namespace = $1)", &[&namespace])
+            .await?
+            .get(0);
+        let last: Option<OffsetDateTime> = conn
+            .query_one("SELECT min(last_sync) FROM feed_groups WHERE grp = $1", &[&namespace])
+            .await?
+            .get(0);
+        Ok((has, last))
+    }
+}

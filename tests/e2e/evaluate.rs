@@ -1,0 +1,108 @@
+//! Vulnerabilities and policy verdicts: real feed records synced, an image matched and
+//! evaluated against Anchore's default bundle, then against a user's bundle.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use customs_tests::{registry, Stack};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::images::{add, by_tag};
+
+/// The repo's copies of real upstream records, read through `file://`.
+async fn sync_fixture_feeds(stack: &Stack) -> Result<()> {
+    let t = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/feeds/testdata");
+    let urls = BTreeMap::from([
+        ("osv".to_owned(), vec![format!("file://{t}/osv/")]),
+        ("debian".to_owned(), vec![format!("file://{t}/debian/vunnel-debian.json")]),
+        ("kev".to_owned(), vec![format!("file://{t}/kev/known_exploited_vulnerabilities.json")]),
+        ("epss".to_owned(), vec![format!("file://{t}/epss/example-1.csv")]),
+    ]);
+    let deps = customs_feed_sync::Deps {
+        store: stack.app.store.clone(),
+        sources: customs_feed_sync::Sources {
+            urls,
+            nvd_api_key: None,
+            nvd_page_size: 2000,
+            nvd_delay: Duration::ZERO,
+            backoff: Duration::from_millis(10),
+            redhat_max_files: 10,
+            timeout: Duration::from_secs(30),
+        },
+    };
+    customs_feed_sync::sync_all(&deps, "test", false).await?;
+    Ok(())
+}
+
+async fn get(stack: &Stack, path: &str) -> Result<Value> {
+    Ok(stack.request(Method::GET, path).send().await?.error_for_status()?.json().await?)
+}
+
+#[tokio::test]
+async fn images_are_matched_against_synced_feeds_and_evaluated_by_policy() -> Result<()> {
+    let stack = Stack::start().await?;
+    sync_fixture_feeds(&stack).await?;
+    let tag = format!("{}/customs/debian-app:latest", registry());
+    add(&stack, json!({ "tag": tag })).await?;
+    stack.drain().await?;
+    let img = by_tag(&stack, &tag).await?;
+    let digest = img["imageDigest"].as_str().context("digest")?.to_owned();
+
+    let all = get(&stack, &format!("/v1/images/{digest}/vuln/all")).await?;
+    let vulns = all["vulnerabilities"].as_array().cloned().unwrap_or_default();
+    let hit = |id: &str, pkg: &str| vulns.iter().any(|v| v["vuln"] == id && v["package_name"] == pkg);
+    // lodash 4.17.15 < 4.17.21: GHSA-35jh-r3h4-6jhm, reported under its CVE alias.
+    assert!(hit("CVE-2021-23337", "lodash"), "{vulns:#?}");
+    let lodash = vulns.iter().find(|v| v["package_name"] == "lodash").context("lodash")?;
+    assert_eq!(lodash["fix"], "4.17.21");
+    assert_eq!(lodash["package"], "lodash-4.17.15");
+    assert!(lodash["aliases"].as_array().is_some_and(|a| a.contains(&json!("GHSA-35jh-r3h4-6jhm"))));
+    // requests 2.31.0 is the fixed version of PYSEC-2023-74: not reported.
+    assert!(!vulns.iter().any(|v| v["package_name"] == "requests"), "fixed versions are not vulnerable");
+    let os = get(&stack, &format!("/v1/images/{digest}/vuln/os")).await?;
+    assert!(os["vulnerabilities"].as_array().is_some_and(|v| v.iter().all(|x| x["package_type"] == "dpkg")), "{os}");
+    let non_os = get(&stack, &format!("/v1/images/{digest}/vuln/non-os?vendor_only=False")).await?;
+    assert!(non_os["vulnerabilities"].as_array().is_some_and(|v| v.iter().any(|x| x["package_name"] == "lodash")));
+
+    // Anchore's default bundle stops on the High-severity lodash vulnerability.
+    let check = get(&stack, &format!("/v1/images/{digest}/check?tag={tag}&detail=true")).await?;
+    let entry = &check[0][&digest][&tag][0];
+    assert_eq!(entry["status"], "fail", "{check:#}");
+    let rows = entry["detail"]["result"]["result"][img["image_detail"][0]["imageId"].as_str().unwrap_or_default()]["result"]["rows"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(rows.iter().any(|r| r[2].as_str().is_some_and(|t| t.starts_with("CVE-2021-23337+")) && r[6] == "stop"), "{rows:#?}");
+
+    // A user's bundle that only warns: activating it re-evaluates the image to pass.
+    let bundle = json!({
+        "id": "warn-only", "name": "warn only", "version": "1_0", "comment": "",
+        "policies": [{ "id": "p1", "name": "p1", "version": "1_0", "rules": [
+            { "id": "r1", "gate": "vulnerabilities", "trigger": "package", "action": "WARN",
+              "params": [{ "name": "package_type", "value": "all" }, { "name": "severity_comparison", "value": ">=" }, { "name": "severity", "value": "high" }] }
+        ]}],
+        "whitelists": [], "mappings": [{ "id": "m1", "name": "all", "registry": "*", "repository": "*", "image": { "type": "tag", "value": "*" }, "policy_ids": ["p1"], "whitelist_ids": [] }],
+        "whitelisted_images": [], "blacklisted_images": []
+    });
+    let resp = stack.request(Method::POST, "/v1/policies?detail=True").json(&bundle).send().await?;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await?);
+    let resp = stack.request(Method::PUT, "/v1/policies/warn-only").json(&json!({ "active": true, "policybundle": {} })).send().await?;
+    assert_eq!(resp.status(), 200);
+    stack.drain().await?;
+    let check = get(&stack, &format!("/v1/images/{digest}/check?tag={tag}")).await?;
+    assert_eq!(check[0][&digest][&tag][0]["status"], "pass", "{check:#}");
+    assert_eq!(check[0][&digest][&tag][0]["policyId"], "warn-only");
+
+    // An invalid bundle is refused with Anchore's validation details; the active one can't be deleted.
+    let mut bad = bundle.clone();
+    bad["policies"][0]["rules"][0]["gate"] = json!("no_such_gate");
+    let resp = stack.request(Method::POST, "/v1/policies").json(&bad).send().await?;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await?;
+    assert_eq!(v["message"], "Bundle failed validation", "{v}");
+    let resp = stack.request(Method::DELETE, "/v1/policies/warn-only").send().await?;
+    assert_eq!(resp.status(), 400);
+    Ok(())
+}
