@@ -22,6 +22,7 @@ async fn sync_fixture_feeds(stack: &Stack) -> Result<()> {
     ]);
     let deps = customs_feed_sync::Deps {
         store: stack.app.store.clone(),
+        queues: None,
         sources: customs_feed_sync::Sources {
             urls,
             nvd_api_key: None,
@@ -104,5 +105,24 @@ async fn images_are_matched_against_synced_feeds_and_evaluated_by_policy() -> Re
     assert_eq!(v["message"], "Bundle failed validation", "{v}");
     let resp = stack.request(Method::DELETE, "/v1/policies/warn-only").send().await?;
     assert_eq!(resp.status(), 400);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_feed_sync_re_evaluates_the_images_it_touches() -> Result<()> {
+    customs_tests::env("CUSTOMS_FEED_OSV_URLS")?;
+    let stack = Stack::start().await?;
+    let tag = format!("{}/customs/debian-app:latest", registry());
+    add(&stack, json!({ "tag": tag })).await?;
+    stack.drain().await?;
+    let digest = by_tag(&stack, &tag).await?["imageDigest"].as_str().context("digest")?.to_owned();
+    let before = get(&stack, &format!("/v1/images/{digest}/vuln/all")).await?;
+    assert_eq!(before["vulnerabilities"], json!([]), "no feeds yet");
+    // The scheduled path: a FeedSync message on the feed-sync queue, handled by the function.
+    stack.app.queues.send(&customs_contracts::FeedSync { trigger: customs_contracts::FeedSyncTrigger::Schedule, flush: false }).await?;
+    stack.drain().await?;
+    let after = get(&stack, &format!("/v1/images/{digest}/vuln/all")).await?;
+    let vulns = after["vulnerabilities"].as_array().cloned().unwrap_or_default();
+    assert!(vulns.iter().any(|v| v["package_name"] == "lodash"), "re-evaluated after the sync: {after:#}");
     Ok(())
 }

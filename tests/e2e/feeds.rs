@@ -132,7 +132,7 @@ async fn count(c: &tokio_postgres::Client, sql: &str, feed: &str) -> Result<i64>
 async fn real_feeds_sync_incrementally_and_show_in_anchores_feed_api() -> Result<()> {
     let stack = Stack::start().await?;
     let (base, served) = serve().await?;
-    let deps = Deps { store: stack.app.store.clone(), sources: sources(&base) };
+    let deps = Deps { store: stack.app.store.clone(), sources: sources(&base), queues: None };
 
     // First sync: everything is new.
     let first = sync_all(&deps, "api", false).await?;

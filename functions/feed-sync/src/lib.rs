@@ -23,6 +23,8 @@ pub struct Deps {
     pub store: Store,
     /// Feed source URLs and fetch settings (`Sources::from_env()`).
     pub sources: Sources,
+    /// Where re-evaluations of affected images are queued (`None`: sync only).
+    pub queues: Option<customs_runtime::Queues>,
 }
 
 /// The Lambda handler: one SQS batch of `FeedSync` messages.
@@ -37,7 +39,18 @@ async fn process(msg: FeedSync, d: Delivery, deps: &Deps) -> Result<(), Retry> {
         FeedSyncTrigger::Api => "api",
     };
     info!(flush = msg.flush, "Feed sync requested");
-    sync_all(deps, trigger, msg.flush).await.map_err(Retry::new)?;
+    let reports = sync_all(deps, trigger, msg.flush).await.map_err(Retry::new)?;
+    if let Some(queues) = &deps.queues {
+        let ids: Vec<i64> = reports.iter().map(|r| r.sync_id).collect();
+        let affected = deps.store.images_affected_by_syncs(&ids).await.map_err(Retry::new)?;
+        for (account, image_id) in &affected {
+            queues
+                .send(&customs_contracts::EvaluateImage { account: account.clone(), image_id: *image_id })
+                .await
+                .map_err(Retry::new)?;
+        }
+        info!(images = affected.len(), "Queued re-evaluation of images the sync touched");
+    }
     Ok(())
 }
 

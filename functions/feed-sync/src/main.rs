@@ -7,6 +7,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = customs_feed_sync::Deps {
         store: Store::connect(&config::database_url()?, 2)?,
         sources: customs_feed_sync::Sources::from_env()?,
+        queues: Some(customs_runtime::Queues::new(
+            customs_runtime::aws::sqs(&customs_runtime::aws::load().await),
+            config::queue_prefix(),
+        )),
     };
     sqs::serve(|event| customs_feed_sync::handle(event, &deps)).await
 }

@@ -132,7 +132,11 @@ impl App {
                 })
             }
             "feed-sync" => {
-                let deps = Arc::new(customs_feed_sync::Deps { store, sources: customs_feed_sync::Sources::from_env()? });
+                let deps = Arc::new(customs_feed_sync::Deps {
+                    store,
+                    sources: customs_feed_sync::Sources::from_env()?,
+                    queues: Some(self.queues.clone()),
+                });
                 consumer(move |ev| {
                     let deps = deps.clone();
                     async move { customs_feed_sync::handle(ev, &deps).await }

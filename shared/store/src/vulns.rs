@@ -126,4 +126,25 @@ impl Store {
             .get(0);
         Ok((has, last))
     }
+
+    /// Analysed images holding a package whose advisories changed in these syncs (by
+    /// name, source name, or as the product of a `vendor:product` / `group:artifact` key).
+    /// Over-selection only costs a re-evaluation; the matcher decides.
+    pub async fn images_affected_by_syncs(&self, sync_ids: &[i64]) -> Result<Vec<(String, Uuid)>, StoreError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT DISTINCT i.account, i.id
+                 FROM feed_changes fc
+                 JOIN image_packages ip
+                   ON ip.name = fc.package OR ip.source_name = fc.package OR lower(ip.name) = fc.package
+                   OR fc.package LIKE '%:' || ip.name
+                 JOIN images i ON i.id = ip.image_id AND i.analysis_status = 'analyzed'
+                 WHERE fc.sync_id = ANY($1)",
+                &[&sync_ids],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
 }
