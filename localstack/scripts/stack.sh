@@ -78,7 +78,7 @@ note_running() {
 was_running() { local x; for x in "${running_before[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
 
 services() {
-  need_apt curl jq ca-certificates
+  need_apt curl jq ca-certificates bsdextrautils
   pg start
   "$S/registry.sh" start
   "$S/localstack.sh" start
@@ -98,6 +98,11 @@ up() {
   eval "$(print_env)"
   runner provision >>"$CUSTOMS_LOGS/customs-local.log" 2>&1 || die "provisioning failed; see $CUSTOMS_LOGS/customs-local.log"
   runner migrate >>"$CUSTOMS_LOGS/customs-local.log" 2>&1 || die "migrations failed; see $CUSTOMS_LOGS/customs-local.log"
+  # A rebuilt runner replaces the running one (make up twice stays harmless).
+  if alive customs-local && [ "$CUSTOMS_ROOT/target/debug/customs-local" -nt "$(pidfile customs-local)" ]; then
+    log "customs-local was rebuilt; restarting it"
+    stop_pid customs-local
+  fi
   spawn customs-local "$CUSTOMS_ROOT/target/debug/customs-local" serve
   wait_http "http://$API_ADDR/v1" 150 || die "API did not answer on $API_ADDR; see $CUSTOMS_LOGS/customs-local.log"
   # First feed sync, through the feed-sync queue like every later one.
@@ -128,10 +133,15 @@ api() { curl -sS -u "admin:$CUSTOMS_ADMIN_PASSWORD" -H 'Content-Type: applicatio
 demo() {
   note_running; trap cleanup EXIT
   up
-  local tag="$REGISTRY/customs/debian-app:latest" url="http://$API_ADDR/v1" status="" rec
+  local tag="$REGISTRY/customs/debian-app:latest" url="http://$API_ADDR/v1" status="" rec digest check
+  log "waiting for the first feed sync (the repo's real upstream records)"
+  for _ in $(seq 1 300); do
+    [ "$(api "$url/system/feeds" | jq '[.[] | select(.name == "osv") | .groups[] | select(.last_sync != null)] | length')" -gt 0 ] 2>/dev/null && break
+    sleep 0.2
+  done
   log "POST $url/images {\"tag\": \"$tag\"}"
   api -X POST "$url/images?force=true" -d "{\"tag\": \"$tag\"}" | jq -e '.[0] | {analysis_status, tag: .image_detail[0].fulltag}'
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 900); do
     rec=$(api -G "$url/images" --data-urlencode "fulltag=$tag")
     status=$(jq -r '.[0].analysis_status' <<<"$rec")
     case "$status" in analyzed|analysis_failed) break ;; esac
@@ -139,8 +149,25 @@ demo() {
   done
   echo
   echo "== $tag"
-  jq -r '.[0] | "digest:      \(.imageDigest)\nstatus:      \(.analysis_status)\(if .analysis_error then " (\(.analysis_error))" else "" end)\nanalyzed at: \(.analyzed_at)\narch:        \(.image_content.metadata.arch)\nlayers:      \(.image_content.metadata.layer_count)\nsize:        \(.image_content.metadata.image_size) bytes (compressed)"' <<<"$rec"
-  [ "$status" = analyzed ]
+  jq -r '.[0] | "digest:      \(.imageDigest)\nstatus:      \(.analysis_status)\(if .analysis_error then " (\(.analysis_error))" else "" end)\ndistro:      \(.image_content.metadata.distro) \(.image_content.metadata.distro_version)\nlayers:      \(.image_content.metadata.layer_count), \(.image_content.metadata.image_size) bytes compressed, \(.file_count) files"' <<<"$rec"
+  [ "$status" = analyzed ] || return 1
+  digest=$(jq -r '.[0].imageDigest' <<<"$rec")
+  for _ in $(seq 1 300); do
+    check=$(api -G "$url/images/$digest/check" --data-urlencode "tag=$tag" --data-urlencode "detail=true")
+    jq -e 'type == "array"' >/dev/null 2>&1 <<<"$check" && break
+    sleep 0.2
+  done
+  echo
+  echo "== packages"
+  for t in os python npm java go binary; do
+    printf '%-7s %s\n' "$t" "$(api "$url/images/$digest/content/$t" | jq '.content | length')"
+  done
+  echo
+  echo "== vulnerabilities"
+  api "$url/images/$digest/vuln/all" | jq -r '.vulnerabilities | sort_by(.severity) | (["VULN","PACKAGE","SEVERITY","FIX","FEED GROUP"] | @tsv), (.[] | [.vuln, .package, .severity, .fix, .feed_group] | @tsv)' | column -t -s $'\t'
+  echo
+  echo "== policy (active bundle)"
+  jq -r --arg d "$digest" --arg t "$tag" '.[0][$d][$t][0] | "status: \(.status)  policy: \(.policyId)", (.detail.result.result | to_entries[] | select(.value.result?) | .value.result.rows[] | "  \(.[6] | ascii_upcase)\t\(.[3])/\(.[4])\t\(.[5])")' <<<"$check"
 }
 
 test_all() {

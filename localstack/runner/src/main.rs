@@ -29,11 +29,17 @@ async fn main() -> Result<()> {
             )
             .await?;
             let runner = app.runner().await?;
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            let polling = tokio::spawn(async move { runner.run_until(stop_rx).await });
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
                 r = app.serve_api() => r?,
-                () = runner.run() => {},
-                _ = tokio::signal::ctrl_c() => ::tracing::info!("Stopping"),
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
             }
+            ::tracing::info!("Stopping: finishing the polls in flight");
+            let _ = stop_tx.send(true);
+            let _ = polling.await;
         }
         _ => bail!("{USAGE}"),
     }

@@ -146,11 +146,22 @@ impl Runner {
 
     /// Polls every queue forever (one long-polling loop per binding).
     pub async fn run(&self) {
-        let loops = self.bindings.iter().map(|b| async move {
-            loop {
-                if let Err(e) = self.poll_once(b, 20).await {
-                    error!(queue = %b.queue_url, error = format!("{e:#}"), "Polling failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+        let (_keep, stop) = tokio::sync::watch::channel(false);
+        self.run_until(stop).await;
+    }
+
+    /// Polls every queue until `stop` turns true, then returns once the polls in flight
+    /// have come back and their messages are handled: a receive is never abandoned, so
+    /// no message is left invisible behind a dead connection. Polls wait at most 2 s.
+    pub async fn run_until(&self, stop: tokio::sync::watch::Receiver<bool>) {
+        let loops = self.bindings.iter().map(|b| {
+            let stop = stop.clone();
+            async move {
+                while !*stop.borrow() {
+                    if let Err(e) = self.poll_once(b, 2).await {
+                        error!(queue = %b.queue_url, error = format!("{e:#}"), "Polling failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
                 }
             }
         });
