@@ -7,6 +7,8 @@ mod evaluate;
 mod feeds;
 mod images;
 mod migrations;
+mod notify;
 mod registries;
 mod runner;
 mod staging;
+mod watch;

@@ -67,7 +67,9 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         deps.store
             .fail_analysis(account, image_id, &reason)
             .await
-            .map_err(Retry::new)
+            .map_err(Retry::new)?;
+        announce(deps, &AnalyzeImage { account: account.to_owned(), image_id }).await;
+        Ok(())
     };
     let reference = match ImageRef::parse(&image.source_ref) {
         Ok(r) => r,
@@ -204,6 +206,7 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         Err(e) => return Err(Retry::new(e)),
     };
     info!(digest = ?stored.image_digest, layers = stored.layer_count, "Analyzed image");
+    announce(deps, &AnalyzeImage { account: msg.account.clone(), image_id: stored.id }).await;
     deps.queues
         .send(&EvaluateImage {
             account: msg.account.clone(),
@@ -212,4 +215,20 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         .await
         .map_err(Retry::new)?;
     Ok(())
+}
+
+/// Records the analysis events and hands the wanted ones to notify. Best effort: an
+/// event recorded but not queued is queued again by the watch tick's outbox sweep.
+async fn announce(deps: &Deps, image: &AnalyzeImage) {
+    match deps.store.record_analysis_outcome(&image.account, image.image_id).await {
+        Ok(ids) => {
+            for event_id in ids {
+                let msg = customs_contracts::Notify { account: image.account.clone(), event_id };
+                if let Err(e) = deps.queues.send(&msg).await {
+                    warn!(error = %e, %event_id, "Notification not queued; the outbox sweep will");
+                }
+            }
+        }
+        Err(e) => warn!(error = %e, "Analysis events not recorded"),
+    }
 }

@@ -119,7 +119,7 @@ async fn add(
     body: Bytes,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let force = flag(&q, "force", false)?;
-    flag(&q, "autosubscribe", true)?;
+    let autosubscribe = flag(&q, "autosubscribe", true)?;
     let b: AddBody = json_body(&body)?;
     let r = reference(&b)?;
     let platform = b.platform.as_deref().unwrap_or("linux/amd64");
@@ -134,6 +134,11 @@ async fn add(
         .store
         .add_image(&caller.account, &r, platform, &annotations, force)
         .await?;
+    if let Some(fulltag) = r.full_tag() {
+        deps.store
+            .ensure_tag_subscriptions(&caller.account, &fulltag, autosubscribe)
+            .await?;
+    }
     let mut image = outcome.image;
     if outcome.needs_analysis {
         let msg = AnalyzeImage {

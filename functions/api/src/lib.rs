@@ -3,6 +3,7 @@
 mod auth;
 mod content;
 mod error;
+mod events;
 mod feeds;
 mod images;
 mod metadata;
@@ -10,13 +11,15 @@ mod params;
 mod policies;
 mod registries;
 mod render;
+mod subscriptions;
 mod system;
+mod webhooks;
 mod vulns;
 
 use std::sync::Arc;
 
 use axum::Router;
-use customs_image::Registry;
+use customs_image::{NetworkPolicy, Registry};
 use customs_runtime::Queues;
 use customs_store::{SecretBox, Store};
 
@@ -33,6 +36,8 @@ pub struct Deps {
     pub registry: Registry,
     /// Seals registry passwords at rest.
     pub secrets: SecretBox,
+    /// Which addresses webhook URLs may resolve to (checked when a webhook is saved).
+    pub webhook_policy: NetworkPolicy,
 }
 
 pub(crate) type AppState = Arc<Deps>;
@@ -47,6 +52,9 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(policies::routes())
         .merge(registries::routes())
         .merge(feeds::routes())
+        .merge(subscriptions::routes())
+        .merge(events::routes())
+        .merge(webhooks::routes())
         .layer(axum::middleware::from_fn_with_state(
             deps.clone(),
             auth::require_user,

@@ -19,6 +19,9 @@ async fn main() -> Result<(), lambda_http::Error> {
             "CUSTOMS_SECRETS_KEY",
             " (base64 of 32 random bytes)",
         )?)?,
+        webhook_policy: NetworkPolicy {
+            allow_private: config::parsed("CUSTOMS_ALLOW_PRIVATE_WEBHOOKS", false)?,
+        },
     };
     lambda_http::run(customs_api::router(Arc::new(deps))).await
 }

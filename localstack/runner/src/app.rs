@@ -84,6 +84,12 @@ impl App {
             auth,
             registry: registry.clone(),
             secrets: secrets.clone(),
+            webhook_policy: NetworkPolicy {
+                allow_private: config::parsed(
+                    "CUSTOMS_ALLOW_PRIVATE_WEBHOOKS",
+                    settings.allow_private_registries,
+                )?,
+            },
         });
         Ok(Self {
             sdk,
@@ -125,7 +131,21 @@ impl App {
                 })
             }
             "notify" => {
-                let deps = Arc::new(customs_notify::Deps { store });
+                let deps = Arc::new(customs_notify::Deps {
+                    store,
+                    queues: self.queues.clone(),
+                    secrets: self.secrets.clone(),
+                    topic: customs_runtime::Topic::by_name(
+                        customs_runtime::aws::sns(&self.sdk),
+                        self.settings.names.topic(),
+                    ),
+                    settings: customs_notify::Settings {
+                        allow_private_webhooks: self.api.webhook_policy.allow_private,
+                        // The local stack retries quickly; AWS uses the 30 s default.
+                        backoff_base_secs: config::parsed("CUSTOMS_WEBHOOK_BACKOFF_SECS", 1)?,
+                        ..customs_notify::Settings::from_env()?
+                    },
+                });
                 consumer(move |ev| {
                     let deps = deps.clone();
                     async move { customs_notify::handle(ev, &deps).await }
@@ -143,7 +163,12 @@ impl App {
                 })
             }
             "watch" => {
-                let deps = Arc::new(customs_watch::Deps { store });
+                let deps = Arc::new(customs_watch::Deps {
+                    store,
+                    queues: self.queues.clone(),
+                    registry: self.registry.clone(),
+                    secrets: self.secrets.clone(),
+                });
                 consumer(move |ev| {
                     let deps = deps.clone();
                     async move { customs_watch::handle(ev, &deps).await }

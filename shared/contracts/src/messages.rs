@@ -74,6 +74,20 @@ impl Message for WatchTick {
     const QUEUE: &'static str = queue::WATCH;
 }
 
+/// Check one watched tag or repository (fanned out by the watch tick, one per
+/// subscription, so a large watch list spreads over many invocations).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchSubscription {
+    pub account: String,
+    pub subscription_id: String,
+}
+
+impl Message for WatchSubscription {
+    const KIND: &'static str = "watch_subscription";
+    const VERSION: u32 = 1;
+    const QUEUE: &'static str = queue::WATCH;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

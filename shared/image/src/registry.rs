@@ -557,3 +557,70 @@ impl Registry {
         ))
     }
 }
+
+/// Cheap checks for the watch function: what a tag points to, and which tags exist.
+impl Registry {
+    /// The digest the registry serves for `r` (a HEAD request; registries that send no
+    /// `Docker-Content-Digest` header get a GET whose body is hashed). For a multi-platform
+    /// tag this is the index digest. `Transient` errors (429, 5xx, timeouts) are retryable.
+    pub async fn head_digest(
+        &self,
+        r: &ImageRef,
+        creds: Option<&Credentials>,
+        insecure: bool,
+    ) -> Result<String, RegistryError> {
+        self.policy.check(&r.registry).await?;
+        let client = self.client(r, insecure);
+        let auth = match creds {
+            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+            None => RegistryAuth::Anonymous,
+        };
+        let reference = match (&r.digest, &r.tag) {
+            (Some(d), _) => Reference::with_digest(r.registry.clone(), r.repo.clone(), d.clone()),
+            (_, t) => Reference::with_tag(
+                r.registry.clone(),
+                r.repo.clone(),
+                t.clone().unwrap_or_else(|| "latest".into()),
+            ),
+        };
+        client
+            .fetch_manifest_digest(&reference, &auth)
+            .await
+            .map_err(|e| classify_error(r, creds.is_none(), e))
+    }
+
+    /// Every tag of `r`'s repository, following the registry's pagination.
+    pub async fn list_tags(
+        &self,
+        r: &ImageRef,
+        creds: Option<&Credentials>,
+        insecure: bool,
+    ) -> Result<Vec<String>, RegistryError> {
+        const PAGE: usize = 1000;
+        self.policy.check(&r.registry).await?;
+        let client = self.client(r, insecure);
+        let auth = match creds {
+            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+            None => RegistryAuth::Anonymous,
+        };
+        let reference = Reference::with_tag(r.registry.clone(), r.repo.clone(), "latest".into());
+        let mut tags: Vec<String> = Vec::new();
+        loop {
+            let page = client
+                .list_tags(&reference, &auth, Some(PAGE), tags.last().map(String::as_str))
+                .await
+                .map_err(|e| classify_error(r, creds.is_none(), e))?;
+            let n = page.tags.len();
+            let before = tags.len();
+            for t in page.tags {
+                if !tags.contains(&t) {
+                    tags.push(t);
+                }
+            }
+            if n < PAGE || tags.len() == before {
+                break;
+            }
+        }
+        Ok(tags)
+    }
+}

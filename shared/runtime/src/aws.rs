@@ -11,3 +11,7 @@ pub async fn load() -> SdkConfig {
 pub fn sqs(conf: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::new(conf)
 }
+
+pub fn sns(conf: &SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(conf)
+}

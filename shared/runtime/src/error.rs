@@ -13,4 +13,6 @@ pub enum RuntimeError {
     },
     #[error("queue {queue}: {reason}")]
     Queue { queue: String, reason: String },
+    #[error("topic {topic}: {reason}")]
+    Topic { topic: String, reason: String },
 }

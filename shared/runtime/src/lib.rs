@@ -5,7 +5,9 @@ pub mod config;
 mod error;
 mod queues;
 pub mod sqs;
+mod topic;
 pub mod tracing;
 
 pub use error::RuntimeError;
 pub use queues::Queues;
+pub use topic::Topic;

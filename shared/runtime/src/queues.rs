@@ -75,4 +75,81 @@ impl Queues {
             })?;
         Ok(out.message_id.unwrap_or_default())
     }
+
+    /// Sends one message that becomes visible after `delay_secs` (at most 900, SQS's
+    /// limit): retries with backoff.
+    pub async fn send_delayed<M: Message>(&self, msg: &M, delay_secs: u32) -> Result<String, RuntimeError> {
+        let url = self.url(M::QUEUE).await?;
+        let out = self
+            .sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body(encode(msg))
+            .delay_seconds(i32::try_from(delay_secs.min(900)).unwrap_or(900))
+            .send()
+            .await
+            .map_err(|e| RuntimeError::Queue {
+                queue: self.name(M::QUEUE),
+                reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+            })?;
+        Ok(out.message_id.unwrap_or_default())
+    }
+
+    /// Sends many messages of one type, ten per request (fan-out). Returns how many were
+    /// accepted; the first refusal is an error.
+    pub async fn send_all<M: Message>(&self, msgs: &[M]) -> Result<usize, RuntimeError> {
+        let url = self.url(M::QUEUE).await?;
+        let mut sent = 0;
+        for chunk in msgs.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| {
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(format!("m{i}"))
+                        .message_body(encode(m))
+                        .build()
+                        .ok()
+                })
+                .collect::<Vec<_>>();
+            let out = self
+                .sqs
+                .send_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| RuntimeError::Queue {
+                    queue: self.name(M::QUEUE),
+                    reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+                })?;
+            if let Some(f) = out.failed.first() {
+                return Err(RuntimeError::Queue {
+                    queue: self.name(M::QUEUE),
+                    reason: format!("SendMessageBatch refused an entry: {} {}", f.code, f.message.clone().unwrap_or_default()),
+                });
+            }
+            sent += out.successful.len();
+        }
+        Ok(sent)
+    }
+
+    /// Puts a message straight into its queue's dead-letter queue (`<queue>-dlq`), for a
+    /// handler that gave up on it deliberately.
+    pub async fn send_dead_letter<M: Message>(&self, msg: &M) -> Result<String, RuntimeError> {
+        let dlq = format!("{}-dlq", M::QUEUE);
+        let url = self.url(&dlq).await?;
+        let out = self
+            .sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body(encode(msg))
+            .send()
+            .await
+            .map_err(|e| RuntimeError::Queue {
+                queue: self.name(&dlq),
+                reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
+            })?;
+        Ok(out.message_id.unwrap_or_default())
+    }
 }

@@ -1,15 +1,20 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod events;
 mod feeds;
 mod images;
 mod migrate;
 mod policies;
 mod registries;
 mod secrets;
+mod subscriptions;
 mod vulns;
 
 pub use error::StoreError;
+pub use events::{
+    DeliveryOutcome, DeliveryRecord, EventFilter, EventLevel, EventRecord, NewEvent, WebhookRecord, event_type,
+};
 #[allow(unused_imports)]
 pub use feeds::*;
 pub use images::{
@@ -19,6 +24,7 @@ pub use migrate::{MIGRATIONS, Migration};
 pub use policies::{EvaluationRecord, PolicyRecord};
 pub use registries::{RegistryCredential, RegistryRecord};
 pub use secrets::{SecretBox, SecretError};
+pub use subscriptions::{SUBSCRIPTION_TYPES, SubscriptionFilter, SubscriptionRecord, subscription_id};
 pub use vulns::{Enrichment, MatchCandidate};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

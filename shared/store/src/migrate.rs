@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "V0006__vulnerabilities"),
     migration!(7, "V0007__policies"),
     migration!(20, "V0020__feeds"),
+    migration!(40, "V0040__watch_events"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.

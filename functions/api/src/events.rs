@@ -1,0 +1,172 @@
+//! `/v1/events` and `/v1/event_types`: the account's event log, Anchore's shapes.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use customs_store::{EventFilter, EventRecord, event_type};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::params::Params;
+use crate::{ApiError, AppState, render};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events", get(list).delete(remove_many))
+        .route("/events/{id}", get(get_one).delete(remove))
+        .route("/event_types", get(types))
+}
+
+/// `EventResponse`.
+pub(crate) fn render_event(e: &EventRecord) -> Value {
+    let category: String = e.event_type.split('.').take(2).collect::<Vec<_>>().join(".");
+    json!({
+        "generated_uuid": e.id,
+        "created_at": render::ts(e.created_at),
+        "event": {
+            "type": e.event_type,
+            "category": category,
+            "level": e.level,
+            "message": e.message,
+            "details": e.details,
+            "timestamp": render::ts(e.created_at),
+            "resource": { "user_id": e.account, "id": e.resource_id, "type": e.resource_type },
+            "source": {
+                "servicename": e.source_servicename,
+                "hostid": e.source_hostid,
+                "base_url": null,
+                "request_id": null,
+            },
+        },
+    })
+}
+
+/// ISO-8601 / RFC 3339 times; a time without a zone is taken as UTC (as anchore-cli
+/// users tend to type it).
+fn time_param(q: &Params, name: &str) -> Result<Option<OffsetDateTime>, ApiError> {
+    let Some(v) = q.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let candidates = [v.to_owned(), format!("{v}Z"), format!("{v}T00:00:00Z")];
+    candidates
+        .iter()
+        .find_map(|c| OffsetDateTime::parse(c, &Rfc3339).ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_request(format!("{name}={v:?} is not an ISO-8601 time such as 2024-05-01T12:00:00Z")))
+}
+
+fn text(q: &Params, name: &str) -> Option<String> {
+    q.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn number(q: &Params, name: &str, default: i64, max: i64) -> Result<i64, ApiError> {
+    match text(q, name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ApiError::bad_request(format!("{name}={v:?} must be a whole number from 1 to {max}"))),
+    }
+}
+
+fn level(q: &Params) -> Result<Option<String>, ApiError> {
+    match text(q, "level") {
+        None => Ok(None),
+        Some(l) if matches!(l.to_ascii_lowercase().as_str(), "info" | "error") => Ok(Some(l.to_ascii_uppercase())),
+        Some(l) => Err(ApiError::bad_request(format!("level={l:?} must be info or error"))),
+    }
+}
+
+async fn list(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    let page = number(&q, "page", 1, i64::from(i32::MAX))?;
+    let f = EventFilter {
+        event_type: text(&q, "event_type"),
+        resource_type: text(&q, "resource_type"),
+        resource_id: text(&q, "resource_id"),
+        level: level(&q)?,
+        source_servicename: text(&q, "source_servicename"),
+        source_hostid: text(&q, "source_hostid"),
+        since: time_param(&q, "since")?,
+        before: time_param(&q, "before")?,
+        page,
+        limit: number(&q, "limit", 100, 1000)?,
+    };
+    let (events, more) = deps.store.events(&caller.account, &f).await?;
+    Ok(Json(json!({
+        "results": events.iter().map(render_event).collect::<Vec<_>>(),
+        "next_page": more,
+        "item_count": events.len(),
+        "page": page,
+    })))
+}
+
+fn event_id(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| ApiError::NotFound(format!("event {id} not found")))
+}
+
+async fn get_one(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let e = deps
+        .store
+        .event(&caller.account, event_id(&id)?)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("event {id} not found")))?;
+    Ok(Json(render_event(&e)))
+}
+
+async fn remove(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !deps.store.delete_event(&caller.account, event_id(&id)?).await? {
+        return Err(ApiError::NotFound(format!("event {id} not found")));
+    }
+    Ok(Json(json!("deleted")))
+}
+
+async fn remove_many(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<Params>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let ids = deps
+        .store
+        .delete_events(
+            &caller.account,
+            time_param(&q, "since")?,
+            time_param(&q, "before")?,
+            level(&q)?.as_deref(),
+        )
+        .await?;
+    Ok(Json(ids.iter().map(Uuid::to_string).collect()))
+}
+
+/// `EventTypesList`: categories (`user.image`, …) holding the event types.
+async fn types() -> Json<Value> {
+    let mut cats: Vec<(String, Vec<Value>)> = Vec::new();
+    for t in event_type::ALL {
+        let cat: String = t.split('.').take(2).collect::<Vec<_>>().join(".");
+        let entry = json!({ "name": t, "type": t });
+        match cats.iter_mut().find(|(c, _)| *c == cat) {
+            Some((_, v)) => v.push(entry),
+            None => cats.push((cat, vec![entry])),
+        }
+    }
+    Json(Value::Array(
+        cats.into_iter()
+            .map(|(c, events)| json!({ "name": c, "description": null, "subcategories": [{ "name": c, "description": null, "events": events }] }))
+            .collect(),
+    ))
+}
