@@ -122,3 +122,76 @@ async fn anchore_cli_reads_image_metadata() -> Result<()> {
     ensure!(code == 0, "{out}");
     Ok(())
 }
+
+#[tokio::test]
+async fn anchore_cli_policy_evaluation_vuln_registry_and_system_commands() -> Result<()> {
+    let bin = env("ANCHORE_CLI")?;
+    let stack = Stack::start().await?;
+    let cli = Cli { bin, url: stack.url("/v1") };
+    let ok = |r: (i32, String), what: &str| -> Result<String> {
+        ensure!(r.0 == 0, "{what} exited {}: {}", r.0, r.1);
+        Ok(r.1)
+    };
+
+    let out = ok(cli.run(&["system", "status"]).await?, "system status")?;
+    assert!(out.contains("Service apiext") && out.contains("up"), "{out}");
+    let out = ok(cli.run(&["account", "whoami"]).await?, "account whoami")?;
+    assert!(out.contains("admin"), "{out}");
+    ok(cli.run(&["system", "feeds", "list"]).await?, "system feeds list")?;
+
+    // Not analysed yet: the exact message drives exit code 101.
+    let tag = format!("{}/customs/tiny:latest", registry());
+    ok(cli.run(&["image", "add", &tag]).await?, "image add")?;
+    let (code, out) = cli.run(&["image", "vuln", &tag, "all"]).await?;
+    assert_eq!(code, 101, "{out}");
+    stack.drain().await?;
+    let out = ok(cli.run(&["image", "vuln", &tag, "all"]).await?, "image vuln")?;
+    assert!(!out.contains("failed to format"), "{out}");
+    let out = ok(cli.run(&["image", "content", &tag, "go"]).await?, "image content go")?;
+    assert!(out.contains("github.com/google/uuid"), "{out}");
+
+    // The default bundle: tiny has no vulnerabilities and no HEALTHCHECK: a warning, a pass.
+    let (code, out) = cli.run(&["evaluate", "check", &tag, "--detail"]).await?;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Status: pass") && out.contains("HEALTHCHECK"), "{out}");
+
+    // A bundle that stops everything: upload, activate, re-evaluate, fail with exit 1.
+    let bundle = serde_json::json!({
+        "id": "stop-all", "name": "stop all", "version": "1_0", "comment": "",
+        "policies": [{ "id": "p", "name": "p", "version": "1_0", "rules": [
+            { "id": "r", "gate": "always", "trigger": "always", "action": "STOP", "params": [] }]}],
+        "whitelists": [], "whitelisted_images": [], "blacklisted_images": [],
+        "mappings": [{ "id": "m", "name": "m", "registry": "*", "repository": "*", "image": { "type": "tag", "value": "*" }, "policy_ids": ["p"], "whitelist_ids": [] }]
+    });
+    let file = std::env::temp_dir().join(format!("{}-bundle.json", stack.prefix));
+    std::fs::write(&file, serde_json::to_vec(&bundle)?)?;
+    let out = ok(cli.run(&["policy", "add", file.to_str().unwrap_or_default()]).await?, "policy add")?;
+    assert!(out.contains("stop-all"), "{out}");
+    let out = ok(cli.run(&["policy", "list"]).await?, "policy list")?;
+    assert!(out.contains("stop-all") && out.contains("2c53a13c-1765-11e8-82ef-23527761d060"), "{out}");
+    ok(cli.run(&["policy", "get", "stop-all", "--detail"]).await?, "policy get")?;
+    let out = ok(cli.run(&["policy", "activate", "stop-all"]).await?, "policy activate")?;
+    assert!(out.contains("Success"), "{out}");
+    stack.drain().await?;
+    let (code, out) = cli.run(&["evaluate", "check", &tag]).await?;
+    assert_eq!(code, 1, "a failed evaluation exits 1: {out}");
+    assert!(out.contains("Status: fail"), "{out}");
+    let (code, out) = cli.run(&["policy", "del", "stop-all"]).await?;
+    assert_ne!(code, 0, "the active policy cannot be deleted: {out}");
+    ok(cli.run(&["policy", "activate", "2c53a13c-1765-11e8-82ef-23527761d060"]).await?, "policy activate default")?;
+    ok(cli.run(&["policy", "del", "stop-all"]).await?, "policy del")?;
+
+    // Registries: credentials validated and stored, never shown.
+    let out = ok(cli.run(&["registry", "add", &customs_tests::basic_registry(), "customs", "customs-pass", "--insecure"]).await?, "registry add")?;
+    assert!(!out.contains("customs-pass"), "{out}");
+    let out = ok(cli.run(&["registry", "list"]).await?, "registry list")?;
+    assert!(out.contains(&customs_tests::basic_registry()), "{out}");
+    let (code, out) = cli.run(&["registry", "add", "127.0.0.1:5002", "customs", "wrong"]).await?;
+    assert_ne!(code, 0, "an unreachable registry fails validation: {out}");
+    ok(cli.run(&["registry", "del", &customs_tests::basic_registry()]).await?, "registry del")?;
+
+    ok(cli.run(&["subscription", "list"]).await?, "subscription list")?;
+    let out = ok(cli.run(&["image", "del", &tag, "--force"]).await?, "image del")?;
+    assert!(out.contains("Success"), "{out}");
+    Ok(())
+}

@@ -50,6 +50,7 @@ pub fn router(deps: Arc<Deps>) -> Router {
         .merge(content::sbom_routes())
         .merge(vulns::routes())
         .merge(policies::routes())
+        .merge(system::authed_routes())
         .merge(registries::routes())
         .merge(feeds::routes())
         .merge(subscriptions::routes())

@@ -2,15 +2,25 @@ use anyhow::{Result, bail};
 use customs_local::{App, Settings, provision};
 use customs_runtime::{aws, tracing};
 
-const USAGE: &str = "usage: customs-local <provision|migrate|serve>
-  provision  create the bucket, queues + DLQs, topic and schedules on LocalStack (idempotent)
-  migrate    apply migrations/ to DATABASE_URL under an advisory lock
-  serve      serve the API on CUSTOMS_API_ADDR and run every function on its queue";
+const USAGE: &str = "usage: customs-local <provision|migrate|serve|version-cmp FORMAT A B>
+  provision    create the bucket, queues + DLQs, topic and schedules on LocalStack (idempotent)
+  migrate      apply migrations/ to DATABASE_URL under an advisory lock
+  serve        serve the API on CUSTOMS_API_ADDR and run every function on its queue
+  version-cmp  compare two versions as FORMAT's ecosystem does (deb, rpm, apk, semver, go,
+               pep440, maven, gem, nuget); prints -1, 0 or 1";
 
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing::init();
-    let cmd = std::env::args().nth(1).unwrap_or_default();
+    let args: Vec<String> = std::env::args().collect();
+    let cmd = args.get(1).cloned().unwrap_or_default();
+    if cmd == "version-cmp" {
+        let [_, _, format, a, b] = args.as_slice() else { bail!("{USAGE}") };
+        let format: customs_version::Format = format.parse()?;
+        let order = format.compare(a, b)?;
+        println!("{}", order as i8);
+        return Ok(());
+    }
     let settings = Settings::from_env()?;
     match cmd.as_str() {
         "provision" => {
