@@ -130,9 +130,12 @@ async fn add(
         )));
     }
     let annotations = Value::Object(b.annotations.unwrap_or_default());
+    // Resolve the digest now, as Anchore does, when the registry answers quickly; if it
+    // does not, the analysis resolves it and records why it could not.
+    let resolved = resolve_digest(&deps, &caller.account, &r, platform).await;
     let outcome = deps
         .store
-        .add_image(&caller.account, &r, platform, &annotations, force)
+        .add_image(&caller.account, &r, platform, &annotations, force, resolved.as_ref().map(|(d, p)| (d.as_str(), p.as_deref())))
         .await?;
     if let Some(fulltag) = r.full_tag() {
         deps.store
@@ -162,6 +165,23 @@ async fn add(
         }
     }
     Ok(Json(vec![render::image(&image)]))
+}
+
+/// The platform manifest digest of `r`, within a few seconds, or `None`.
+async fn resolve_digest(deps: &AppState, account: &str, r: &ImageRef, platform: &str) -> Option<(String, Option<String>)> {
+    let platform = customs_image::Platform::parse(platform)?;
+    let cred = deps.store.registry_credential(&deps.secrets, account, &r.registry).await.ok().flatten();
+    let creds = cred.as_ref().map(|c| customs_image::Credentials { username: c.record.registry_user.clone(), password: c.password.clone() });
+    let insecure = cred.as_ref().is_some_and(|c| !c.record.registry_verify);
+    let attempt = deps.registry.resolve(r, creds.as_ref(), &platform, insecure);
+    match tokio::time::timeout(std::time::Duration::from_secs(5), attempt).await {
+        Ok(Ok(d)) => Some(d),
+        Ok(Err(e)) => {
+            info!(reference = %r, error = %e, "Digest not resolved on add; the analysis will report why");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -205,7 +205,7 @@ fn parse(key: &str) -> Result<ImageRef, Failure> {
 
 /// Adds `r` and queues its analysis when the catalog needs one.
 async fn add_and_queue(deps: &Deps, account: &str, r: &ImageRef, platform: &str) -> Result<(), Failure> {
-    let outcome = deps.store.add_image(account, r, platform, &json!({}), false).await?;
+    let outcome = deps.store.add_image(account, r, platform, &json!({}), false, None).await?;
     if outcome.needs_analysis {
         let msg = AnalyzeImage { account: account.to_owned(), image_id: outcome.image.id };
         if let Err(e) = deps.queues.send(&msg).await {

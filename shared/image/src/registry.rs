@@ -624,3 +624,43 @@ impl Registry {
         Ok(tags)
     }
 }
+
+impl Registry {
+    /// The platform manifest digest a reference resolves to, and the index digest when it
+    /// went through one: what `POST /v1/images` reports before the analysis runs. One or
+    /// two small manifest GETs; no config, no layers.
+    pub async fn resolve(
+        &self,
+        r: &ImageRef,
+        creds: Option<&Credentials>,
+        platform: &Platform,
+        insecure: bool,
+    ) -> Result<(String, Option<String>), RegistryError> {
+        self.policy.check(&r.registry).await?;
+        let client = self.client(r, insecure);
+        let auth = match creds {
+            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+            None => RegistryAuth::Anonymous,
+        };
+        let reference = match (&r.digest, &r.tag) {
+            (Some(d), _) => Reference::with_digest(r.registry.clone(), r.repo.clone(), d.clone()),
+            (None, t) => Reference::with_tag(r.registry.clone(), r.repo.clone(), t.clone().unwrap_or_else(|| "latest".into())),
+        };
+        let (raw, _) = client
+            .pull_manifest_raw(&reference, &auth, media_type::ACCEPTED)
+            .await
+            .map_err(|e| classify_error(r, creds.is_none(), e))?;
+        let digest = verified(&raw, r.digest.as_deref(), &format!("manifest of {r}"))?;
+        match parse(r, &raw)? {
+            Kind::Index(entries) => {
+                let entry = select(&entries, platform).map_err(|available| RegistryError::NoMatchingPlatform {
+                    reference: r.to_string(),
+                    platform: platform.to_string(),
+                    available,
+                })?;
+                Ok((entry.digest.clone(), Some(digest)))
+            }
+            _ => Ok((digest, None)),
+        }
+    }
+}

@@ -242,6 +242,7 @@ impl Store {
         platform: &str,
         annotations: &Value,
         force: bool,
+        resolved: Option<(&str, Option<&str>)>,
     ) -> Result<AddOutcome, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
@@ -251,11 +252,11 @@ impl Store {
             &[&format!("{account} {reference}")],
         )
         .await?;
-        let existing = match (&reference.digest, &reference.tag) {
+        let existing = match (resolved.map(|r| r.0).or(reference.digest.as_deref()), &reference.tag) {
             (Some(d), _) => {
                 tx.query_opt(
                     "SELECT id FROM images WHERE account = $1 AND image_digest = $2",
-                    &[&account, d],
+                    &[&account, &d],
                 )
                 .await?
             }
@@ -278,7 +279,7 @@ impl Store {
         if let Some(img) = existing {
             let retry = force || img.analysis_status == AnalysisStatus::AnalysisFailed;
             if !retry {
-                if let (Some(_), Some(t)) = (&reference.digest, &reference.tag) {
+                if let (true, Some(t)) = (reference.digest.is_some() || resolved.is_some(), &reference.tag) {
                     upsert_tag(&tx, account, img.id, reference, t).await?;
                 }
                 let image = by_id(&tx, account, img.id)
@@ -290,7 +291,7 @@ impl Store {
                     needs_analysis: false,
                 });
             }
-            if img.image_digest.is_none() || img.analysis_status != AnalysisStatus::Analyzed {
+            if img.image_digest.is_none() || img.analysis_status != AnalysisStatus::Analyzed || resolved.is_some() {
                 // Never resolved or failed: analyse the same record again.
                 tx.execute(
                     "UPDATE images SET analysis_status = 'not_analyzed', analysis_error = NULL,
@@ -317,8 +318,9 @@ impl Store {
         }
         let id = Uuid::new_v4();
         tx.execute(
-            "INSERT INTO images (id, account, source_ref, platform, annotations) VALUES ($1, $2, $3, $4, $5)",
-            &[&id, &account, &reference.to_string(), &platform, annotations],
+            "INSERT INTO images (id, account, source_ref, platform, annotations, image_digest, parent_digest)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&id, &account, &reference.to_string(), &platform, annotations, &resolved.map(|r| r.0), &resolved.and_then(|r| r.1)],
         )
         .await?;
         if let Some(t) = &reference.tag {
