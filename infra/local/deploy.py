@@ -194,11 +194,16 @@ def cmd_deploy() -> None:
     kind = "UPDATE" if status else "CREATE"
     name = f"deploy-{int(time.time())}"
     t0 = time.monotonic()
+    # Inline template bodies are limited to 51 200 bytes; an S3 URL takes up to 1 MB, as
+    # `aws cloudformation deploy --s3-bucket` does.
+    key = f"templates/{name}.json"
+    client("s3").put_object(Bucket=ARTIFACTS_BUCKET, Key=key, Body=body.encode())
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566").rstrip("/")
     cfn.create_change_set(
         StackName=STACK,
         ChangeSetName=name,
         ChangeSetType=kind,
-        TemplateBody=body,
+        TemplateURL=f"{endpoint}/{ARTIFACTS_BUCKET}/{key}",
         Parameters=params,
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
