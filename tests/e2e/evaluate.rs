@@ -95,6 +95,9 @@ async fn images_are_matched_against_synced_feeds_and_evaluated_by_policy() -> Re
     let check = get(&stack, &format!("/v1/images/{digest}/check?tag={tag}")).await?;
     assert_eq!(check[0][&digest][&tag][0]["status"], "pass", "{check:#}");
     assert_eq!(check[0][&digest][&tag][0]["policyId"], "warn-only");
+    // The verdict changed (fail under the default bundle, pass now): recorded as an event.
+    let events = get(&stack, "/v1/events?event_type=user.checks.tag.policy_evaluation.update").await?;
+    assert!(events["results"].as_array().is_some_and(|r| !r.is_empty()), "{events:#}");
 
     // An invalid bundle is refused with Anchore's validation details; the active one can't be deleted.
     let mut bad = bundle.clone();
@@ -124,5 +127,8 @@ async fn a_feed_sync_re_evaluates_the_images_it_touches() -> Result<()> {
     let after = get(&stack, &format!("/v1/images/{digest}/vuln/all")).await?;
     let vulns = after["vulnerabilities"].as_array().cloned().unwrap_or_default();
     assert!(vulns.iter().any(|v| v["package_name"] == "lodash"), "re-evaluated after the sync: {after:#}");
+    let events = get(&stack, "/v1/events?event_type=user.checks.tag.vulnerabilities.update").await?;
+    let first = &events["results"][0]["event"];
+    assert!(first["details"]["diff_vulnerability_result"]["added"].as_array().is_some_and(|a| !a.is_empty()), "{events:#}");
     Ok(())
 }

@@ -15,6 +15,8 @@ use tracing::{info, instrument};
 #[derive(Clone)]
 pub struct Deps {
     pub store: Store,
+    /// Where events for subscribed changes are handed to notify (`None`: record only).
+    pub queues: Option<customs_runtime::Queues>,
 }
 
 /// The Lambda handler: one SQS batch of `EvaluateImage` messages.
@@ -78,7 +80,35 @@ async fn process(msg: EvaluateImage, _d: Delivery, deps: &Deps) -> Result<(), Re
             v
         })
         .collect();
+    let previous = deps.store.vulnerabilities(img.id).await.map_err(Retry::new)?;
     deps.store.save_vulnerabilities(img.id, &Value::Array(stored)).await.map_err(Retry::new)?;
+    if let Some((before, _)) = previous {
+        let key = |v: &Value| format!("{}+{}-{}", v["vuln"].as_str().unwrap_or_default(), v["package_name"].as_str().unwrap_or_default(), v["package_version"].as_str().unwrap_or_default());
+        let old: BTreeSet<String> = before.as_array().into_iter().flatten().map(key).collect();
+        let new: BTreeSet<String> = findings.iter().map(|f| format!("{}+{}-{}", f.vuln, f.package_name, f.package_version)).collect();
+        let added: Vec<&String> = new.difference(&old).collect();
+        let removed: Vec<&String> = old.difference(&new).collect();
+        if !added.is_empty() || !removed.is_empty() {
+            let details = json!({ "diff_vulnerability_result": { "added": added, "removed": removed }, "imageDigest": img.image_digest });
+            let digest_of_set = format!("{:x}", new.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, k| k.bytes().fold(h, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))));
+            for tag in tags_of(&img) {
+                let event = customs_store::NewEvent {
+                    account: img.account.clone(),
+                    event_type: customs_store::event_type::VULNERABILITIES_UPDATED.into(),
+                    level: customs_store::EventLevel::Info,
+                    message: format!("vulnerabilities changed: {} added, {} removed", added.len(), removed.len()),
+                    details: details.clone(),
+                    resource_type: "image_tag".into(),
+                    resource_id: tag.clone(),
+                    source: "evaluate".into(),
+                    notification_type: Some("vuln_update".into()),
+                    force_notify: false,
+                    dedupe_key: Some(format!("vuln_update:{}:{tag}:{digest_of_set}", img.id)),
+                };
+                announce(deps, &event).await?;
+            }
+        }
+    }
     info!(packages = packages.len(), candidates = advisories.len(), findings = findings.len(), "Matched vulnerabilities");
     evaluate_policy(deps, &img, distro.as_ref(), &packages, &findings, &enrich).await
 }
@@ -113,11 +143,7 @@ async fn evaluate_policy(
     let facts = facts::build(img, distro, packages, findings, enrich, &config, &files);
     let mut ctx = customs_policy::EvalContext::at(time::OffsetDateTime::now_utc());
     ctx.vulnerability_feed = customs_policy::VulnerabilityFeedStatus { data_available: feed.0, last_sync: feed.1 };
-    let tags: Vec<String> = if img.tags.is_empty() {
-        vec![img.source_ref.clone()]
-    } else {
-        img.tags.iter().map(|t| format!("{}/{}:{}", t.registry, t.repo, t.tag)).collect()
-    };
+    let tags = tags_of(img);
     for tag in tags {
         let eval = match customs_policy::evaluate(&bundle, &facts, &tag, &ctx) {
             Ok(e) => e,
@@ -135,8 +161,43 @@ async fn evaluate_policy(
             bundle: policy.bundle.clone(),
             evaluated_at: time::OffsetDateTime::now_utc(),
         };
+        let last = deps.store.latest_evaluation(img.id, &tag).await.map_err(Retry::new)?;
         deps.store.save_evaluation(img.id, &record).await.map_err(Retry::new)?;
+        if let Some(last) = last.filter(|l| l.status != record.status) {
+            let event = customs_store::NewEvent {
+                account: img.account.clone(),
+                event_type: customs_store::event_type::POLICY_EVAL_UPDATED.into(),
+                level: customs_store::EventLevel::Info,
+                message: format!("policy evaluation changed from {} to {}", last.status, record.status),
+                details: json!({ "last_eval": { "status": last.status, "policyId": last.policy_id }, "curr_eval": { "status": record.status, "policyId": policy.policy_id }, "imageDigest": img.image_digest }),
+                resource_type: "image_tag".into(),
+                resource_id: tag.clone(),
+                source: "evaluate".into(),
+                notification_type: Some("policy_eval".into()),
+                force_notify: false,
+                dedupe_key: Some(format!("policy_eval:{}:{tag}:{}:{}", img.id, policy.policy_id, record.evaluated_at.unix_timestamp())),
+            };
+            announce(deps, &event).await?;
+        }
         info!(tag = %tag, policy_id = %policy.policy_id, status = eval.status(), final_action = eval.final_action.as_str(), rows = eval.rows.len(), "Evaluated policy");
+    }
+    Ok(())
+}
+
+/// The full tags of an image (its source reference when it has none).
+fn tags_of(img: &customs_store::ImageRecord) -> Vec<String> {
+    if img.tags.is_empty() {
+        vec![img.source_ref.clone()]
+    } else {
+        img.tags.iter().map(|t| format!("{}/{}:{}", t.registry, t.repo, t.tag)).collect()
+    }
+}
+
+/// Records an event once and hands it to notify when a subscription wants it.
+async fn announce(deps: &Deps, event: &customs_store::NewEvent) -> Result<(), Retry> {
+    let Some(rec) = deps.store.record_event(event).await.map_err(Retry::new)? else { return Ok(()) };
+    if let (true, Some(q)) = (rec.notify, &deps.queues) {
+        q.send(&customs_contracts::Notify { account: rec.account.clone(), event_id: rec.id }).await.map_err(Retry::new)?;
     }
     Ok(())
 }

@@ -124,7 +124,7 @@ impl App {
                 })
             }
             "evaluate" => {
-                let deps = Arc::new(customs_evaluate::Deps { store });
+                let deps = Arc::new(customs_evaluate::Deps { store, queues: Some(self.queues.clone()) });
                 consumer(move |ev| {
                     let deps = deps.clone();
                     async move { customs_evaluate::handle(ev, &deps).await }

@@ -151,4 +151,26 @@ impl Store {
             evaluated_at: r.get(6),
         }))
     }
+
+    /// The newest evaluation of an image under a tag, whatever the policy.
+    pub async fn latest_evaluation(&self, image: Uuid, tag: &str) -> Result<Option<EvaluationRecord>, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt(
+                "SELECT tag, policy_id, status, final_action, evaluation, bundle, evaluated_at FROM policy_evaluations
+                 WHERE image_id = $1 AND tag = $2 ORDER BY evaluated_at DESC LIMIT 1",
+                &[&image, &tag],
+            )
+            .await?;
+        Ok(row.map(|r| EvaluationRecord {
+            tag: r.get(0),
+            policy_id: r.get(1),
+            status: r.get(2),
+            final_action: r.get(3),
+            evaluation: r.get(4),
+            bundle: r.get(5),
+            evaluated_at: r.get(6),
+        }))
+    }
 }
