@@ -65,21 +65,6 @@ fn docker_history(config: &Value) -> Value {
     Value::Array(out)
 }
 
-/// A Dockerfile reconstructed from the history's `created_by` lines (Anchore's "Guessed").
-fn guessed_dockerfile(config: &Value) -> String {
-    let mut lines = vec!["FROM scratch".to_owned()];
-    for h in config.get("history").and_then(Value::as_array).into_iter().flatten() {
-        let by = h.get("created_by").and_then(Value::as_str).unwrap_or_default().trim();
-        let by = by.strip_prefix("/bin/sh -c #(nop)").map(str::trim).map(str::to_owned).unwrap_or_else(|| {
-            by.strip_prefix("/bin/sh -c").map_or_else(|| by.to_owned(), |rest| format!("RUN {}", rest.trim()))
-        });
-        if !by.is_empty() {
-            lines.push(by);
-        }
-    }
-    lines.join("\n") + "\n"
-}
-
 async fn one(
     State(deps): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -97,7 +82,7 @@ async fn one(
     let raw: Vec<u8> = match mtype.as_str() {
         "manifest" => manifest,
         "docker_history" => serde_json::to_vec(&docker_history(&config)).unwrap_or_default(),
-        _ => guessed_dockerfile(&config).into_bytes(),
+        _ => customs_policy::guess_dockerfile(&config).into_bytes(),
     };
     Ok(Json(json!({
         "imageDigest": digest,
@@ -117,7 +102,7 @@ mod tests {
             {"created_by": "/bin/sh -c apt-get update"},
             {"created_by": "ENV A=b", "empty_layer": true},
         ]});
-        assert_eq!(guessed_dockerfile(&config), "FROM scratch\nADD file:abc in /\nRUN apt-get update\nENV A=b\n");
+        assert_eq!(customs_policy::guess_dockerfile(&config), "FROM scratch\nADD file:abc in /\nRUN apt-get update\nENV A=b\n");
         let h = docker_history(&config);
         assert_eq!(h[0]["CreatedBy"], "ENV A=b", "newest first");
     }

@@ -8,22 +8,6 @@ fn strings(v: &Value) -> Vec<String> {
     v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
 }
 
-/// A Dockerfile reconstructed from the config history (Anchore's "Guessed" mode).
-fn guessed_dockerfile(config: &Value) -> String {
-    let mut lines = vec!["FROM scratch".to_owned()];
-    for h in config.get("history").and_then(Value::as_array).into_iter().flatten() {
-        let by = h.get("created_by").and_then(Value::as_str).unwrap_or_default().trim();
-        let line = match by.strip_prefix("/bin/sh -c #(nop)") {
-            Some(rest) => rest.trim().to_owned(),
-            None => by.strip_prefix("/bin/sh -c").map_or_else(|| by.to_owned(), |rest| format!("RUN {}", rest.trim())),
-        };
-        if !line.is_empty() {
-            lines.push(line);
-        }
-    }
-    lines.join("\n")
-}
-
 fn anchore_type(t: PackageType) -> String {
     match t {
         PackageType::Apkg => "APKG".into(),
@@ -82,7 +66,7 @@ pub(crate) fn build(
             entrypoint: strings(&c["Entrypoint"]),
             cmd: strings(&c["Cmd"]),
         },
-        dockerfile: Dockerfile::parse(&guessed_dockerfile(config), DockerfileMode::Guessed),
+        dockerfile: Dockerfile::parse(&customs_policy::guess_dockerfile(config), DockerfileMode::Guessed),
         files: files
             .as_array()
             .into_iter()

@@ -65,6 +65,13 @@ pub struct Registry {
     read_timeout: Duration,
 }
 
+fn registry_auth(creds: Option<&Credentials>) -> RegistryAuth {
+    match creds {
+        Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+        None => RegistryAuth::Anonymous,
+    }
+}
+
 fn sha256(bytes: &[u8]) -> String {
     let d = Sha256::digest(bytes);
     let mut s = String::with_capacity(71);
@@ -148,10 +155,7 @@ impl Registry {
     ) -> Result<FetchedImage, RegistryError> {
         self.policy.check(&r.registry).await?;
         let client = self.client(r, insecure);
-        let auth = match creds {
-            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-            None => RegistryAuth::Anonymous,
-        };
+        let auth = registry_auth(creds);
         let map = |e| classify_error(r, creds.is_none(), e);
         let reference = match (&r.digest, &r.tag) {
             (Some(d), _) => Reference::with_digest(r.registry.clone(), r.repo.clone(), d.clone()),
@@ -510,10 +514,7 @@ impl Registry {
         diff_id: &str,
         limits: &crate::layer::Limits,
     ) -> Result<(crate::StagedLayer, tempfile::NamedTempFile), crate::StageError> {
-        let auth = match creds {
-            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-            None => RegistryAuth::Anonymous,
-        };
+        let auth = registry_auth(creds);
         let reference = Reference::with_digest(r.registry.clone(), r.repo.clone(), l.digest.clone());
         client.store_auth_if_needed(&r.registry, &auth).await;
         let desc = OciDescriptor { media_type: l.media_type.clone(), digest: l.digest.clone(), size: l.size, ..OciDescriptor::default() };
@@ -571,10 +572,7 @@ impl Registry {
     ) -> Result<String, RegistryError> {
         self.policy.check(&r.registry).await?;
         let client = self.client(r, insecure);
-        let auth = match creds {
-            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-            None => RegistryAuth::Anonymous,
-        };
+        let auth = registry_auth(creds);
         let reference = match (&r.digest, &r.tag) {
             (Some(d), _) => Reference::with_digest(r.registry.clone(), r.repo.clone(), d.clone()),
             (_, t) => Reference::with_tag(
@@ -599,10 +597,7 @@ impl Registry {
         const PAGE: usize = 1000;
         self.policy.check(&r.registry).await?;
         let client = self.client(r, insecure);
-        let auth = match creds {
-            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-            None => RegistryAuth::Anonymous,
-        };
+        let auth = registry_auth(creds);
         let reference = Reference::with_tag(r.registry.clone(), r.repo.clone(), "latest".into());
         let mut tags: Vec<String> = Vec::new();
         loop {
@@ -638,10 +633,7 @@ impl Registry {
     ) -> Result<(String, Option<String>), RegistryError> {
         self.policy.check(&r.registry).await?;
         let client = self.client(r, insecure);
-        let auth = match creds {
-            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-            None => RegistryAuth::Anonymous,
-        };
+        let auth = registry_auth(creds);
         let reference = match (&r.digest, &r.tag) {
             (Some(d), _) => Reference::with_digest(r.registry.clone(), r.repo.clone(), d.clone()),
             (None, t) => Reference::with_tag(r.registry.clone(), r.repo.clone(), t.clone().unwrap_or_else(|| "latest".into())),

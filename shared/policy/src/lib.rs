@@ -35,3 +35,20 @@ mod tests;
 
 /// Anchore Engine's default bundle, the active policy of an account that has none.
 pub const DEFAULT_BUNDLE: &str = include_str!("../testdata/anchore_default_bundle.json");
+
+/// A Dockerfile reconstructed from an image config's `history` (`created_by` lines),
+/// what Anchore calls the "Guessed" Dockerfile.
+pub fn guess_dockerfile(config: &serde_json::Value) -> String {
+    let mut lines = vec!["FROM scratch".to_owned()];
+    for h in config.get("history").and_then(serde_json::Value::as_array).into_iter().flatten() {
+        let by = h.get("created_by").and_then(serde_json::Value::as_str).unwrap_or_default().trim();
+        let line = match by.strip_prefix("/bin/sh -c #(nop)") {
+            Some(rest) => rest.trim().to_owned(),
+            None => by.strip_prefix("/bin/sh -c").map_or_else(|| by.to_owned(), |rest| format!("RUN {}", rest.trim())),
+        };
+        if !line.is_empty() {
+            lines.push(line);
+        }
+    }
+    lines.join("\n") + "\n"
+}
