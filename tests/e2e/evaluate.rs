@@ -115,6 +115,12 @@ async fn images_are_matched_against_synced_feeds_and_evaluated_by_policy() -> Re
 async fn a_feed_sync_re_evaluates_the_images_it_touches() -> Result<()> {
     customs_tests::env("CUSTOMS_FEED_OSV_URLS")?;
     let stack = Stack::start().await?;
+    // LocalStack fires a new rate rule soon after it is created: stop this stack's
+    // schedule and drop any tick it already delivered, so the sync below is the only one.
+    let events = aws_sdk_eventbridge::Client::new(&stack.app.sdk);
+    events.disable_rule().name(format!("{}feed-sync-schedule", stack.prefix)).send().await?;
+    let sqs = aws_sdk_sqs::Client::new(&stack.app.sdk);
+    sqs.purge_queue().queue_url(stack.app.queues.url(customs_contracts::queue::FEED_SYNC).await?).send().await?;
     let tag = format!("{}/customs/debian-app:latest", registry());
     add(&stack, json!({ "tag": tag })).await?;
     stack.drain().await?;
