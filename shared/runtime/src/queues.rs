@@ -59,39 +59,24 @@ impl Queues {
         Ok(url)
     }
 
+    fn refused(&self, queue: &str, e: impl std::error::Error + 'static) -> RuntimeError {
+        RuntimeError::Queue { queue: self.name(queue), reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string() }
+    }
+
     /// Sends one message to its queue; returns the SQS message id.
     pub async fn send<M: Message>(&self, msg: &M) -> Result<String, RuntimeError> {
-        let url = self.url(M::QUEUE).await?;
-        let out = self
-            .sqs
-            .send_message()
-            .queue_url(&url)
-            .message_body(encode(msg))
-            .send()
-            .await
-            .map_err(|e| RuntimeError::Queue {
-                queue: self.name(M::QUEUE),
-                reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
-            })?;
-        Ok(out.message_id.unwrap_or_default())
+        self.send_delayed(msg, 0).await
     }
 
     /// Sends one message that becomes visible after `delay_secs` (at most 900, SQS's
     /// limit): retries with backoff.
     pub async fn send_delayed<M: Message>(&self, msg: &M, delay_secs: u32) -> Result<String, RuntimeError> {
         let url = self.url(M::QUEUE).await?;
-        let out = self
-            .sqs
-            .send_message()
-            .queue_url(&url)
-            .message_body(encode(msg))
-            .delay_seconds(i32::try_from(delay_secs.min(900)).unwrap_or(900))
-            .send()
-            .await
-            .map_err(|e| RuntimeError::Queue {
-                queue: self.name(M::QUEUE),
-                reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
-            })?;
+        let mut req = self.sqs.send_message().queue_url(&url).message_body(encode(msg));
+        if delay_secs > 0 {
+            req = req.delay_seconds(i32::try_from(delay_secs.min(900)).unwrap_or(900));
+        }
+        let out = req.send().await.map_err(|e| self.refused(M::QUEUE, e))?;
         Ok(out.message_id.unwrap_or_default())
     }
 
@@ -119,10 +104,7 @@ impl Queues {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| RuntimeError::Queue {
-                    queue: self.name(M::QUEUE),
-                    reason: aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
-                })?;
+                .map_err(|e| self.refused(M::QUEUE, e))?;
             if let Some(f) = out.failed.first() {
                 return Err(RuntimeError::Queue {
                     queue: self.name(M::QUEUE),
