@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use customs_tests::{registry, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::images::{add, by_tag};
+use crate::notify::{Receiver, SECRET, add_webhook, sns_received, sns_sink};
 
 /// The repo's copies of real upstream records, read through `file://`.
 async fn sync_fixture_feeds(stack: &Stack) -> Result<()> {
@@ -121,12 +122,49 @@ async fn a_feed_sync_re_evaluates_the_images_it_touches() -> Result<()> {
     events.disable_rule().name(format!("{}feed-sync-schedule", stack.prefix)).send().await?;
     let sqs = aws_sdk_sqs::Client::new(&stack.app.sdk);
     sqs.purge_queue().queue_url(stack.app.queues.url(customs_contracts::queue::FEED_SYNC).await?).send().await?;
+    let hook = Receiver::start(&[]).await?;
+    let (status, body) = add_webhook(&stack, json!({ "url": hook.url, "secret": SECRET })).await?;
+    ensure!(status == 200, "{body}");
+    let sink = sns_sink(&stack).await?;
+    // A bundle that stops on any lodash vulnerability, active before the image arrives.
+    let bundle = json!({
+        "id": "no-lodash", "name": "no vulnerable lodash", "version": "1_0", "comment": "",
+        "policies": [{ "id": "p1", "name": "p1", "version": "1_0", "rules": [
+            { "id": "r1", "gate": "vulnerabilities", "trigger": "package", "action": "STOP",
+              "params": [{ "name": "package_type", "value": "non-os" }, { "name": "severity_comparison", "value": ">=" }, { "name": "severity", "value": "unknown" }] }
+        ]}],
+        "whitelists": [], "mappings": [{ "id": "m1", "name": "all", "registry": "*", "repository": "*", "image": { "type": "tag", "value": "*" }, "policy_ids": ["p1"], "whitelist_ids": [] }],
+        "whitelisted_images": [], "blacklisted_images": []
+    });
+    let resp = stack.request(Method::POST, "/v1/policies").json(&bundle).send().await?;
+    ensure!(resp.status() == 200, "{}", resp.text().await?);
+    let resp = stack.request(Method::PUT, "/v1/policies/no-lodash").json(&json!({ "active": true, "policybundle": {} })).send().await?;
+    ensure!(resp.status() == 200, "{}", resp.text().await?);
+
     let tag = format!("{}/customs/debian-app:latest", registry());
     add(&stack, json!({ "tag": tag })).await?;
     stack.drain().await?;
     let digest = by_tag(&stack, &tag).await?["imageDigest"].as_str().context("digest")?.to_owned();
     let before = get(&stack, &format!("/v1/images/{digest}/vuln/all")).await?;
     assert_eq!(before["vulnerabilities"], json!([]), "no feeds yet");
+    let check = get(&stack, &format!("/v1/images/{digest}/check?tag={tag}")).await?;
+    assert_eq!(check[0][&digest][&tag][0]["status"], "pass", "{check:#}");
+    // Watch the tag for vulnerability and verdict changes (Anchore leaves both off).
+    let subs = get(&stack, "/v1/subscriptions").await?;
+    for kind in ["vuln_update", "policy_eval"] {
+        let id = subs
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["subscription_type"] == kind && s["subscription_key"] == tag.as_str()))
+            .and_then(|s| s["subscription_id"].as_str())
+            .with_context(|| format!("{kind} subscription made on add: {subs}"))?;
+        let resp = stack
+            .request(Method::PUT, &format!("/v1/subscriptions/{id}"))
+            .json(&json!({ "active": true, "subscription_key": tag, "subscription_type": kind }))
+            .send()
+            .await?;
+        ensure!(resp.status().is_success(), "{kind}: {}", resp.text().await?);
+    }
+
     // The scheduled path: a FeedSync message on the feed-sync queue, handled by the function.
     stack.app.queues.send(&customs_contracts::FeedSync { trigger: customs_contracts::FeedSyncTrigger::Schedule, flush: false }).await?;
     stack.drain().await?;
@@ -135,6 +173,37 @@ async fn a_feed_sync_re_evaluates_the_images_it_touches() -> Result<()> {
     assert!(vulns.iter().any(|v| v["package_name"] == "lodash"), "re-evaluated after the sync: {after:#}");
     let events = get(&stack, "/v1/events?event_type=user.checks.tag.vulnerabilities.update").await?;
     let first = &events["results"][0]["event"];
-    assert!(first["details"]["diff_vulnerability_result"]["added"].as_array().is_some_and(|a| !a.is_empty()), "{events:#}");
+    let added = first["details"]["diff_vulnerability_result"]["added"].as_array().cloned().unwrap_or_default();
+    assert!(!added.is_empty(), "{events:#}");
+
+    // Both changes reach the subscriber: signed webhooks and SNS with filterable attributes.
+    let vuln = hook.accepted("vuln_update");
+    assert_eq!(vuln.len(), 1, "{:?}", hook.seen());
+    assert!(vuln[0].body.to_string().contains("CVE-2021-23337"), "the new advisory is named: {}", vuln[0].body);
+    let verdict = hook.accepted("policy_eval");
+    assert_eq!(verdict.len(), 1, "{:?}", hook.seen());
+    assert_eq!(verdict[0].body["data"]["notification_payload"]["curr_eval"]["status"], "fail", "{}", verdict[0].body);
+    assert_eq!(verdict[0].body["data"]["notification_payload"]["last_eval"]["status"], "pass", "{}", verdict[0].body);
+    assert!(hook.seen().iter().all(|r| r.signature_ok));
+    let sns = sns_received(&stack, &sink).await?;
+    let kinds: Vec<&str> = sns.iter().filter_map(|(_, a)| a["notification_type"]["Value"].as_str()).collect();
+    assert!(kinds.contains(&"vuln_update") && kinds.contains(&"policy_eval"), "{kinds:?}");
+
+    // The audit trail: both decisions, newest first, with the bundle and feed state each saw.
+    let history = get(&stack, &format!("/v1/images/{digest}/check?tag={tag}&history=true")).await?;
+    let entries = history[0][&digest][&tag].as_array().cloned().unwrap_or_default();
+    assert!(entries.len() >= 2, "{history:#}");
+    let (newest, oldest) = (&entries[0], &entries[entries.len() - 1]);
+    assert_eq!(newest["status"], "fail", "{history:#}");
+    assert_eq!(oldest["status"], "pass", "{history:#}");
+    let audit = |e: &Value, k: &str| e["customs_audit"][k].clone();
+    assert_eq!(audit(newest, "bundle_digest"), audit(oldest, "bundle_digest"), "one bundle decided both");
+    assert!(audit(newest, "bundle_digest").as_str().is_some_and(|d| d.starts_with("sha256:")));
+    assert_eq!(audit(oldest, "feed_state"), json!({}), "no feed had synced at first");
+    assert!(audit(newest, "feed_state")["osv"]["sync_id"].is_i64(), "{history:#}");
+    let limited = get(&stack, &format!("/v1/images/{digest}/check?tag={tag}&history=true&limit=1")).await?;
+    assert_eq!(limited[0][&digest][&tag].as_array().map(Vec::len), Some(1));
+    let bad = stack.request(Method::GET, &format!("/v1/images/{digest}/check?tag={tag}&history=true&limit=0")).send().await?;
+    assert_eq!(bad.status(), 400);
     Ok(())
 }

@@ -177,7 +177,7 @@ async fn check(
     Query(q): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
     let detail = flag(&q, "detail", false)?;
-    flag(&q, "history", false)?;
+    let history = flag(&q, "history", false)?;
     let img = analyzed(&deps, &caller.account, &digest).await?;
     let tag = match q.get("tag").filter(|t| !t.is_empty()) {
         Some(t) => customs_model::ImageRef::parse(t).ok().and_then(|r| r.full_tag()).unwrap_or_else(|| t.clone()),
@@ -187,6 +187,9 @@ async fn check(
         Some(p) => p.clone(),
         None => active_policy(&deps, &caller.account).await?.policy_id,
     };
+    if history {
+        return check_history(&deps, &caller, &img, &digest, &tag, &policy_id, detail, &q).await;
+    }
     let Some(e) = deps.store.evaluation(img.id, &tag, &policy_id).await? else {
         deps.queues.send(&EvaluateImage { account: caller.account.clone(), image_id: img.id }).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
         return Err(ApiError::NotFound(format!("image {digest} has no evaluation for tag {tag} against policy {policy_id} yet; it has been queued, retry shortly")));
@@ -199,4 +202,56 @@ async fn check(
         detail,
     };
     Ok(Json(customs_policy::to_anchore_check_json(&eval, &e.bundle, &opts)))
+}
+
+/// `check?history=true`: every stored evaluation of the image under the tag and bundle id,
+/// newest first, each in Anchore's entry shape plus `customs_audit` (the digest of the bundle
+/// that decided, the feed state it saw, when). `limit` caps the list (default 100, max 1000).
+#[allow(clippy::too_many_arguments)]
+async fn check_history(
+    deps: &AppState,
+    caller: &Caller,
+    img: &customs_store::ImageRecord,
+    digest: &str,
+    tag: &str,
+    policy_id: &str,
+    detail: bool,
+    q: &Params,
+) -> Result<Json<Value>, ApiError> {
+    let limit = match q.get("limit").filter(|l| !l.is_empty()) {
+        None => 100,
+        Some(l) => l.parse::<i64>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ApiError::bad_request(format!("limit={l:?}: expected a number from 1 to 1000")))?,
+    };
+    let entries = deps.store.evaluation_history(img.id, tag, Some(policy_id), limit).await?;
+    if entries.is_empty() {
+        return Err(ApiError::NotFound(format!("image {digest} has no evaluation for tag {tag} against policy {policy_id}")));
+    }
+    let mut list = Vec::with_capacity(entries.len());
+    for e in entries {
+        let eval: Evaluation = serde_json::from_value(e.evaluation).map_err(|err| ApiError::Internal(format!("stored evaluation: {err}")))?;
+        let opts = CheckOptions {
+            user_id: caller.account.clone(),
+            created_at: e.evaluated_at.unix_timestamp(),
+            last_evaluation: render::ts(e.evaluated_at),
+            detail,
+        };
+        let one = customs_policy::to_anchore_check_json(&eval, &e.bundle, &opts);
+        let Some(mut entry) = one.pointer(&format!("/0/{}/{}/0", pointer_escape(&eval.image_digest), pointer_escape(&eval.tag))).cloned() else {
+            return Err(ApiError::Internal("check entry missing from rendered evaluation".into()));
+        };
+        if let Value::Object(m) = &mut entry {
+            m.insert(
+                "customs_audit".into(),
+                json!({ "bundle_digest": e.bundle_digest, "feed_state": e.feed_state, "evaluated_at": render::ts(e.evaluated_at), "evaluation_id": e.id }),
+            );
+        }
+        list.push(entry);
+    }
+    let (digest, tag) = (img.image_digest.clone().unwrap_or_else(|| digest.to_owned()), tag.to_owned());
+    Ok(Json(json!([{ digest: { tag: list } }])))
+}
+
+/// RFC 6901 escaping for a JSON pointer segment.
+fn pointer_escape(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
 }

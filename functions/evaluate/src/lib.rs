@@ -143,6 +143,7 @@ async fn evaluate_policy(
     let facts = facts::build(img, distro, packages, findings, enrich, &config, &files);
     let mut ctx = customs_policy::EvalContext::at(time::OffsetDateTime::now_utc());
     ctx.vulnerability_feed = customs_policy::VulnerabilityFeedStatus { data_available: feed.0, last_sync: feed.1 };
+    let feed_state = deps.store.feed_state().await.map_err(Retry::new)?;
     let tags = tags_of(img);
     for tag in tags {
         let eval = match customs_policy::evaluate(&bundle, &facts, &tag, &ctx) {
@@ -162,7 +163,7 @@ async fn evaluate_policy(
             evaluated_at: time::OffsetDateTime::now_utc(),
         };
         let last = deps.store.latest_evaluation(img.id, &tag).await.map_err(Retry::new)?;
-        deps.store.save_evaluation(img.id, &record).await.map_err(Retry::new)?;
+        deps.store.save_evaluation(img.id, &record, &feed_state).await.map_err(Retry::new)?;
         if let Some(last) = last.filter(|l| l.status != record.status) {
             let event = customs_store::NewEvent {
                 account: img.account.clone(),

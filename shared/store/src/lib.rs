@@ -21,7 +21,7 @@ pub use images::{
     AddOutcome, AnalysisResult, Claim, ImageFilter, ImageRecord, LayerRecord, StagedLayerRecord, TagRecord,
 };
 pub use migrate::{MIGRATIONS, Migration};
-pub use policies::{EvaluationRecord, PolicyRecord};
+pub use policies::{EvaluationLogEntry, EvaluationRecord, PolicyRecord, bundle_digest};
 pub use registries::{RegistryCredential, RegistryRecord};
 pub use secrets::{SecretBox, SecretError};
 pub use subscriptions::{SUBSCRIPTION_TYPES, SubscriptionFilter, SubscriptionRecord, subscription_id};

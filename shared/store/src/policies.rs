@@ -30,6 +30,29 @@ pub struct EvaluationRecord {
     pub evaluated_at: OffsetDateTime,
 }
 
+/// One entry of the audit trail: a verdict, the bundle that produced it (by digest and
+/// content) and the feed state it saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluationLogEntry {
+    pub id: i64,
+    pub tag: String,
+    pub policy_id: String,
+    pub bundle_digest: String,
+    pub bundle: Value,
+    pub feed_state: Value,
+    pub status: String,
+    pub final_action: String,
+    pub evaluation: Value,
+    pub evaluated_at: OffsetDateTime,
+}
+
+/// `sha256:<hex>` of the bundle's JSON text (keys sorted, so equal bundles share a digest).
+pub fn bundle_digest(bundle: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(bundle.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
 fn policy(r: &Row) -> PolicyRecord {
     PolicyRecord {
         account: r.get("account"),
@@ -117,18 +140,80 @@ impl Store {
         Ok(Some(true))
     }
 
-    pub async fn save_evaluation(&self, image: Uuid, e: &EvaluationRecord) -> Result<(), StoreError> {
-        self.conn()
+    /// Stores an evaluation: the latest verdict per (image, tag, bundle) for `check`, and an
+    /// append-only audit entry with the bundle's digest and the feed state it saw (from
+    /// [`Store::feed_state`], read before matching). One transaction, so the two never disagree.
+    pub async fn save_evaluation(&self, image: Uuid, e: &EvaluationRecord, feed_state: &Value) -> Result<(), StoreError> {
+        let digest = bundle_digest(&e.bundle);
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(
+            "INSERT INTO policy_evaluations (image_id, tag, policy_id, status, final_action, evaluation, bundle, evaluated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (image_id, tag, policy_id) DO UPDATE SET status = EXCLUDED.status, final_action = EXCLUDED.final_action,
+                 evaluation = EXCLUDED.evaluation, bundle = EXCLUDED.bundle, evaluated_at = EXCLUDED.evaluated_at",
+            &[&image, &e.tag, &e.policy_id, &e.status, &e.final_action, &e.evaluation, &e.bundle, &e.evaluated_at],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO policy_bundle_versions (bundle_digest, bundle) VALUES ($1, $2) ON CONFLICT (bundle_digest) DO NOTHING",
+            &[&digest, &e.bundle],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO policy_evaluation_log (image_id, tag, policy_id, bundle_digest, feed_state, status, final_action, evaluation, evaluated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[&image, &e.tag, &e.policy_id, &digest, feed_state, &e.status, &e.final_action, &e.evaluation, &e.evaluated_at],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// What the feeds looked like: per feed, its last successful sync (id, finish time,
+    /// records written). Stored with each evaluation.
+    pub async fn feed_state(&self) -> Result<Value, StoreError> {
+        let row = self
+            .conn()
             .await?
-            .execute(
-                "INSERT INTO policy_evaluations (image_id, tag, policy_id, status, final_action, evaluation, bundle)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (image_id, tag, policy_id) DO UPDATE SET status = EXCLUDED.status, final_action = EXCLUDED.final_action,
-                     evaluation = EXCLUDED.evaluation, bundle = EXCLUDED.bundle, evaluated_at = now()",
-                &[&image, &e.tag, &e.policy_id, &e.status, &e.final_action, &e.evaluation, &e.bundle],
+            .query_one(
+                "SELECT coalesce(jsonb_object_agg(feed, jsonb_build_object('sync_id', id, 'finished_at', finished_at, 'records', records)), '{}'::jsonb)
+                 FROM (SELECT DISTINCT ON (feed) feed, id, finished_at, records FROM feed_syncs
+                       WHERE status = 'success' ORDER BY feed, id DESC) last",
+                &[],
             )
             .await?;
-        Ok(())
+        Ok(row.get(0))
+    }
+
+    /// The audit trail of an image under one tag (and bundle id, if given), newest first.
+    pub async fn evaluation_history(&self, image: Uuid, tag: &str, policy_id: Option<&str>, limit: i64) -> Result<Vec<EvaluationLogEntry>, StoreError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT l.id, l.tag, l.policy_id, l.bundle_digest, v.bundle, l.feed_state, l.status, l.final_action, l.evaluation, l.evaluated_at
+                 FROM policy_evaluation_log l JOIN policy_bundle_versions v USING (bundle_digest)
+                 WHERE l.image_id = $1 AND l.tag = $2 AND ($3::text IS NULL OR l.policy_id = $3)
+                 ORDER BY l.evaluated_at DESC, l.id DESC LIMIT $4",
+                &[&image, &tag, &policy_id, &limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| EvaluationLogEntry {
+                id: r.get(0),
+                tag: r.get(1),
+                policy_id: r.get(2),
+                bundle_digest: r.get(3),
+                bundle: r.get(4),
+                feed_state: r.get(5),
+                status: r.get(6),
+                final_action: r.get(7),
+                evaluation: r.get(8),
+                evaluated_at: r.get(9),
+            })
+            .collect())
     }
 
     pub async fn evaluation(&self, image: Uuid, tag: &str, policy_id: &str) -> Result<Option<EvaluationRecord>, StoreError> {
