@@ -229,3 +229,69 @@ async fn a_tick_over_hundreds_of_watched_tags_fans_out_and_finishes() -> Result<
     assert!(elapsed.as_secs() < 120, "{elapsed:?}");
     Ok(())
 }
+
+/// A registry that answers 429 with `Retry-After` is left alone until then: the check that
+/// met it waits that long (not our own backoff), and every other check of that registry is
+/// deferred without contacting it or counting a failure.
+#[tokio::test]
+async fn a_rate_limited_registry_is_left_alone_for_its_retry_after() -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let stack = Stack::start().await?;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let seen = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let seen = seen.clone();
+        async move {
+            seen.fetch_add(1, Ordering::SeqCst);
+            (axum::http::StatusCode::TOO_MANY_REQUESTS, [("retry-after", "120")], "slow down")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let host = format!("127.0.0.1:{}", listener.local_addr()?.port());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    for name in ["a", "b", "c"] {
+        let r = stack
+            .request(Method::POST, "/v1/subscriptions")
+            .json(&json!({ "subscription_key": format!("{host}/limited/{name}:latest"), "subscription_type": "tag_update", "active": true }))
+            .send()
+            .await?;
+        ensure!(r.status() == 200, "{}", r.text().await?);
+    }
+    let (db, conn) = tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let state = || async {
+        let rows = db
+            .query(
+                "SELECT failures, coalesce(last_error, ''), extract(epoch FROM next_check_at - now())::float8 FROM subscriptions
+                 WHERE subscription_key LIKE $1 ORDER BY subscription_key",
+                &[&format!("{host}/%")],
+            )
+            .await?;
+        anyhow::Ok(rows.iter().map(|r| (r.get::<_, i32>(0), r.get::<_, String>(1), r.get::<_, f64>(2))).collect::<Vec<_>>())
+    };
+
+    stack.app.queues.send(&WatchTick {}).await?;
+    stack.drain().await?;
+    let first = hits.load(Ordering::SeqCst);
+    assert!((1..=3).contains(&first), "the registry was asked, at most once per check: {first}");
+    let subs = state().await?;
+    assert_eq!(subs.iter().map(|s| s.0).sum::<i32>() as usize, first, "only checks that met the 429 count a failure: {subs:?}");
+    assert!(subs.iter().any(|s| s.1.contains("429") && s.1.contains("retry after 120 s")), "{subs:?}");
+    assert!(subs.iter().all(|s| (100.0..=200.0).contains(&s.2)), "every check waits for Retry-After, none sooner: {subs:?}");
+    let until: f64 = db
+        .query_one("SELECT extract(epoch FROM until - now())::float8 FROM registry_holds WHERE registry = $1", &[&host])
+        .await?
+        .get(0);
+    assert!((100.0..=125.0).contains(&until), "held for Retry-After: {until}");
+
+    // Made due again while the hold lasts: deferred, the registry not contacted.
+    db.execute("UPDATE subscriptions SET next_check_at = now() - interval '1 second' WHERE subscription_key LIKE $1", &[&format!("{host}/%")]).await?;
+    stack.app.queues.send(&WatchTick {}).await?;
+    stack.drain().await?;
+    assert_eq!(hits.load(Ordering::SeqCst), first, "nobody knocked during the hold");
+    let after = state().await?;
+    assert_eq!(after.iter().map(|s| s.0).collect::<Vec<_>>(), subs.iter().map(|s| s.0).collect::<Vec<_>>(), "a deferral is not a failure");
+    assert!(after.iter().all(|s| s.2 >= 90.0), "{after:?}");
+    Ok(())
+}

@@ -105,6 +105,16 @@ async fn check(msg: WatchSubscription, _d: Delivery, deps: &Deps) -> Result<(), 
     if !sub.active {
         return Ok(());
     }
+    // A registry that asked to be left alone: put the check off, don't count a failure.
+    let registry = ImageRef::parse(&sub.subscription_key).map(|r| r.registry).ok();
+    if let Some(registry) = &registry {
+        if let Some(until) = deps.store.registry_hold(registry).await.map_err(Retry::new)? {
+            let jitter = time::Duration::seconds(i64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 30);
+            info!(registry = %registry, until = %until, "Registry on hold; check deferred");
+            deps.store.defer_check(&sub.account, &sub.subscription_id, until + jitter).await.map_err(Retry::new)?;
+            return Ok(());
+        }
+    }
     let outcome = match sub.subscription_type.as_str() {
         "tag_update" => check_tag(&sub, deps).await,
         "repo_update" => check_repo(&sub, deps).await,
@@ -116,9 +126,17 @@ async fn check(msg: WatchSubscription, _d: Delivery, deps: &Deps) -> Result<(), 
         Err(Failure::Queue(e)) => Err(Retry(e)),
         Err(Failure::Registry(e)) => {
             let failures = sub.failures.max(0) + 1;
-            let delay = backoff_secs(failures, e.is_retryable());
+            // The registry's own Retry-After wins over our backoff, and holds every check
+            // of that registry (any account) until then.
+            let delay = match e.retry_after() {
+                Some(after) => i64::try_from(after.as_secs()).unwrap_or(MAX_BACKOFF_SECS).clamp(1, MAX_BACKOFF_SECS),
+                None => backoff_secs(failures, e.is_retryable()),
+            };
             let next = OffsetDateTime::now_utc() + time::Duration::seconds(delay);
             warn!(error = %e, failures, retry_in_secs = delay, "Watch check failed; backing off");
+            if let (Some(_), Some(registry)) = (e.retry_after(), &registry) {
+                deps.store.hold_registry(registry, next, &e.to_string()).await.map_err(Retry::new)?;
+            }
             deps.store
                 .record_check_failure(&sub.account, &sub.subscription_id, &e.to_string(), next)
                 .await

@@ -45,12 +45,26 @@ pub enum RegistryError {
     Forbidden { registry: String, reason: String },
     #[error("registry {registry} failed transiently: {reason}")]
     Transient { registry: String, reason: String },
+    #[error("registry {registry} answered {status}{after}", after = match .retry_after { Some(d) => format!(" and asked to retry after {} s", d.as_secs()), None => String::new() })]
+    RateLimited {
+        registry: String,
+        status: u16,
+        retry_after: Option<std::time::Duration>,
+    },
 }
 
 impl RegistryError {
     /// Whether a later attempt could succeed without anyone changing anything.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Transient { .. })
+        matches!(self, Self::Transient { .. } | Self::RateLimited { .. })
+    }
+
+    /// How long the registry asked callers to wait (`Retry-After`), if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 }
 

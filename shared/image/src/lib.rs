@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod head;
 pub mod layer;
 mod manifest;
 mod policy;

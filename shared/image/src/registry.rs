@@ -446,7 +446,7 @@ fn classify_error(r: &ImageRef, anonymous: bool, e: OciDistributionError) -> Reg
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -563,7 +563,8 @@ impl Registry {
 impl Registry {
     /// The digest the registry serves for `r` (a HEAD request; registries that send no
     /// `Docker-Content-Digest` header get a GET whose body is hashed). For a multi-platform
-    /// tag this is the index digest. `Transient` errors (429, 5xx, timeouts) are retryable.
+    /// tag this is the index digest. `Transient` and `RateLimited` errors (429, 5xx,
+    /// timeouts) are retryable; `RateLimited` carries the registry's `Retry-After`.
     pub async fn head_digest(
         &self,
         r: &ImageRef,
@@ -571,20 +572,15 @@ impl Registry {
         insecure: bool,
     ) -> Result<String, RegistryError> {
         self.policy.check(&r.registry).await?;
-        let client = self.client(r, insecure);
-        let auth = registry_auth(creds);
-        let reference = match (&r.digest, &r.tag) {
-            (Some(d), _) => Reference::with_digest(r.registry.clone(), r.repo.clone(), d.clone()),
-            (_, t) => Reference::with_tag(
-                r.registry.clone(),
-                r.repo.clone(),
-                t.clone().unwrap_or_else(|| "latest".into()),
-            ),
+        let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+        let target = crate::head::Target {
+            registry: &r.registry,
+            repo: &r.repo,
+            reference: r.digest.as_deref().unwrap_or(&tag),
+            plain_http: insecure || r.is_loopback_registry(),
+            insecure,
         };
-        client
-            .fetch_manifest_digest(&reference, &auth)
-            .await
-            .map_err(|e| classify_error(r, creds.is_none(), e))
+        crate::head::manifest_digest(&self.policy, &target, creds, self.connect_timeout, self.read_timeout).await
     }
 
     /// Every tag of `r`'s repository, following the registry's pagination.

@@ -34,6 +34,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "V0007__policies"),
     migration!(20, "V0020__feeds"),
     migration!(40, "V0040__watch_events"),
+    migration!(70, "V0070__evaluation_history"),
+    migration!(71, "V0071__registry_holds"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.

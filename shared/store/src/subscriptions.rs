@@ -305,6 +305,43 @@ impl Store {
     }
 
     /// Records a failed check and when to try again; returns the failure count.
+    /// Puts a due check off until `next` without counting a failure (the registry asked
+    /// everyone to wait).
+    pub async fn defer_check(&self, account: &str, id: &str, next_check_at: OffsetDateTime) -> Result<(), StoreError> {
+        self.conn()
+            .await?
+            .execute(
+                "UPDATE subscriptions SET next_check_at = $3 WHERE account = $1 AND subscription_id = $2",
+                &[&account, &id, &next_check_at],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Leaves `registry` alone until `until` (a later hold wins over an earlier one).
+    pub async fn hold_registry(&self, registry: &str, until: OffsetDateTime, reason: &str) -> Result<(), StoreError> {
+        self.conn()
+            .await?
+            .execute(
+                "INSERT INTO registry_holds (registry, until, reason) VALUES ($1, $2, $3)
+                 ON CONFLICT (registry) DO UPDATE SET until = GREATEST(registry_holds.until, EXCLUDED.until),
+                     reason = EXCLUDED.reason, updated_at = now()",
+                &[&registry, &until, &reason],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Until when `registry` is to be left alone, if it is now.
+    pub async fn registry_hold(&self, registry: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt("SELECT until FROM registry_holds WHERE registry = $1 AND until > now()", &[&registry])
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     pub async fn record_check_failure(
         &self,
         account: &str,
