@@ -256,3 +256,45 @@ async fn anchore_cli_lists_and_gets_events() -> Result<()> {
     assert!(out.contains(&id) || out.contains("user.webhook.test"), "{out}");
     Ok(())
 }
+
+/// A receiver that never recovers: the delivery is retried up to the budget (3 attempts on
+/// the local stack), then given up into the notify DLQ, and the failure is recorded where the
+/// event can be read back. SNS, the other target, is unaffected.
+#[tokio::test]
+async fn a_receiver_that_never_recovers_is_given_up_into_the_dlq_with_the_failure_recorded() -> Result<()> {
+    let stack = Stack::start().await?;
+    let down = Receiver::start(&[500; 10]).await?;
+    let (status, body) = add_webhook(&stack, json!({ "url": down.url, "secret": SECRET })).await?;
+    ensure!(status == 200, "{body}");
+    let resp: Value = stack
+        .request(Method::POST, "/v1/system/webhooks/general/test?notification_type=policy_eval")
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let event_id = resp["event_id"].as_str().context("event id")?.to_owned();
+    stack.drain().await?;
+
+    let seen = down.seen();
+    assert_eq!(seen.iter().map(|r| r.status).collect::<Vec<_>>(), [500, 500, 500], "three attempts, then no more: {seen:?}");
+    assert!(seen.iter().all(|r| r.idempotency_key == event_id));
+
+    let sqs = aws_sdk_sqs::Client::new(&stack.app.sdk);
+    let dlq = stack.app.queues.url(&format!("{}-dlq", customs_contracts::queue::NOTIFY)).await?;
+    let got = sqs.receive_message().queue_url(&dlq).max_number_of_messages(10).wait_time_seconds(2).send().await?;
+    let bodies: Vec<String> = got.messages().iter().filter_map(|m| m.body().map(str::to_owned)).collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(bodies[0].contains(&event_id), "{bodies:?}");
+
+    let event: Value = stack.request(Method::GET, &format!("/v1/events/{event_id}")).send().await?.error_for_status()?.json().await?;
+    let deliveries = event["customs_deliveries"].as_array().cloned().unwrap_or_default();
+    let hook = deliveries.iter().find(|d| d["target"].as_str().is_some_and(|t| t.starts_with("webhook:"))).context("webhook delivery")?;
+    assert_eq!(hook["status"], "failed", "{event:#}");
+    assert_eq!(hook["attempts"], 3, "{event:#}");
+    assert_eq!(hook["last_http_status"], 500, "{event:#}");
+    assert!(hook["last_error"].as_str().is_some_and(|e| e.starts_with("gave up after 3 attempts")), "{event:#}");
+    let sns = deliveries.iter().find(|d| d["target"] == "sns").context("sns delivery")?;
+    assert_eq!(sns["status"], "delivered", "{event:#}");
+    Ok(())
+}

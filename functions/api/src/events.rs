@@ -122,7 +122,25 @@ async fn get_one(
         .event(&caller.account, event_id(&id)?)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("event {id} not found")))?;
-    Ok(Json(render_event(&e)))
+    // Where each notification target stands (customs' addition; anchore-cli ignores it).
+    let deliveries: Vec<Value> = deps
+        .store
+        .deliveries(e.id)
+        .await?
+        .iter()
+        .map(|d| {
+            json!({
+                "target": d.target, "status": d.status, "attempts": d.attempts,
+                "last_http_status": d.last_status, "last_error": d.last_error,
+                "delivered_at": d.delivered_at.map(crate::render::ts),
+            })
+        })
+        .collect();
+    let mut out = render_event(&e);
+    if let Value::Object(m) = &mut out {
+        m.insert("customs_deliveries".into(), Value::Array(deliveries));
+    }
+    Ok(Json(out))
 }
 
 async fn remove(

@@ -141,8 +141,10 @@ impl App {
                     ),
                     settings: customs_notify::Settings {
                         allow_private_webhooks: self.api.webhook_policy.allow_private,
-                        // The local stack retries quickly; AWS uses the 30 s default.
+                        // The local stack retries quickly and gives up sooner; AWS uses
+                        // the 30 s base and 8 attempts.
                         backoff_base_secs: config::parsed("CUSTOMS_WEBHOOK_BACKOFF_SECS", 1)?,
+                        max_attempts: config::parsed("CUSTOMS_WEBHOOK_MAX_ATTEMPTS", 3)?,
                         ..customs_notify::Settings::from_env()?
                     },
                 });
