@@ -4,6 +4,7 @@
 mod anchore_cli;
 mod catalog;
 mod evaluate;
+mod evaluate_speed;
 mod feeds;
 mod images;
 mod migrations;
