@@ -19,25 +19,103 @@ use crate::{ApiError, AppState, render};
 
 pub(crate) fn routes(api: Api) -> Api {
     let t = "Accounts";
-    api.op(Operation::get("/account", "The caller's account").tag("Identity"), whoami)
-        .op(Operation::get("/user", "The caller's user record").tag("Identity"), me)
-        .op(
-            Operation::get("/accounts", "List accounts").tag(t).admin().list()
-                .query(&[q("state", Kind::Str, "only accounts in this state: enabled, disabled or deleting")]),
-            list,
+    api.op(
+        Operation::get("/account", "The caller's account").tag("Identity"),
+        whoami,
+    )
+    .op(
+        Operation::get("/user", "The caller's user record").tag("Identity"),
+        me,
+    )
+    .op(
+        Operation::get("/accounts", "List accounts")
+            .tag(t)
+            .admin()
+            .list()
+            .query(&[q(
+                "state",
+                Kind::Str,
+                "only accounts in this state: enabled, disabled or deleting",
+            )]),
+        list,
+    )
+    .op(
+        Operation::post(
+            "/accounts",
+            "Create an account (with the default policy bundle active)",
         )
-        .op(Operation::post("/accounts", "Create an account (with the default policy bundle active)").tag(t).admin().body(ACCOUNT_CREATE), create)
-        .op(Operation::get("/accounts/{accountname}", "Get an account").tag(t).admin(), get_one)
-        .op(Operation::delete("/accounts/{accountname}", "Delete a disabled account and everything it owns").tag(t).admin(), delete)
-        .op(Operation::put("/accounts/{accountname}/state", "Enable or disable an account").tag(t).admin().body(ACCOUNT_STATE), set_state)
-        .op(Operation::get("/accounts/{accountname}/users", "List the users of an account").tag(t).admin().list(), users)
-        .op(Operation::post("/accounts/{accountname}/users", "Create a user with a password").tag(t).admin().body(USER_CREATE), create_user)
-        .op(Operation::get("/accounts/{accountname}/users/{username}", "Get a user").tag(t).admin(), get_user)
-        .op(Operation::delete("/accounts/{accountname}/users/{username}", "Delete a user").tag(t).admin(), delete_user)
-        .op(
-            Operation::post("/accounts/{accountname}/users/{username}/credentials", "Set a user's password").tag(t).admin().body(CREDENTIAL),
-            set_password,
+        .tag(t)
+        .admin()
+        .body(ACCOUNT_CREATE),
+        create,
+    )
+    .op(
+        Operation::get("/accounts/{accountname}", "Get an account")
+            .tag(t)
+            .admin(),
+        get_one,
+    )
+    .op(
+        Operation::delete(
+            "/accounts/{accountname}",
+            "Delete a disabled account and everything it owns",
         )
+        .tag(t)
+        .admin(),
+        delete,
+    )
+    .op(
+        Operation::put(
+            "/accounts/{accountname}/state",
+            "Enable or disable an account",
+        )
+        .tag(t)
+        .admin()
+        .body(ACCOUNT_STATE),
+        set_state,
+    )
+    .op(
+        Operation::get(
+            "/accounts/{accountname}/users",
+            "List the users of an account",
+        )
+        .tag(t)
+        .admin()
+        .list(),
+        users,
+    )
+    .op(
+        Operation::post(
+            "/accounts/{accountname}/users",
+            "Create a user with a password",
+        )
+        .tag(t)
+        .admin()
+        .body(USER_CREATE),
+        create_user,
+    )
+    .op(
+        Operation::get("/accounts/{accountname}/users/{username}", "Get a user")
+            .tag(t)
+            .admin(),
+        get_user,
+    )
+    .op(
+        Operation::delete("/accounts/{accountname}/users/{username}", "Delete a user")
+            .tag(t)
+            .admin(),
+        delete_user,
+    )
+    .op(
+        Operation::post(
+            "/accounts/{accountname}/users/{username}/credentials",
+            "Set a user's password",
+        )
+        .tag(t)
+        .admin()
+        .body(CREDENTIAL),
+        set_password,
+    )
 }
 
 fn account_json(a: &AccountRecord) -> Value {
@@ -62,8 +140,14 @@ fn strict<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, ApiError> 
 /// Anchore's name rule: 3 to 128 characters, letters and digits at both ends.
 fn valid_name(what: &str, name: &str) -> Result<(), ApiError> {
     let inner_ok = |c: char| c.is_ascii_alphanumeric() || "@.!#$+=^_`~;-".contains(c);
-    let ends_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    let ends_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     if (3..=128).contains(&name.len()) && ends_ok && name.chars().all(inner_ok) {
         return Ok(());
     }
@@ -76,7 +160,9 @@ fn valid_password(p: &str) -> Result<(), ApiError> {
     if (6..=128).contains(&p.chars().count()) {
         return Ok(());
     }
-    Err(ApiError::bad_request("password must be 6 to 128 characters long"))
+    Err(ApiError::bad_request(
+        "password must be 6 to 128 characters long",
+    ))
 }
 
 async fn existing(deps: &AppState, name: &str) -> Result<AccountRecord, ApiError> {
@@ -86,11 +172,17 @@ async fn existing(deps: &AppState, name: &str) -> Result<AccountRecord, ApiError
         .ok_or_else(|| ApiError::NotFound(format!("account {name} not found")))
 }
 
-async fn whoami(State(deps): State<AppState>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+async fn whoami(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(account_json(&existing(&deps, &caller.account).await?)))
 }
 
-async fn me(State(deps): State<AppState>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+async fn me(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
     let u = deps
         .store
         .user(&caller.home_account, &caller.username)
@@ -99,14 +191,23 @@ async fn me(State(deps): State<AppState>, Extension(caller): Extension<Caller>) 
     Ok(Json(user_json(&u)))
 }
 
-async fn list(State(deps): State<AppState>, Query(q): Query<Params>) -> Result<Json<Vec<Value>>, ApiError> {
+async fn list(
+    State(deps): State<AppState>,
+    Query(q): Query<Params>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let state = match q.get("state").map(String::as_str) {
         None | Some("") => None,
         Some(s @ ("enabled" | "disabled" | "deleting")) => Some(s),
-        Some(s) => return Err(ApiError::bad_request(format!("state={s:?}: expected enabled, disabled or deleting"))),
+        Some(s) => {
+            return Err(ApiError::bad_request(format!(
+                "state={s:?}: expected enabled, disabled or deleting"
+            )));
+        }
     };
     let accounts = deps.store.accounts(state).await?;
-    Ok(Json(paginate(&q, accounts)?.iter().map(account_json).collect()))
+    Ok(Json(
+        paginate(&q, accounts)?.iter().map(account_json).collect(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -116,12 +217,18 @@ struct NewAccount {
     email: Option<String>,
 }
 
-async fn create(State(deps): State<AppState>, Extension(caller): Extension<Caller>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn create(
+    State(deps): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let b: NewAccount = strict(&body, "expected {\"name\": \"…\", \"email\": \"…\"}")?;
     valid_name("account name", &b.name)?;
     if let Some(e) = &b.email {
         if e.len() > 254 || !e.contains('@') || e.chars().any(char::is_whitespace) {
-            return Err(ApiError::bad_request(format!("email {e:?} is not an email address")));
+            return Err(ApiError::bad_request(format!(
+                "email {e:?} is not an email address"
+            )));
         }
     }
     let a = deps
@@ -132,15 +239,26 @@ async fn create(State(deps): State<AppState>, Extension(caller): Extension<Calle
     // A new account starts with Anchore's default bundle active, as in the engine.
     let default: Value = serde_json::from_str(customs_policy::DEFAULT_BUNDLE)
         .map_err(|e| ApiError::Internal(format!("default bundle: {e}")))?;
-    let id = default.get("id").and_then(Value::as_str).unwrap_or("default");
+    let id = default
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
     deps.store
-        .ensure_active_policy(&a.name, id, default.get("name").and_then(Value::as_str), &default)
+        .ensure_active_policy(
+            &a.name,
+            id,
+            default.get("name").and_then(Value::as_str),
+            &default,
+        )
         .await?;
     info!(account = %a.name, by = %caller.username, "Account created");
     Ok(Json(account_json(&a)))
 }
 
-async fn get_one(State(deps): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn get_one(
+    State(deps): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(account_json(&existing(&deps, &name).await?)))
 }
 
@@ -150,7 +268,9 @@ async fn delete(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if name == ADMIN_ACCOUNT || name == caller.home_account {
-        return Err(ApiError::bad_request(format!("account {name} cannot be deleted: it is the admin account or your own")));
+        return Err(ApiError::bad_request(format!(
+            "account {name} cannot be deleted: it is the admin account or your own"
+        )));
     }
     match deps.store.delete_account(&name).await? {
         AccountDeletion::Deleted => {
@@ -177,12 +297,20 @@ async fn set_state(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let b: NewState = strict(&body, "expected {\"state\": \"enabled\"} or {\"state\": \"disabled\"}")?;
+    let b: NewState = strict(
+        &body,
+        "expected {\"state\": \"enabled\"} or {\"state\": \"disabled\"}",
+    )?;
     if !matches!(b.state.as_str(), "enabled" | "disabled") {
-        return Err(ApiError::bad_request(format!("state {:?}: expected enabled or disabled", b.state)));
+        return Err(ApiError::bad_request(format!(
+            "state {:?}: expected enabled or disabled",
+            b.state
+        )));
     }
     if b.state == "disabled" && (name == ADMIN_ACCOUNT || name == caller.home_account) {
-        return Err(ApiError::bad_request(format!("account {name} cannot be disabled: it is the admin account or your own")));
+        return Err(ApiError::bad_request(format!(
+            "account {name} cannot be disabled: it is the admin account or your own"
+        )));
     }
     let a = deps
         .store
@@ -194,7 +322,11 @@ async fn set_state(
     Ok(Json(json!({ "state": a.state })))
 }
 
-async fn users(State(deps): State<AppState>, Path(name): Path<String>, Query(q): Query<Params>) -> Result<Json<Vec<Value>>, ApiError> {
+async fn users(
+    State(deps): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<Params>,
+) -> Result<Json<Vec<Value>>, ApiError> {
     existing(&deps, &name).await?;
     let users = deps.store.users(&name).await?;
     Ok(Json(paginate(&q, users)?.iter().map(user_json).collect()))
@@ -227,12 +359,14 @@ async fn create_user(
     Ok(Json(user_json(&u)))
 }
 
-async fn get_user(State(deps): State<AppState>, Path((name, user)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
-    let u = deps
-        .store
-        .user(&name, &user)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("user {user} not found in account {name}")))?;
+async fn get_user(
+    State(deps): State<AppState>,
+    Path((name, user)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let u =
+        deps.store.user(&name, &user).await?.ok_or_else(|| {
+            ApiError::NotFound(format!("user {user} not found in account {name}"))
+        })?;
     Ok(Json(user_json(&u)))
 }
 
@@ -242,10 +376,14 @@ async fn delete_user(
     Path((name, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     if user == ADMIN_USER || user == caller.username {
-        return Err(ApiError::bad_request(format!("user {user} cannot be deleted: it is the configured admin or yourself")));
+        return Err(ApiError::bad_request(format!(
+            "user {user} cannot be deleted: it is the configured admin or yourself"
+        )));
     }
     if !deps.store.delete_user(&name, &user).await? {
-        return Err(ApiError::NotFound(format!("user {user} not found in account {name}")));
+        return Err(ApiError::NotFound(format!(
+            "user {user} not found in account {name}"
+        )));
     }
     deps.auth.forget_verified();
     info!(account = %name, user = %user, by = %caller.username, "User deleted");
@@ -270,21 +408,27 @@ async fn set_password(
 ) -> Result<Json<Value>, ApiError> {
     let b: Credential = strict(&body, "expected {\"type\": \"password\", \"value\": \"…\"}")?;
     if b.kind != "password" {
-        return Err(ApiError::bad_request(format!("credential type {:?}: only \"password\" is supported", b.kind)));
+        return Err(ApiError::bad_request(format!(
+            "credential type {:?}: only \"password\" is supported",
+            b.kind
+        )));
     }
     valid_password(&b.value)?;
     if user == ADMIN_USER {
-        return Err(ApiError::bad_request("the admin user's password is configuration (CUSTOMS_ADMIN_PASSWORD)"));
+        return Err(ApiError::bad_request(
+            "the admin user's password is configuration (CUSTOMS_ADMIN_PASSWORD)",
+        ));
     }
     let hash = hash_password(b.value).await?;
     if !deps.store.set_user_password(&name, &user, &hash).await? {
-        return Err(ApiError::NotFound(format!("user {user} not found in account {name}")));
+        return Err(ApiError::NotFound(format!(
+            "user {user} not found in account {name}"
+        )));
     }
     deps.auth.forget_verified();
-    let u = deps
-        .store
-        .user(&name, &user)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("user {user} not found in account {name}")))?;
+    let u =
+        deps.store.user(&name, &user).await?.ok_or_else(|| {
+            ApiError::NotFound(format!("user {user} not found in account {name}"))
+        })?;
     Ok(Json(user_json(&u)))
 }

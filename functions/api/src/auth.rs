@@ -12,8 +12,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
@@ -88,7 +90,9 @@ impl AuthConfig {
 
     fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
         // A panic while holding the lock leaves plain maps behind; keep using them.
-        self.memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.memory
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Forgets every verified credential (after a user or account changed).
@@ -117,7 +121,13 @@ impl AuthConfig {
                 m.verified.clear();
             }
         }
-        m.verified.insert(key, Verified { caller: caller.clone(), until: Instant::now() + CACHE_TTL });
+        m.verified.insert(
+            key,
+            Verified {
+                caller: caller.clone(),
+                until: Instant::now() + CACHE_TTL,
+            },
+        );
     }
 
     /// Seconds until `user` may try again from `addr`, if it is throttled now.
@@ -138,10 +148,14 @@ impl AuthConfig {
         let mut m = self.memory();
         let now = Instant::now();
         if m.failures.len() >= MAX_ENTRIES {
-            m.failures.retain(|_, (_, since)| now.duration_since(*since) < FAILURE_WINDOW);
+            m.failures
+                .retain(|_, (_, since)| now.duration_since(*since) < FAILURE_WINDOW);
         }
         for a in [addr, "*"] {
-            let e = m.failures.entry((user.to_owned(), a.to_owned())).or_insert((0, now));
+            let e = m
+                .failures
+                .entry((user.to_owned(), a.to_owned()))
+                .or_insert((0, now));
             if now.duration_since(e.1) >= FAILURE_WINDOW {
                 *e = (0, now);
             }
@@ -171,7 +185,11 @@ pub(crate) async fn hash_password(password: String) -> Result<String, ApiError> 
 /// Verifies `password` against a PHC string; a hash that does not parse never matches.
 async fn verify_password(password: String, phc: String) -> bool {
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        PasswordHash::new(&phc).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
     })
     .await
     .unwrap_or(false)
@@ -179,7 +197,8 @@ async fn verify_password(password: String, phc: String) -> bool {
 
 /// A valid hash of no one's password: unknown users cost as much as known ones, so
 /// timing does not tell which usernames exist.
-const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$Y3VzdG9tcy1kZWNveQ$0Ox3aDdXZrmX3Gzc6vqdnL2cbx1rGLVNyVpRPwB6F0A";
+const DECOY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$Y3VzdG9tcy1kZWNveQ$0Ox3aDdXZrmX3Gzc6vqdnL2cbx1rGLVNyVpRPwB6F0A";
 
 /// The authenticated caller, put into request extensions by `require_user`.
 #[derive(Debug, Clone)]
@@ -196,8 +215,12 @@ pub(crate) struct Caller {
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let b = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic "))?;
-    let raw = base64::engine::general_purpose::STANDARD.decode(b.trim()).ok()?;
+    let b = v
+        .strip_prefix("Basic ")
+        .or_else(|| v.strip_prefix("basic "))?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b.trim())
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (u, p) = text.split_once(':')?;
     Some((u.to_owned(), p.to_owned()))
@@ -232,12 +255,14 @@ async fn verify(deps: &AppState, user: &str, password: &str) -> Result<Option<Ca
         .unwrap_or_else(|| DECOY_HASH.to_owned());
     let ok = verify_password(password.to_owned(), phc).await;
     Ok(match login {
-        Some(l) if ok && l.password_hash.is_some() && l.account_state == "enabled" => Some(Caller {
-            account: l.account.clone(),
-            username: l.username,
-            home_account: l.account,
-            admin: l.account_kind == "admin",
-        }),
+        Some(l) if ok && l.password_hash.is_some() && l.account_state == "enabled" => {
+            Some(Caller {
+                account: l.account.clone(),
+                username: l.username,
+                home_account: l.account,
+                admin: l.account_kind == "admin",
+            })
+        }
         _ => None,
     })
 }
@@ -292,7 +317,11 @@ pub(crate) async fn require_user(
                 info!(user = %caller.username, account = %a.name, "Acting as account");
                 caller.account = a.name;
             }
-            _ => return Err(ApiError::NotFound(format!("account {target} (from x-anchore-account) not found"))),
+            _ => {
+                return Err(ApiError::NotFound(format!(
+                    "account {target} (from x-anchore-account) not found"
+                )));
+            }
         }
     }
     req.extensions_mut().insert(caller);
@@ -303,7 +332,9 @@ pub(crate) async fn require_user(
 pub(crate) async fn require_admin(req: Request, next: Next) -> Result<Response, ApiError> {
     match req.extensions().get::<Caller>() {
         Some(c) if c.admin => Ok(next.run(req).await),
-        Some(_) => Err(ApiError::Forbidden("this operation needs a user of an admin account".into())),
+        Some(_) => Err(ApiError::Forbidden(
+            "this operation needs a user of an admin account".into(),
+        )),
         None => Err(ApiError::Unauthorized),
     }
 }
@@ -327,7 +358,10 @@ mod tests {
             assert_eq!(a.throttled("bob", "1.2.3.4"), None);
             a.failed("bob", "1.2.3.4");
         }
-        assert!(a.throttled("bob", "1.2.3.4").is_some_and(|s| s >= 1 && s <= 60));
+        assert!(
+            a.throttled("bob", "1.2.3.4")
+                .is_some_and(|s| s >= 1 && s <= 60)
+        );
         assert_eq!(a.throttled("bob", "5.6.7.8"), None);
         assert_eq!(a.throttled("alice", "1.2.3.4"), None);
     }
@@ -351,7 +385,10 @@ mod tests {
     fn the_last_forwarded_address_counts() {
         let mut h = HeaderMap::new();
         assert_eq!(client_addr(&h), "local");
-        h.insert("x-forwarded-for", "6.6.6.6, 10.0.0.1".parse().expect("header"));
+        h.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 10.0.0.1".parse().expect("header"),
+        );
         assert_eq!(client_addr(&h), "10.0.0.1");
     }
 }

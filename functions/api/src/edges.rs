@@ -28,7 +28,8 @@ pub(crate) async fn limit_body(limit: usize, req: Request, next: Next) -> Respon
 pub(crate) async fn json_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) || status == StatusCode::UNAUTHORIZED {
+    if !(status.is_client_error() || status.is_server_error()) || status == StatusCode::UNAUTHORIZED
+    {
         return resp;
     }
     let is_json = resp
@@ -46,7 +47,11 @@ pub(crate) async fn json_errors(req: Request, next: Next) -> Response {
     };
     let message = match (status, text.is_empty()) {
         (StatusCode::METHOD_NOT_ALLOWED, _) => {
-            let allow = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let allow = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             format!("method not allowed on this path; allowed: {allow}")
         }
         (StatusCode::PAYLOAD_TOO_LARGE, _) => format!("request body too large: {text}"),
@@ -58,4 +63,58 @@ pub(crate) async fn json_errors(req: Request, next: Next) -> Response {
         out.headers_mut().insert(header::ALLOW, allow.clone());
     }
     out
+}
+
+/// Whether `d` looks like a manifest digest: `sha256:` or `sha512:` and lower-case hex,
+/// no longer than the algorithm's output. (An unknown but well-formed digest is a 404.)
+fn is_digest(d: &str) -> bool {
+    let Some((alg, hex)) = d.split_once(':') else {
+        return false;
+    };
+    let max = match alg {
+        "sha256" => 64,
+        "sha512" => 128,
+        _ => return false,
+    };
+    !hex.is_empty()
+        && hex.len() <= max
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// 400 for a `{digest}` path segment that cannot be a digest, saying what one looks like.
+pub(crate) async fn check_digest(
+    params: axum::extract::RawPathParams,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some((_, d)) = params.iter().find(|(k, _)| *k == "digest") {
+        if !is_digest(d) {
+            return ApiError::BadRequest {
+                message: format!(
+                    "{d:?} is not an image digest: use sha256: followed by 64 lower-case hex digits"
+                ),
+                detail: serde_json::json!({ "error_codes": ["BAD_DIGEST"] }),
+            }
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_digest;
+
+    #[test]
+    fn digests_are_recognised() {
+        assert!(is_digest(&format!("sha256:{}", "a".repeat(64))));
+        assert!(is_digest("sha256:0000"));
+        assert!(!is_digest("latest"));
+        assert!(!is_digest("sha256:"));
+        assert!(!is_digest("sha256:XYZ"));
+        assert!(!is_digest(&format!("sha256:{}", "a".repeat(65))));
+        assert!(!is_digest("md5:abcd"));
+    }
 }

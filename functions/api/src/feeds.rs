@@ -18,12 +18,12 @@ use crate::{ApiError, AppState};
 pub(crate) fn routes(api: Api) -> Api {
     api.op(Operation::get("/system/feeds", "Feeds and their groups, with sync state").tag("System").list(), list)
         .op(
-            Operation::post("/system/feeds", "Sync the feeds now").tag("System")
+            Operation::post("/system/feeds", "Sync the feeds now").tag("System").admin()
                 .query(&[q("flush", Kind::Bool, "drop the feed data first"), q("sync", Kind::Bool, "sync (default true)")]),
             sync,
         )
         .op(
-            Operation::put("/system/feeds/{feed}", "Enable or disable a feed").tag("System")
+            Operation::put("/system/feeds/{feed}", "Enable or disable a feed").tag("System").admin()
                 .query(&[crate::routes::required("enabled", Kind::Bool, "true to enable, false to disable")]),
             set_enabled,
         )

@@ -216,7 +216,8 @@ async fn list(
     Extension(caller): Extension<Caller>,
     Query(q): Query<Params>,
     body: Bytes,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     flag(&q, "history", false)?;
     // Old clients put the tag in a GET body instead of `fulltag`.
     let tag = match q.get("fulltag").filter(|t| !t.is_empty()) {
@@ -257,9 +258,9 @@ async fn list(
             let layers = deps.store.image_layers(img.id).await?;
             out.push(render::image_with_layers(img, &layers));
         }
-        return Ok(Json(out));
+        return Ok(Json(out).into_response());
     }
-    Ok(Json(images.iter().map(render::image).collect()))
+    Ok(Json(images.iter().map(render::image_view).collect::<Vec<_>>()).into_response())
 }
 
 async fn get_one(

@@ -44,16 +44,30 @@ pub struct Param {
 }
 
 pub(crate) const fn q(name: &'static str, kind: Kind, description: &'static str) -> Param {
-    Param { name, kind, required: false, description }
+    Param {
+        name,
+        kind,
+        required: false,
+        description,
+    }
 }
 
 pub(crate) const fn required(name: &'static str, kind: Kind, description: &'static str) -> Param {
-    Param { name, kind, required: true, description }
+    Param {
+        name,
+        kind,
+        required: true,
+        description,
+    }
 }
 
 /// `page` and `limit`, on every list.
 pub(crate) const PAGE: Param = q("page", Kind::Int, "page number, from 1 (default 1)");
-pub(crate) const LIMIT: Param = q("limit", Kind::Int, "items per page, 1 to 1000 (default: all)");
+pub(crate) const LIMIT: Param = q(
+    "limit",
+    Kind::Int,
+    "items per page, 1 to 1000 (default: all)",
+);
 
 /// One operation of the API: what the OpenAPI document says about it.
 #[derive(Debug, Clone)]
@@ -173,8 +187,15 @@ impl Api {
     {
         let limit = op.body_limit;
         let method: MethodRouter<AppState> = on(op.filter(), handler)
-            .layer::<_, std::convert::Infallible>(axum::middleware::from_fn(move |req, next| crate::edges::limit_body(limit, req, next)))
+            .layer::<_, std::convert::Infallible>(axum::middleware::from_fn(move |req, next| {
+                crate::edges::limit_body(limit, req, next)
+            }))
             .layer(DefaultBodyLimit::max(limit));
+        let method = if op.path.contains("{digest}") {
+            method.layer(axum::middleware::from_fn(crate::edges::check_digest))
+        } else {
+            method
+        };
         match op.access {
             Access::Public => self.public = self.public.route(op.path, method),
             Access::User => self.user = self.user.route(op.path, method),
@@ -236,7 +257,11 @@ pub(crate) fn openapi(ops: &[Operation], version: &str) -> Value {
         let ok = if op.method == "DELETE" && op.tag == "Accounts" {
             json!({ "204": { "description": "deleted" } })
         } else {
-            let schema = if op.list { json!({ "type": "array", "items": {} }) } else { json!({}) };
+            let schema = if op.list {
+                json!({ "type": "array", "items": {} })
+            } else {
+                json!({})
+            };
             json!({ "200": { "description": "success", "content": { "application/json": { "schema": schema } } } })
         };
         let mut responses = ok;
@@ -244,7 +269,10 @@ pub(crate) fn openapi(ops: &[Operation], version: &str) -> Value {
         if let Some(r) = responses.as_object_mut() {
             r.insert("400".into(), err.clone());
             if op.access != Access::Public {
-                r.insert("401".into(), json!({ "description": "missing or wrong credentials" }));
+                r.insert(
+                    "401".into(),
+                    json!({ "description": "missing or wrong credentials" }),
+                );
                 r.insert("404".into(), err.clone());
                 r.insert("429".into(), err.clone());
             }
@@ -271,7 +299,10 @@ pub(crate) fn openapi(ops: &[Operation], version: &str) -> Value {
                 "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{body}") } } }
             });
         }
-        paths.entry(op.path).or_default().insert(op.method.to_ascii_lowercase(), o);
+        paths
+            .entry(op.path)
+            .or_default()
+            .insert(op.method.to_ascii_lowercase(), o);
     }
     json!({
         "openapi": "3.0.3",
@@ -295,7 +326,11 @@ fn operation_id(op: &Operation) -> String {
     let mut id = op.method.to_ascii_lowercase();
     for seg in op.path.split('/').filter(|s| !s.is_empty()) {
         id.push('_');
-        id.extend(seg.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).filter(|c| *c != '_' || !seg.starts_with('{')));
+        id.extend(
+            seg.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .filter(|c| *c != '_' || !seg.starts_with('{')),
+        );
     }
     if id == "get" { "ping".into() } else { id }
 }

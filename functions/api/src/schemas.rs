@@ -19,7 +19,12 @@ pub(crate) const USER_CREATE: &str = "UserCreationRequest";
 pub(crate) const CREDENTIAL: &str = "AccessCredential";
 
 fn strings(names: &[&str]) -> Value {
-    Value::Object(names.iter().map(|n| ((*n).to_owned(), json!({ "type": "string" }))).collect())
+    Value::Object(
+        names
+            .iter()
+            .map(|n| ((*n).to_owned(), json!({ "type": "string" })))
+            .collect(),
+    )
 }
 
 /// Every schema, by name.

@@ -103,13 +103,20 @@ impl Store {
         let row = self
             .conn()
             .await?
-            .query_opt(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE name = $1"), &[&name])
+            .query_opt(
+                &format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE name = $1"),
+                &[&name],
+            )
             .await?;
         Ok(row.as_ref().map(account))
     }
 
     /// Creates a `user` account; `None` when the name is taken.
-    pub async fn create_account(&self, name: &str, email: Option<&str>) -> Result<Option<AccountRecord>, StoreError> {
+    pub async fn create_account(
+        &self,
+        name: &str,
+        email: Option<&str>,
+    ) -> Result<Option<AccountRecord>, StoreError> {
         let row = self
             .conn()
             .await?
@@ -125,7 +132,11 @@ impl Store {
     }
 
     /// Enables or disables an account; `None` when there is no such account.
-    pub async fn set_account_state(&self, name: &str, state: &str) -> Result<Option<AccountRecord>, StoreError> {
+    pub async fn set_account_state(
+        &self,
+        name: &str,
+        state: &str,
+    ) -> Result<Option<AccountRecord>, StoreError> {
         let row = self
             .conn()
             .await?
@@ -146,7 +157,10 @@ impl Store {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         let Some(row) = tx
-            .query_opt("SELECT state FROM accounts WHERE name = $1 FOR UPDATE", &[&name])
+            .query_opt(
+                "SELECT state FROM accounts WHERE name = $1 FOR UPDATE",
+                &[&name],
+            )
             .await?
         else {
             return Ok(AccountDeletion::NotFound);
@@ -166,10 +180,17 @@ impl Store {
             .await?;
         for t in &tables {
             let table: String = t.get(0);
-            tx.execute(&format!("DELETE FROM \"{}\" WHERE account = $1", table.replace('"', "\"\"")), &[&name])
-                .await?;
+            tx.execute(
+                &format!(
+                    "DELETE FROM \"{}\" WHERE account = $1",
+                    table.replace('"', "\"\"")
+                ),
+                &[&name],
+            )
+            .await?;
         }
-        tx.execute("DELETE FROM accounts WHERE name = $1", &[&name]).await?;
+        tx.execute("DELETE FROM accounts WHERE name = $1", &[&name])
+            .await?;
         tx.commit().await?;
         Ok(AccountDeletion::Deleted)
     }
@@ -179,19 +200,27 @@ impl Store {
             .conn()
             .await?
             .query(
-                &format!("SELECT {USER_COLS} FROM account_users WHERE account = $1 ORDER BY username"),
+                &format!(
+                    "SELECT {USER_COLS} FROM account_users WHERE account = $1 ORDER BY username"
+                ),
                 &[&account],
             )
             .await?;
         Ok(rows.iter().map(user).collect())
     }
 
-    pub async fn user(&self, account: &str, username: &str) -> Result<Option<UserRecord>, StoreError> {
+    pub async fn user(
+        &self,
+        account: &str,
+        username: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
         let row = self
             .conn()
             .await?
             .query_opt(
-                &format!("SELECT {USER_COLS} FROM account_users WHERE account = $1 AND username = $2"),
+                &format!(
+                    "SELECT {USER_COLS} FROM account_users WHERE account = $1 AND username = $2"
+                ),
                 &[&account, &username],
             )
             .await?;
@@ -200,7 +229,12 @@ impl Store {
 
     /// Adds a native user with an argon2 `password_hash`; `None` when the username is
     /// taken (usernames are unique across accounts, since they are what logs in).
-    pub async fn create_user(&self, account: &str, username: &str, password_hash: &str) -> Result<Option<UserRecord>, StoreError> {
+    pub async fn create_user(
+        &self,
+        account: &str,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
         let row = self
             .conn()
             .await?
@@ -216,7 +250,12 @@ impl Store {
     }
 
     /// Replaces a user's password hash; false when there is no such user.
-    pub async fn set_user_password(&self, account: &str, username: &str, password_hash: &str) -> Result<bool, StoreError> {
+    pub async fn set_user_password(
+        &self,
+        account: &str,
+        username: &str,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
         let n = self
             .conn()
             .await?
@@ -233,7 +272,10 @@ impl Store {
         let n = self
             .conn()
             .await?
-            .execute("DELETE FROM account_users WHERE account = $1 AND username = $2", &[&account, &username])
+            .execute(
+                "DELETE FROM account_users WHERE account = $1 AND username = $2",
+                &[&account, &username],
+            )
             .await?;
         Ok(n > 0)
     }
