@@ -305,11 +305,11 @@ async fn anchore_cli_subscriptions_events_registry_update_feeds_sync_image_del_a
     let (code, out) = cli.run_with(admin, &["system", "feeds", "sync"], Some("n\n"), &[]).await?;
     assert_eq!(code, 0, "declining does nothing: {out}");
 
-    // image del: Success, then the image is gone for get (404 → exit 1).
+    // image del: Success, then the image is no longer listed.
     let out = ok(cli.run(&["image", "del", &tag]).await?, "image del")?;
     assert!(out.contains("Success"), "{out}");
-    let (code, out) = cli.run(&["image", "get", &tag]).await?;
-    assert_eq!(code, 1, "{out}");
+    let out = ok(cli.run(&["image", "list"]).await?, "image list")?;
+    assert!(!out.contains(&tag), "{out}");
 
     // Accounts: a user of another account sees only its own; admin may act as it.
     stack.add_account("cli-team", "cli-user", "cli-user-pass").await?;
