@@ -30,6 +30,36 @@ impl Cli {
     }
 }
 
+impl Cli {
+    /// Runs as `user` with `stdin` fed to the prompt and `env` added (e.g. ANCHORE_CLI_ACCOUNT).
+    async fn run_with(&self, user: (&str, &str), args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Result<(i32, String)> {
+        use std::io::Write;
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            .env("ANCHORE_CLI_URL", &self.url)
+            .env("ANCHORE_CLI_USER", user.0)
+            .env("ANCHORE_CLI_PASS", user.1)
+            .env_remove("ANCHORE_CLI_API_VERSION")
+            .env_remove("ANCHORE_CLI_ACCOUNT")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let input = stdin.unwrap_or_default().to_owned();
+        let out = tokio::task::spawn_blocking(move || {
+            let mut child = cmd.spawn()?;
+            if let Some(mut s) = child.stdin.take() {
+                s.write_all(input.as_bytes())?;
+            }
+            child.wait_with_output()
+        })
+        .await?
+        .context("running anchore-cli")?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        Ok((out.status.code().unwrap_or(-1), text))
+    }
+}
+
 fn field<'a>(out: &'a str, name: &str) -> Option<&'a str> {
     out.lines().find_map(|l| {
         l.strip_prefix(name)
@@ -195,5 +225,106 @@ async fn anchore_cli_policy_evaluation_vuln_registry_and_system_commands() -> Re
     ok(cli.run(&["subscription", "list"]).await?, "subscription list")?;
     let out = ok(cli.run(&["image", "del", &tag, "--force"]).await?, "image del")?;
     assert!(out.contains("Success"), "{out}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn anchore_cli_subscriptions_events_registry_update_feeds_sync_image_del_and_accounts() -> Result<()> {
+    let bin = env("ANCHORE_CLI")?;
+    let stack = Stack::start().await?;
+    let cli = Cli { bin, url: stack.url("/v1") };
+    let admin = ("admin", ADMIN_PASSWORD);
+    let ok = |r: (i32, String), what: &str| -> Result<String> {
+        ensure!(r.0 == 0, "{what} exited {}: {}", r.0, r.1);
+        assert!(!r.1.contains("failed to format"), "{what}: {}", r.1);
+        Ok(r.1)
+    };
+    let tag = format!("{}/customs/tiny:latest", registry());
+    ok(cli.run(&["image", "add", &tag]).await?, "image add")?;
+    stack.drain().await?;
+
+    // evaluate check --detail: the engine's header lines and the gate table.
+    let (code, out) = cli.run(&["evaluate", "check", &tag, "--detail"]).await?;
+    assert_eq!(code, 0, "{out}");
+    for line in ["Image Digest: sha256:", "Full Tag: ", "Status: pass", "Policy ID: 2c53a13c-1765-11e8-82ef-23527761d060", "Final Action: warn", "Gate", "Trigger"] {
+        assert!(out.contains(line), "{line:?} missing: {out}");
+    }
+
+    // Subscriptions: the tag was auto-subscribed; deactivate and activate it again.
+    let out = ok(cli.run(&["subscription", "list", "--full"]).await?, "subscription list")?;
+    assert!(out.contains(&tag) && out.contains("tag_update"), "{out}");
+    let out = ok(cli.run(&["subscription", "deactivate", "tag_update", &tag]).await?, "subscription deactivate")?;
+    assert!(out.contains("Success"), "{out}");
+    let out = ok(cli.run(&["subscription", "list"]).await?, "subscription list")?;
+    let row = out.lines().find(|l| l.contains(&tag) && l.contains("tag_update")).context("tag_update row")?;
+    assert!(row.contains("False"), "{out}");
+    let out = ok(cli.run(&["subscription", "activate", "tag_update", &tag]).await?, "subscription activate")?;
+    assert!(out.contains("Success"), "{out}");
+    let out = ok(cli.run(&["subscription", "list"]).await?, "subscription list")?;
+    let row = out.lines().find(|l| l.contains(&tag) && l.contains("tag_update")).context("tag_update row")?;
+    assert!(row.contains("True"), "{out}");
+
+    // Events: list, get one (YAML of the event), delete it, then it is gone (404 → exit 1).
+    let out = ok(cli.run(&["event", "list"]).await?, "event list")?;
+    assert!(out.contains("user.image.analysis.completed"), "{out}");
+    let id = out
+        .lines()
+        .find(|l| l.contains("user.image.analysis.completed"))
+        .and_then(|l| l.split_whitespace().last())
+        .context("event id")?
+        .to_owned();
+    let out = ok(cli.run(&["event", "get", &id]).await?, "event get")?;
+    assert!(out.contains("type: user.image.analysis.completed") && out.contains("level: INFO"), "{out}");
+    // anchore-cli 0.9.3 prints nothing for a deleted event id.
+    let out = ok(cli.run(&["event", "delete", &id]).await?, "event delete")?;
+    assert!(out.trim().is_empty(), "{out}");
+    let (code, out) = cli.run(&["event", "get", &id]).await?;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("HTTP Code: 404"), "{out}");
+    let out = ok(cli.run(&["event", "delete", "--all", "--dontask"]).await?, "event delete --all")?;
+    assert!(out.contains("Deleted") || out.contains("No matching events found"), "{out}");
+
+    // Registry update: validated against the real registry, printed like add.
+    let reg = customs_tests::basic_registry();
+    ok(cli.run(&["registry", "add", &reg, "customs", "customs-pass", "--insecure"]).await?, "registry add")?;
+    let out = ok(cli.run(&["registry", "update", &reg, "customs", "customs-pass", "--insecure", "--registry-name", "basic"]).await?, "registry update")?;
+    assert_eq!(field(&out, "Registry"), Some(reg.as_str()), "{out}");
+    assert_eq!(field(&out, "Name"), Some("basic"), "{out}");
+    assert_eq!(field(&out, "Verify TLS"), Some("False"), "{out}");
+    assert!(!out.contains("customs-pass"), "{out}");
+    let (code, out) = cli.run(&["registry", "update", &reg, "customs", "wrong-pass", "--insecure"]).await?;
+    assert_ne!(code, 0, "a wrong password fails validation: {out}");
+    let (code, out) = cli.run(&["registry", "update", "127.0.0.1:5998", "u", "p", "--skip-validate"]).await?;
+    assert_eq!(code, 1, "updating an unknown registry is a 404: {out}");
+
+    // Feed sync asks first; "y" queues it and prints the table.
+    let (code, out) = cli.run_with(admin, &["system", "feeds", "sync"], Some("y\n"), &[]).await?;
+    assert_eq!(code, 0, "{out}");
+    // A fresh stack has no feed rows yet, so the printed table is empty.
+    assert!(out.contains("Really perform a manual feed data sync/flush?") && !out.contains("Error"), "{out}");
+    let (code, out) = cli.run_with(admin, &["system", "feeds", "sync"], Some("n\n"), &[]).await?;
+    assert_eq!(code, 0, "declining does nothing: {out}");
+
+    // image del: Success, then the image is no longer listed.
+    let out = ok(cli.run(&["image", "del", &tag]).await?, "image del")?;
+    assert!(out.contains("Success"), "{out}");
+    let out = ok(cli.run(&["image", "list"]).await?, "image list")?;
+    assert!(!out.contains(&tag), "{out}");
+
+    // Accounts: a user of another account sees only its own; admin may act as it.
+    stack.add_account("cli-team", "cli-user", "cli-user-pass").await?;
+    let out = ok(cli.run_with(("cli-user", "cli-user-pass"), &["account", "whoami"], None, &[]).await?, "whoami")?;
+    assert_eq!(field(&out, "Username"), Some("cli-user"), "{out}");
+    assert_eq!(field(&out, "AccountName"), Some("cli-team"), "{out}");
+    assert_eq!(field(&out, "AccountType"), Some("user"), "{out}");
+    let out = ok(cli.run_with(("cli-user", "cli-user-pass"), &["image", "list"], None, &[]).await?, "image list")?;
+    assert!(!out.contains(&tag), "{out}");
+    let out = ok(cli.run_with(admin, &["account", "whoami"], None, &[("ANCHORE_CLI_ACCOUNT", "cli-team")]).await?, "as-account whoami")?;
+    assert_eq!(field(&out, "Username"), Some("admin"), "{out}");
+    assert_eq!(field(&out, "AccountName"), Some("cli-team"), "{out}");
+    let (code, out) = cli.run_with(("cli-user", "cli-user-pass"), &["image", "list"], None, &[("ANCHORE_CLI_ACCOUNT", "admin")]).await?;
+    assert_eq!(code, 1, "only admins may switch accounts (403): {out}");
+    let (code, out) = cli.run_with(("cli-user", "wrong-pass"), &["image", "list"], None, &[]).await?;
+    assert_eq!(code, 2, "{out}");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests against LocalStack, PostgreSQL and the local registry.
 //! One binary (one link step); each test owns its database and queues.
 
+mod accounts;
 mod anchore_cli;
 mod catalog;
 mod evaluate;
@@ -9,6 +10,7 @@ mod feeds;
 mod images;
 mod migrations;
 mod notify;
+mod openapi;
 mod registries;
 mod runner;
 mod staging;

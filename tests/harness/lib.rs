@@ -156,6 +156,28 @@ impl Stack {
             .basic_auth("admin", Some(ADMIN_PASSWORD))
     }
 
+    /// A request to the API as `user`.
+    pub fn request_as(&self, method: reqwest::Method, path: &str, user: &str, password: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).basic_auth(user, Some(password))
+    }
+
+    /// Creates account `account` with one user `user` (password `password`), as admin.
+    pub async fn add_account(&self, account: &str, user: &str, password: &str) -> Result<()> {
+        let r = self
+            .request(reqwest::Method::POST, "/v1/accounts")
+            .json(&serde_json::json!({ "name": account }))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "create account {account}: {} {}", r.status(), r.text().await?);
+        let r = self
+            .request(reqwest::Method::POST, &format!("/v1/accounts/{account}/users"))
+            .json(&serde_json::json!({ "username": user, "password": password }))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "create user {user}: {} {}", r.status(), r.text().await?);
+        Ok(())
+    }
+
     pub async fn drain(&self) -> Result<()> {
         self.runner.drain_until_idle(Duration::from_secs(120)).await
     }

@@ -2,8 +2,9 @@
 //! shapes anchore-cli prints (`API-CONTRACT.md` §3 Content).
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+
+use crate::routes::{Api, Operation};
 use customs_model::package::{Package, PackageType};
 use serde_json::{json, Value};
 
@@ -13,10 +14,9 @@ use crate::{ApiError, AppState};
 
 const TYPES: [&str; 13] = ["os", "files", "npm", "gem", "python", "java", "binary", "go", "rust", "nuget", "php", "malware", "dotnet"];
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/images/{digest}/content", get(list))
-        .route("/images/{digest}/content/{ctype}", get(one))
+pub(crate) fn routes(api: Api) -> Api {
+    api.op(Operation::get("/images/{digest}/content", "Content types of an analysed image").tag("Images"), list)
+        .op(Operation::get("/images/{digest}/content/{ctype}", "Content of one type (os, files, npm, gem, python, java, go, …)").tag("Images"), one)
 }
 
 async fn list(
@@ -131,8 +131,8 @@ async fn one(
 }
 
 /// `GET /v1/images/{digest}/sbom/{cyclonedx-json|spdx-json}`: the catalog as an SBOM.
-pub(crate) fn sbom_routes() -> Router<AppState> {
-    Router::new().route("/images/{digest}/sbom/{format}", get(sbom))
+pub(crate) fn sbom_routes(api: Api) -> Api {
+    api.op(Operation::get("/images/{digest}/sbom/{format}", "SBOM of an analysed image: cyclonedx-json or spdx-json").tag("Images"), sbom)
 }
 
 async fn sbom(

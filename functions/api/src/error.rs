@@ -12,7 +12,14 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest { message: String, detail: Value },
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// Too many failed logins; retry after this many seconds.
+    #[error("too many failed logins")]
+    TooManyRequests(u64),
     #[error("{0}")]
     Unavailable(String),
     /// Internal failure: logged once here, answered with a generic body.
@@ -35,7 +42,7 @@ impl From<customs_store::StoreError> for ApiError {
     }
 }
 
-fn body(status: StatusCode, message: &str, detail: Value) -> Response {
+pub(crate) fn body(status: StatusCode, message: &str, detail: Value) -> Response {
     (
         status,
         Json(json!({ "message": message, "httpcode": status.as_u16(), "detail": detail })),
@@ -56,7 +63,24 @@ impl IntoResponse for ApiError {
             )
                 .into_response(),
             Self::BadRequest { message, detail } => body(StatusCode::BAD_REQUEST, &message, detail),
+            Self::Forbidden(m) => body(StatusCode::FORBIDDEN, &m, json!({})),
             Self::NotFound(m) => body(StatusCode::NOT_FOUND, &m, json!({})),
+            Self::PayloadTooLarge(n) => body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("request body too large: at most {n} bytes are accepted here"),
+                json!({}),
+            ),
+            Self::TooManyRequests(secs) => {
+                let mut r = body(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!("too many failed logins for this user; try again in {secs} s"),
+                    json!({}),
+                );
+                if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+                    r.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                r
+            }
             Self::Unavailable(m) => body(StatusCode::SERVICE_UNAVAILABLE, &m, json!({})),
             Self::Internal(m) => {
                 error!(error = %m, "Internal error");

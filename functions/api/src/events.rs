@@ -1,8 +1,9 @@
 //! `/v1/events` and `/v1/event_types`: the account's event log, Anchore's shapes.
 
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+
+use crate::routes::{Api, Kind, LIMIT, Operation, PAGE, q};
 use customs_store::{EventFilter, EventRecord, event_type};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -13,11 +14,26 @@ use crate::auth::Caller;
 use crate::params::Params;
 use crate::{ApiError, AppState, render};
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/events", get(list).delete(remove_many))
-        .route("/events/{id}", get(get_one).delete(remove))
-        .route("/event_types", get(types))
+pub(crate) fn routes(api: Api) -> Api {
+    let t = "Events";
+    let filters = [
+        q("event_type", Kind::Str, "event type, `*` as a wildcard (user.*)"),
+        q("resource_type", Kind::Str, "image_tag, image_digest, …"),
+        q("resource_id", Kind::Str, "the resource's id"),
+        q("level", Kind::Str, "info or error"),
+        q("source_servicename", Kind::Str, "service that generated the event"),
+        q("source_hostid", Kind::Str, "host that generated the event"),
+        q("since", Kind::Str, "ISO-8601 time: only newer events"),
+        q("before", Kind::Str, "ISO-8601 time: only older events"),
+    ];
+    api.op(Operation::get("/events", "List events, newest first ({results, next_page, item_count, page})").tag(t).query(&filters).query(&[PAGE, LIMIT]), list)
+        .op(
+            Operation::delete("/events", "Delete events").tag(t).query(&[filters[3], filters[6], filters[7]]),
+            remove_many,
+        )
+        .op(Operation::get("/events/{id}", "Get an event").tag(t), get_one)
+        .op(Operation::delete("/events/{id}", "Delete an event").tag(t), remove)
+        .op(Operation::get("/event_types", "The event types, by category").tag(t).list(), types)
 }
 
 /// `EventResponse`.
@@ -172,7 +188,7 @@ async fn remove_many(
 }
 
 /// `EventTypesList`: categories (`user.image`, …) holding the event types.
-async fn types() -> Json<Value> {
+async fn types(Query(q): Query<Params>) -> Result<Json<Value>, ApiError> {
     let mut cats: Vec<(String, Vec<Value>)> = Vec::new();
     for t in event_type::ALL {
         let cat: String = t.split('.').take(2).collect::<Vec<_>>().join(".");
@@ -182,9 +198,10 @@ async fn types() -> Json<Value> {
             None => cats.push((cat, vec![entry])),
         }
     }
-    Json(Value::Array(
+    let cats = crate::params::paginate(&q, cats)?;
+    Ok(Json(Value::Array(
         cats.into_iter()
             .map(|(c, events)| json!({ "name": c, "description": null, "subcategories": [{ "name": c, "description": null, "events": events }] }))
             .collect(),
-    ))
+    )))
 }

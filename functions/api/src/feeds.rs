@@ -2,8 +2,9 @@
 //! (FeedMetadata, FeedSyncResults).
 
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, put};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+
+use crate::routes::{Api, Kind, Operation, q};
 use customs_contracts::{FeedSync, FeedSyncTrigger};
 use customs_store::FeedStatus;
 use serde_json::{json, Value};
@@ -14,8 +15,18 @@ use crate::params::{flag, Params};
 use crate::render::ts;
 use crate::{ApiError, AppState};
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/system/feeds", get(list).post(sync)).route("/system/feeds/{feed}", put(set_enabled))
+pub(crate) fn routes(api: Api) -> Api {
+    api.op(Operation::get("/system/feeds", "Feeds and their groups, with sync state").tag("System").list(), list)
+        .op(
+            Operation::post("/system/feeds", "Sync the feeds now").tag("System").admin()
+                .query(&[q("flush", Kind::Bool, "drop the feed data first"), q("sync", Kind::Bool, "sync (default true)")]),
+            sync,
+        )
+        .op(
+            Operation::put("/system/feeds/{feed}", "Enable or disable a feed").tag("System").admin()
+                .query(&[crate::routes::required("enabled", Kind::Bool, "true to enable, false to disable")]),
+            set_enabled,
+        )
 }
 
 fn feed_metadata(f: &FeedStatus) -> Value {
@@ -37,9 +48,9 @@ fn feed_metadata(f: &FeedStatus) -> Value {
     })
 }
 
-async fn list(State(deps): State<AppState>, Extension(_caller): Extension<Caller>) -> Result<Json<Vec<Value>>, ApiError> {
+async fn list(State(deps): State<AppState>, Extension(_caller): Extension<Caller>, Query(q): Query<Params>) -> Result<Json<Vec<Value>>, ApiError> {
     let feeds = deps.store.feeds_status().await?;
-    Ok(Json(feeds.iter().map(feed_metadata).collect()))
+    Ok(Json(crate::params::paginate(&q, feeds)?.iter().map(feed_metadata).collect()))
 }
 
 /// Queues a sync of every enabled feed. The sync runs in the feed-sync function, so each

@@ -2,8 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use customs_contracts::AnalyzeImage;
 use customs_model::{ImageRef, ImageStatus};
 use customs_store::ImageFilter;
@@ -12,13 +11,36 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::auth::Caller;
-use crate::params::{Params, flag};
+use crate::params::{Params, flag, paginate};
+use crate::routes::{Api, Kind, Operation, q};
+use crate::schemas::IMAGE_ADD;
 use crate::{ApiError, AppState, render};
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/images", get(list).post(add))
-        .route("/images/{digest}", get(get_one).delete(delete_one))
+pub(crate) fn routes(api: Api) -> Api {
+    let t = "Images";
+    let history = q("history", Kind::Bool, "accepted for compatibility; ignored");
+    api.op(
+        Operation::get("/images", "List images, newest first").tag(t).list().query(&[
+            q("fulltag", Kind::Str, "only images with this tag"),
+            q("digest", Kind::Str, "only the image with this digest"),
+            q("image_status", Kind::Str, "active (default), inactive, deleting or all"),
+            q("analysis_status", Kind::Str, "not_analyzed, analyzing, analyzed or analysis_failed"),
+            history,
+        ]),
+        list,
+    )
+    .op(
+        Operation::post("/images", "Add an image to analyse, by tag or digest").tag(t).body(IMAGE_ADD).query(&[
+            q("force", Kind::Bool, "analyse again even if analysed"),
+            q("autosubscribe", Kind::Bool, "subscribe the tag (default true)"),
+        ]),
+        add,
+    )
+    .op(Operation::get("/images/{digest}", "Get an image (a one-element list)").tag(t).query(&[history]), get_one)
+    .op(
+        Operation::delete("/images/{digest}", "Delete an image").tag(t).query(&[q("force", Kind::Bool, "delete even while analysing")]),
+        delete_one,
+    )
 }
 
 /// The accepted `POST /images` bodies: the legacy `{"tag"}` / `{"digest","tag"}` that
@@ -194,7 +216,8 @@ async fn list(
     Extension(caller): Extension<Caller>,
     Query(q): Query<Params>,
     body: Bytes,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     flag(&q, "history", false)?;
     // Old clients put the tag in a GET body instead of `fulltag`.
     let tag = match q.get("fulltag").filter(|t| !t.is_empty()) {
@@ -224,15 +247,20 @@ async fn list(
     if let Some(s) = q.get("analysis_status").filter(|s| !s.is_empty()) {
         images.retain(|i| i.analysis_status.as_str() == s);
     }
+    if filter.tag.is_none() {
+        // Newest first, ties broken by id, so pages are stable.
+        images.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+    }
+    let images = paginate(&q, images)?;
     if filter.tag.is_some() {
         let mut out = Vec::with_capacity(images.len());
         for img in &images {
             let layers = deps.store.image_layers(img.id).await?;
             out.push(render::image_with_layers(img, &layers));
         }
-        return Ok(Json(out));
+        return Ok(Json(out).into_response());
     }
-    Ok(Json(images.iter().map(render::image).collect()))
+    Ok(Json(images.iter().map(render::image_view).collect::<Vec<_>>()).into_response())
 }
 
 async fn get_one(

@@ -2,8 +2,9 @@
 //! Dockerfile guessed from it, base64-encoded as anchore-cli expects.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+
+use crate::routes::{Api, Operation};
 use base64::Engine;
 use customs_model::AnalysisStatus;
 use customs_store::{ImageFilter, ImageRecord};
@@ -14,10 +15,9 @@ use crate::{ApiError, AppState};
 
 const TYPES: [&str; 3] = ["manifest", "docker_history", "dockerfile"];
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/images/{digest}/metadata", get(list))
-        .route("/images/{digest}/metadata/{mtype}", get(one))
+pub(crate) fn routes(api: Api) -> Api {
+    api.op(Operation::get("/images/{digest}/metadata", "Metadata types of an analysed image").tag("Images"), list)
+        .op(Operation::get("/images/{digest}/metadata/{mtype}", "manifest, docker_history or dockerfile (base64)").tag("Images"), one)
 }
 
 /// The analysed image with this digest, or the 404s anchore-cli understands.

@@ -2,8 +2,11 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+
+use crate::params::paginate;
+use crate::routes::{Api, Kind, Operation, q};
+use crate::schemas::{POLICY_BUNDLE, POLICY_RECORD};
 use customs_contracts::EvaluateImage;
 use customs_policy::{Bundle, CheckOptions, Evaluation};
 use customs_store::{ImageFilter, PolicyRecord};
@@ -16,11 +19,28 @@ use crate::metadata::analyzed;
 use crate::params::{flag, Params};
 use crate::{render, ApiError, AppState};
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/policies", get(list).post(add))
-        .route("/policies/{id}", get(get_one).put(update).delete(remove))
-        .route("/images/{digest}/check", get(check))
+pub(crate) fn routes(api: Api) -> Api {
+    let t = "Policies";
+    let detail = q("detail", Kind::Bool, "include the bundle");
+    api.op(Operation::get("/policies", "List policy bundles").tag(t).list().query(&[detail]), list)
+        .op(Operation::post("/policies", "Add a policy bundle (stored inactive)").tag(t).body(POLICY_BUNDLE), add)
+        .op(Operation::get("/policies/{id}", "Get a policy bundle").tag(t).query(&[detail]), get_one)
+        .op(
+            Operation::put("/policies/{id}", "Update or activate a policy bundle").tag(t).body(POLICY_RECORD)
+                .query(&[q("active", Kind::Bool, "activate the bundle")]),
+            update,
+        )
+        .op(Operation::delete("/policies/{id}", "Delete an inactive policy bundle").tag(t), remove)
+        .op(
+            Operation::get("/images/{digest}/check", "Policy evaluation of an image").tag(t).query(&[
+                crate::routes::required("tag", Kind::Str, "the tag to evaluate, e.g. docker.io/alpine:3.12"),
+                q("policyId", Kind::Str, "a bundle other than the active one"),
+                detail,
+                q("history", Kind::Bool, "all stored evaluations"),
+                q("interactive", Kind::Bool, "evaluate without storing"),
+            ]),
+            check,
+        )
 }
 
 fn record(p: &PolicyRecord, detail: bool) -> Value {
@@ -108,7 +128,9 @@ async fn add(
 async fn list(State(deps): State<AppState>, Extension(caller): Extension<Caller>, Query(q): Query<Params>) -> Result<Json<Vec<Value>>, ApiError> {
     let detail = flag(&q, "detail", false)?;
     active_policy(&deps, &caller.account).await?;
-    Ok(Json(deps.store.policies(&caller.account).await?.iter().map(|p| record(p, detail)).collect()))
+    let mut policies = deps.store.policies(&caller.account).await?;
+    policies.sort_by(|a, b| (a.created_at, &a.policy_id).cmp(&(b.created_at, &b.policy_id)));
+    Ok(Json(paginate(&q, policies)?.iter().map(|p| record(p, detail)).collect()))
 }
 
 async fn get_one(

@@ -3,8 +3,11 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+
+use crate::params::paginate;
+use crate::routes::{Api, Kind, Operation, q};
+use crate::schemas::REGISTRY;
 use customs_image::{Credentials, RegistryError};
 use customs_store::RegistryRecord;
 use serde::Deserialize;
@@ -16,13 +19,14 @@ use crate::auth::Caller;
 use crate::params::{Params, flag};
 use crate::{ApiError, AppState, render};
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/registries", get(list).post(add))
-        .route(
-            "/registries/{registry}",
-            get(get_one).put(update).delete(remove),
-        )
+pub(crate) fn routes(api: Api) -> Api {
+    let t = "Registries";
+    let validate = q("validate", Kind::Bool, "log in to the registry first (default true)");
+    api.op(Operation::get("/registries", "List registry credentials (passwords never shown)").tag(t).list(), list)
+        .op(Operation::post("/registries", "Add registry credentials").tag(t).body(REGISTRY).query(&[validate]), add)
+        .op(Operation::get("/registries/{registry}", "Get one registry's credentials").tag(t), get_one)
+        .op(Operation::put("/registries/{registry}", "Update a registry's credentials").tag(t).body(REGISTRY).query(&[validate]), update)
+        .op(Operation::delete("/registries/{registry}", "Delete a registry's credentials").tag(t), remove)
 }
 
 #[derive(Deserialize)]
@@ -185,15 +189,10 @@ async fn update(
 async fn list(
     State(deps): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Query(q): Query<Params>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    Ok(Json(
-        deps.store
-            .registries(&caller.account)
-            .await?
-            .iter()
-            .map(render)
-            .collect(),
-    ))
+    let registries = deps.store.registries(&caller.account).await?;
+    Ok(Json(paginate(&q, registries)?.iter().map(render).collect()))
 }
 
 async fn get_one(

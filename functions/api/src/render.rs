@@ -2,76 +2,136 @@
 
 use customs_model::AnalysisStatus;
 use customs_store::{ImageRecord, LayerRecord};
+use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// ISO-8601 UTC with a `Z`, whole seconds, as Anchore prints times.
 pub(crate) fn ts(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
-fn opt_ts(t: Option<OffsetDateTime>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(ts(t)))
+/// `AnchoreImage`, serialised straight from the record (lists of thousands of images
+/// are written without building a JSON tree). `analysis_error` is customs' addition:
+/// why the analysis failed.
+#[derive(Serialize)]
+pub(crate) struct ImageView<'a> {
+    #[serde(rename = "imageDigest")]
+    image_digest: Option<&'a str>,
+    #[serde(rename = "parentDigest")]
+    parent_digest: Option<&'a str>,
+    #[serde(rename = "userId")]
+    user_id: &'a str,
+    image_type: &'static str,
+    analysis_status: &'static str,
+    analysis_error: Option<&'a str>,
+    image_status: &'static str,
+    analyzed_at: Option<String>,
+    created_at: String,
+    last_updated: String,
+    annotations: &'a Value,
+    record_version: String,
+    image_content: ImageContent<'a>,
+    image_detail: Vec<ImageDetail<'a>>,
 }
 
-/// `AnchoreImage`. `analysis_error` is customs' addition: why the analysis failed.
-pub(crate) fn image(img: &ImageRecord) -> Value {
-    let image_id = img
-        .config_digest
-        .as_deref()
-        .map(|d| d.trim_start_matches("sha256:").to_owned());
-    let details: Vec<Value> = img
+#[derive(Serialize)]
+struct ImageContent<'a> {
+    metadata: ImageMetadata<'a>,
+}
+
+#[derive(Serialize)]
+struct ImageMetadata<'a> {
+    arch: Option<&'a str>,
+    distro: Option<&'a str>,
+    distro_version: Option<&'a str>,
+    dockerfile_mode: &'static str,
+    image_size: Option<i64>,
+    layer_count: Option<i32>,
+}
+
+#[derive(Serialize)]
+struct ImageDetail<'a> {
+    registry: &'a str,
+    repo: &'a str,
+    tag: &'a str,
+    fulltag: String,
+    fulldigest: Option<String>,
+    digest: Option<&'a str>,
+    #[serde(rename = "imageDigest")]
+    image_digest: Option<&'a str>,
+    #[serde(rename = "imageId")]
+    image_id: Option<&'a str>,
+    tag_detected_at: String,
+    created_at: String,
+    last_updated: String,
+    dockerfile: Option<&'a str>,
+    #[serde(rename = "userId")]
+    user_id: &'a str,
+}
+
+pub(crate) fn image_view(img: &ImageRecord) -> ImageView<'_> {
+    let image_id = img.config_digest.as_deref().map(|d| d.trim_start_matches("sha256:"));
+    let digest = img.image_digest.as_deref();
+    let image_detail = img
         .tags
         .iter()
-        .map(|t| {
-            json!({
-                "registry": t.registry,
-                "repo": t.repo,
-                "tag": t.tag,
-                "fulltag": format!("{}/{}:{}", t.registry, t.repo, t.tag),
-                "fulldigest": img.image_digest.as_ref().map(|d| format!("{}/{}@{}", t.registry, t.repo, d)),
-                "digest": img.image_digest,
-                "imageDigest": img.image_digest,
-                "imageId": image_id,
-                "tag_detected_at": ts(t.tag_detected_at),
-                "created_at": ts(t.created_at),
-                "last_updated": ts(t.last_updated),
-                "dockerfile": Value::Null,
-                "userId": img.account,
-            })
+        .map(|t| ImageDetail {
+            registry: &t.registry,
+            repo: &t.repo,
+            tag: &t.tag,
+            fulltag: format!("{}/{}:{}", t.registry, t.repo, t.tag),
+            fulldigest: digest.map(|d| format!("{}/{}@{}", t.registry, t.repo, d)),
+            digest,
+            image_digest: digest,
+            image_id,
+            tag_detected_at: ts(t.tag_detected_at),
+            created_at: ts(t.created_at),
+            last_updated: ts(t.last_updated),
+            dockerfile: None,
+            user_id: &img.account,
         })
         .collect();
     let analyzed = img.analysis_status == AnalysisStatus::Analyzed;
-    json!({
-        "imageDigest": img.image_digest,
-        "parentDigest": img.parent_digest,
-        "userId": img.account,
-        "image_type": "docker",
-        "analysis_status": img.analysis_status.as_str(),
-        "analysis_error": img.analysis_error,
-        "image_status": img.image_status.as_str(),
-        "analyzed_at": opt_ts(img.analyzed_at),
-        "created_at": ts(img.created_at),
-        "last_updated": ts(img.last_updated),
-        "annotations": img.annotations,
-        "record_version": img.record_version.to_string(),
-        "image_content": {
-            "metadata": {
-                "arch": img.arch,
-                "distro": img.distro,
-                "distro_version": img.distro_version,
-                "dockerfile_mode": if analyzed { "Guessed" } else { "Unknown" },
-                "image_size": img.image_size,
-                "layer_count": img.layer_count,
-            }
+    ImageView {
+        image_digest: digest,
+        parent_digest: img.parent_digest.as_deref(),
+        user_id: &img.account,
+        image_type: "docker",
+        analysis_status: img.analysis_status.as_str(),
+        analysis_error: img.analysis_error.as_deref(),
+        image_status: img.image_status.as_str(),
+        analyzed_at: img.analyzed_at.map(ts),
+        created_at: ts(img.created_at),
+        last_updated: ts(img.last_updated),
+        annotations: &img.annotations,
+        record_version: img.record_version.to_string(),
+        image_content: ImageContent {
+            metadata: ImageMetadata {
+                arch: img.arch.as_deref(),
+                distro: img.distro.as_deref(),
+                distro_version: img.distro_version.as_deref(),
+                dockerfile_mode: if analyzed { "Guessed" } else { "Unknown" },
+                image_size: img.image_size,
+                layer_count: img.layer_count,
+            },
         },
-        "image_detail": details,
-    })
+        image_detail,
+    }
+}
+
+/// `AnchoreImage` as a JSON value.
+pub(crate) fn image(img: &ImageRecord) -> Value {
+    serde_json::to_value(image_view(img)).unwrap_or(Value::Null)
 }
 
 /// `AnchoreImage` plus customs' detail: platform, layers, squashed file count, and the

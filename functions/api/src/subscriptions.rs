@@ -3,8 +3,11 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+
+use crate::params::paginate;
+use crate::routes::{Api, Kind, Operation, q};
+use crate::schemas::{SUBSCRIPTION, SUBSCRIPTION_UPDATE};
 use customs_contracts::WatchSubscription;
 use customs_image::Credentials;
 use customs_model::ImageRef;
@@ -17,14 +20,27 @@ use crate::auth::Caller;
 use crate::params::{Params, flag};
 use crate::{ApiError, AppState};
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/subscriptions", get(list).post(add))
-        .route(
-            "/subscriptions/{id}",
-            get(get_one).put(update).delete(remove),
-        )
-        .route("/repositories", post(watch_repository))
+pub(crate) fn routes(api: Api) -> Api {
+    let t = "Subscriptions";
+    api.op(
+        Operation::get("/subscriptions", "List subscriptions").tag(t).list().query(&[
+            q("subscription_key", Kind::Str, "only this key (e.g. a full tag)"),
+            q("subscription_type", Kind::Str, "only this type"),
+        ]),
+        list,
+    )
+    .op(Operation::post("/subscriptions", "Add a subscription").tag(t).body(SUBSCRIPTION), add)
+    .op(Operation::get("/subscriptions/{id}", "Get a subscription").tag(t), get_one)
+    .op(Operation::put("/subscriptions/{id}", "Activate, deactivate or change a subscription").tag(t).body(SUBSCRIPTION_UPDATE), update)
+    .op(Operation::delete("/subscriptions/{id}", "Delete a subscription").tag(t), remove)
+    .op(
+        Operation::post("/repositories", "Watch a repository for new tags").tag(t).query(&[
+            crate::routes::required("repository", Kind::Str, "registry/repo to watch"),
+            q("autosubscribe", Kind::Bool, "subscribe new tags"),
+            q("dryrun", Kind::Bool, "list the tags without adding them"),
+        ]),
+        watch_repository,
+    )
 }
 
 /// Anchore's `Subscription`; times are epoch seconds, as Anchore returns them.
@@ -84,7 +100,7 @@ async fn list(
         .store
         .subscriptions(&caller.account, &SubscriptionFilter { key, kind })
         .await?;
-    Ok(Json(subs.iter().map(render).collect()))
+    Ok(Json(paginate(&q, subs)?.iter().map(render).collect()))
 }
 
 #[derive(Debug, Default, Deserialize)]

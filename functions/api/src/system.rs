@@ -1,16 +1,16 @@
 //! Unauthenticated service routes: ping, liveness, versions, API description.
 
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::routes::{Api, Operation};
 
 /// The Anchore API version anchore-cli checks (`info.version`, purely numeric).
 pub(crate) const API_VERSION: &str = "0.1.20";
 const SERVICE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-async fn ping() -> Json<&'static str> {
+pub(crate) async fn ping() -> Json<&'static str> {
     Json("v1")
 }
 
@@ -24,8 +24,8 @@ async fn version() -> Json<Value> {
     }))
 }
 
-/// The description clients probe for the API version. The full OpenAPI document,
-/// generated from the routes, is served at `/v1/openapi.json` once it exists.
+/// The description clients probe for the API version; the full OpenAPI document is
+/// `/v1/openapi.json`.
 async fn swagger() -> Json<Value> {
     Json(json!({
         "swagger": "2.0",
@@ -39,29 +39,27 @@ async fn swagger() -> Json<Value> {
     }))
 }
 
-/// `/`, `/v1` and `/v1/` answer the ping.
-pub(crate) fn root_routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(ping))
-        .route("/v1", get(ping))
-        .route("/v1/", get(ping))
+/// The ping, the service routes and the caller-independent descriptions.
+pub(crate) fn routes(api: Api) -> Api {
+    let t = "System";
+    api.op(Operation::get("/", "Ping: the JSON string \"v1\"").tag(t).public(), ping)
+        .op(Operation::get("/health", "Liveness").tag(t).public(), health)
+        .op(Operation::get("/version", "Service, API and schema versions").tag(t).public(), version)
+        .op(Operation::get("/swagger.json", "API version probe (info.version), as anchore-cli reads it").tag(t).public(), swagger)
+        .op(Operation::get("/openapi.json", "This OpenAPI 3 document, generated from the route table").tag(t).public(), openapi)
+        .op(Operation::get("/system", "Service states").tag(t), system_status)
+        .op(Operation::get("/status", "Service status").tag(t), status)
 }
 
-/// Served both under `/v1` and at the root.
-pub(crate) fn public_routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/version", get(version))
-        .route("/swagger.json", get(swagger))
+static OPENAPI: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+
+/// The whole API's OpenAPI document, built once from the route table.
+pub(crate) fn openapi_doc() -> &'static Value {
+    OPENAPI.get_or_init(|| crate::routes::openapi(crate::table().operations(), API_VERSION))
 }
 
-/// Authenticated service status (`GET /v1/system`, `/v1/account`, `/v1/user`).
-pub(crate) fn authed_routes() -> Router<AppState> {
-    Router::new()
-        .route("/system", get(system_status))
-        .route("/status", get(status))
-        .route("/account", get(account))
-        .route("/user", get(user))
+async fn openapi() -> Json<&'static Value> {
+    Json(openapi_doc())
 }
 
 /// Anchore's service names (what `anchore-cli system wait` waits for), each answered by
@@ -105,18 +103,4 @@ async fn system_status(axum::extract::State(deps): axum::extract::State<AppState
         })
         .collect();
     Json(json!({ "service_states": states }))
-}
-
-async fn account(axum::Extension(caller): axum::Extension<crate::auth::Caller>) -> Json<Value> {
-    Json(json!({
-        "name": caller.account, "email": Value::Null, "type": "admin", "state": "enabled",
-        "created_at": Value::Null, "last_updated": Value::Null,
-    }))
-}
-
-async fn user(axum::Extension(caller): axum::Extension<crate::auth::Caller>) -> Json<Value> {
-    Json(json!({
-        "username": caller.account, "type": "native", "source": Value::Null,
-        "created_at": Value::Null, "last_updated": Value::Null,
-    }))
 }

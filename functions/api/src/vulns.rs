@@ -2,8 +2,9 @@
 //! shape (`API-CONTRACT.md` §4). A request never re-matches.
 
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+
+use crate::routes::{Api, Kind, Operation, q};
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
@@ -14,10 +15,13 @@ use crate::{ApiError, AppState};
 const TYPES: [&str; 3] = ["os", "non-os", "all"];
 const NON_OS: [&str; 11] = ["java", "python", "npm", "gem", "maven", "js", "composer", "nuget", "binary", "go", "rust"];
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/images/{digest}/vuln", get(list))
-        .route("/images/{digest}/vuln/{vtype}", get(one))
+pub(crate) fn routes(api: Api) -> Api {
+    api.op(Operation::get("/images/{digest}/vuln", "Vulnerability types of an analysed image").tag("Images"), list)
+        .op(
+            Operation::get("/images/{digest}/vuln/{vtype}", "Vulnerabilities: os, non-os or all").tag("Images")
+                .query(&[q("vendor_only", Kind::Bool, "drop findings the vendor will not fix")]),
+            one,
+        )
 }
 
 async fn list(

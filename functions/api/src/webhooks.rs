@@ -7,8 +7,11 @@ use std::net::IpAddr;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+
+use crate::params::paginate;
+use crate::routes::{Api, Kind, Operation, q};
+use crate::schemas::WEBHOOK;
 use customs_contracts::Notify;
 use customs_store::{EventLevel, NewEvent, WebhookRecord, event_type};
 use serde::Deserialize;
@@ -25,11 +28,18 @@ const NOTIFICATION_TYPES: [&str; 4] = ["tag_update", "policy_eval", "vuln_update
 const FORMATS: [&str; 2] = ["anchore", "customs"];
 const MIN_SECRET_LEN: usize = 16;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/webhooks", get(list).post(add))
-        .route("/webhooks/{id}", get(get_one).put(update).delete(remove))
-        .route("/system/webhooks/{webhook_type}/test", post(test))
+pub(crate) fn routes(api: Api) -> Api {
+    let t = "Webhooks";
+    api.op(Operation::get("/webhooks", "List webhooks").tag(t).list(), list)
+        .op(Operation::post("/webhooks", "Add a webhook").tag(t).body(WEBHOOK), add)
+        .op(Operation::get("/webhooks/{id}", "Get a webhook").tag(t), get_one)
+        .op(Operation::put("/webhooks/{id}", "Change a webhook").tag(t).body(WEBHOOK), update)
+        .op(Operation::delete("/webhooks/{id}", "Delete a webhook").tag(t), remove)
+        .op(
+            Operation::post("/system/webhooks/{webhook_type}/test", "Send a test notification").tag(t)
+                .query(&[q("notification_type", Kind::Str, "the notification type to send")]),
+            test,
+        )
 }
 
 fn render(w: &WebhookRecord) -> Value {
@@ -206,8 +216,10 @@ async fn update(
 async fn list(
     State(deps): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Query(q): Query<Params>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    Ok(Json(deps.store.webhooks(&caller.account).await?.iter().map(render).collect()))
+    let hooks = deps.store.webhooks(&caller.account).await?;
+    Ok(Json(paginate(&q, hooks)?.iter().map(render).collect()))
 }
 
 async fn get_one(

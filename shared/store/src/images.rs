@@ -184,9 +184,10 @@ async fn with_tags(c: &impl GenericClient, rows: &[Row]) -> Result<Vec<ImageReco
             &[&ids],
         )
         .await?;
+    let index: std::collections::HashMap<Uuid, usize> = out.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     for t in tags {
         let id: Uuid = t.get(0);
-        if let Some(r) = out.iter_mut().find(|r| r.id == id) {
+        if let Some(r) = index.get(&id).and_then(|&i| out.get_mut(i)) {
             r.tags.push(TagRecord {
                 registry: t.get(1),
                 repo: t.get(2),

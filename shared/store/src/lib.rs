@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod accounts;
 mod error;
 mod events;
 mod feeds;
@@ -11,6 +12,7 @@ mod secrets;
 mod subscriptions;
 mod vulns;
 
+pub use accounts::{ADMIN_ACCOUNT, AccountDeletion, AccountRecord, LoginRecord, UserRecord};
 pub use error::StoreError;
 pub use events::{
     DeliveryOutcome, DeliveryRecord, EventFilter, EventLevel, EventRecord, NewEvent, WebhookRecord, event_type,
