@@ -166,7 +166,7 @@ async fn a_feed_sync_re_evaluates_the_images_it_touches() -> Result<()> {
     }
 
     // The scheduled path: a FeedSync message on the feed-sync queue, handled by the function.
-    stack.app.queues.send(&customs_contracts::FeedSync { trigger: customs_contracts::FeedSyncTrigger::Schedule, flush: false }).await?;
+    stack.app.queues.send(&customs_contracts::FeedSync { trigger: customs_contracts::FeedSyncTrigger::Schedule, flush: false, feed: None }).await?;
     stack.drain().await?;
     let after = get(&stack, &format!("/v1/images/{digest}/vuln/all")).await?;
     let vulns = after["vulnerabilities"].as_array().cloned().unwrap_or_default();

@@ -255,3 +255,82 @@ async fn real_feeds_sync_incrementally_and_show_in_anchores_feed_api() -> Result
     assert!(fourth.iter().all(|r| r.feed != "epss"));
     Ok(())
 }
+
+/// An SQS event of one message, as the event source mapping delivers it.
+fn sqs_event(id: &str, body: &str) -> Result<customs_runtime::sqs::Event> {
+    Ok(serde_json::from_value(serde_json::json!({
+        "Records": [{ "messageId": id, "body": body, "eventSource": "aws:sqs" }]
+    }))?)
+}
+
+/// Sync runs per feed.
+async fn runs(c: &tokio_postgres::Client) -> Result<Vec<(String, i64)>> {
+    let rows = c.query("SELECT feed, count(*) FROM feed_syncs GROUP BY feed ORDER BY feed", &[]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Every FeedSync message waiting on the stack's feed-sync queue (received and deleted).
+async fn take_feed_syncs(stack: &Stack) -> Result<Vec<customs_contracts::FeedSync>> {
+    let sqs = aws_sdk_sqs::Client::new(&stack.app.sdk);
+    let url = stack.app.queues.url(customs_contracts::queue::FEED_SYNC).await?;
+    let mut out = Vec::new();
+    loop {
+        let got = sqs.receive_message().queue_url(&url).max_number_of_messages(10).wait_time_seconds(1).send().await?;
+        let msgs = got.messages.unwrap_or_default();
+        if msgs.is_empty() {
+            return Ok(out);
+        }
+        for m in msgs {
+            out.push(customs_contracts::decode(m.body.as_deref().unwrap_or_default())?);
+            sqs.delete_message().queue_url(&url).set_receipt_handle(m.receipt_handle).send().await?;
+        }
+    }
+}
+
+/// A scheduled sync without a feed does no syncing itself: it fans out one message per
+/// enabled driver through the feed-sync queue, and each of those syncs only its driver.
+#[tokio::test]
+async fn a_sync_fans_out_one_message_per_enabled_feed() -> Result<()> {
+    let stack = Stack::start().await?;
+    // Only this test's messages on the queue: no early schedule tick.
+    let events = aws_sdk_eventbridge::Client::new(&stack.app.sdk);
+    events.disable_rule().name(format!("{}feed-sync-schedule", stack.prefix)).send().await?;
+    take_feed_syncs(&stack).await?;
+    let (base, _served) = serve().await?;
+    let deps = Deps { store: stack.app.store.clone(), sources: sources(&base), queues: Some(stack.app.queues.clone()) };
+    let c = db(&stack).await?;
+
+    let tick = customs_contracts::FeedSync { trigger: customs_contracts::FeedSyncTrigger::Schedule, flush: false, feed: None };
+    let resp = customs_feed_sync::handle(sqs_event("tick", &customs_contracts::encode(&tick))?, &deps).await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    assert!(runs(&c).await?.is_empty(), "the fan-out itself syncs nothing");
+    let mut fanned = take_feed_syncs(&stack).await?;
+    fanned.sort_by(|a, b| a.feed.cmp(&b.feed));
+    let names: Vec<&str> = fanned.iter().filter_map(|m| m.feed.as_deref()).collect();
+    assert_eq!(names, ["alpine", "debian", "epss", "kev", "nvd", "osv", "redhat"]);
+    assert!(fanned.iter().all(|m| m.trigger == customs_contracts::FeedSyncTrigger::Schedule && !m.flush));
+
+    // Each message is one invocation that syncs exactly its driver.
+    for (i, m) in fanned.iter().enumerate() {
+        let resp = customs_feed_sync::handle(sqs_event(&format!("m{i}"), &customs_contracts::encode(m))?, &deps).await;
+        assert!(resp.batch_item_failures.is_empty(), "{m:?}: {resp:?}");
+        let feed = m.feed.as_deref().context("feed")?;
+        let got = runs(&c).await?;
+        assert_eq!(got.len(), i + 1, "{feed}: {got:?}");
+        assert!(got.contains(&(feed.to_owned(), 1)), "{feed}: {got:?}");
+    }
+    assert!(take_feed_syncs(&stack).await?.is_empty(), "per-feed messages fan out nothing");
+    let kev: i64 = c.query_one("SELECT count(*) FROM vulnerability_enrichments WHERE kev_date_added IS NOT NULL", &[]).await?.get(0);
+    assert_eq!(kev, 1404);
+
+    // A disabled feed is left out of the next fan-out; an unknown feed is acknowledged.
+    stack.app.store.set_feed_enabled("nvd", false).await?;
+    customs_feed_sync::handle(sqs_event("tick2", &customs_contracts::encode(&tick))?, &deps).await;
+    let names: Vec<String> = take_feed_syncs(&stack).await?.into_iter().filter_map(|m| m.feed).collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert!(!names.iter().any(|n| n == "nvd"), "{names:?}");
+    let unknown = customs_contracts::FeedSync { feed: Some("nope".into()), ..tick };
+    let resp = customs_feed_sync::handle(sqs_event("nope", &customs_contracts::encode(&unknown))?, &deps).await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    Ok(())
+}

@@ -58,7 +58,7 @@ async fn list(State(deps): State<AppState>, Extension(_caller): Extension<Caller
 async fn sync(State(deps): State<AppState>, Extension(caller): Extension<Caller>, Query(q): Query<Params>) -> Result<Json<Vec<Value>>, ApiError> {
     let flush = flag(&q, "flush", false)?;
     flag(&q, "sync", true)?;
-    let msg = FeedSync { trigger: FeedSyncTrigger::Api, flush };
+    let msg = FeedSync { trigger: FeedSyncTrigger::Api, flush, feed: None };
     let id = deps.queues.send(&msg).await.map_err(|e| {
         warn!(error = %e, "Feed sync not queued");
         ApiError::Unavailable(format!("could not queue the feed sync: {e}; try again"))

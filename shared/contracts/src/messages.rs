@@ -51,11 +51,18 @@ pub enum FeedSyncTrigger {
 }
 
 /// Sync vulnerability feeds; sent by the schedule or by `POST /v1/system/feeds`.
+///
+/// Without `feed` the consumer fans out one message per enabled feed driver (so no
+/// invocation syncs everything); with `feed` it syncs only that driver. Version 1
+/// messages without the field still decode (`feed` defaults to `None`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedSync {
     pub trigger: FeedSyncTrigger,
     #[serde(default)]
     pub flush: bool,
+    /// One feed driver's name (`osv`, `nvd`, …); `None`: every enabled driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<String>,
 }
 
 impl Message for FeedSync {
@@ -128,5 +135,18 @@ mod tests {
             decode::<AnalyzeImage>(bad),
             Err(DecodeError::BadBody { .. })
         ));
+    }
+
+    #[test]
+    fn feed_sync_v1_messages_without_a_feed_still_decode() {
+        let old = r#"{"kind":"feed_sync","v":1,"body":{"trigger":"schedule","flush":false}}"#;
+        let m = decode::<FeedSync>(old).expect("v1 message");
+        assert_eq!(m.feed, None);
+        let one = FeedSync {
+            trigger: FeedSyncTrigger::Api,
+            flush: true,
+            feed: Some("osv".into()),
+        };
+        assert_eq!(decode::<FeedSync>(&encode(&one)).ok(), Some(one));
     }
 }

@@ -80,6 +80,7 @@ fn feed_sync_tick() -> String {
     encode(&FeedSync {
         trigger: FeedSyncTrigger::Schedule,
         flush: false,
+        feed: None,
     })
 }
 
