@@ -289,8 +289,9 @@ async fn chunked_post(stack: &Stack, path: &str, len: usize) -> Result<(u16, Val
     ))
 }
 
-/// Inserts `n` analysed-looking images for `account` straight into the database.
-async fn insert_images(stack: &Stack, account: &str, n: i32) -> Result<()> {
+/// Inserts analysed-looking images numbered `from..=to` for `account` straight into the
+/// database, one tag each.
+async fn insert_images(stack: &Stack, account: &str, from: i32, to: i32) -> Result<()> {
     let (client, conn) =
         tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
@@ -300,27 +301,26 @@ async fn insert_images(stack: &Stack, account: &str, n: i32) -> Result<()> {
              SELECT gen_random_uuid(), $1, '127.0.0.1:5000/bulk/app:' || i,
                     'sha256:' || lpad(to_hex(i), 64, '0'), 'analyzed', now() - (i % 100) * interval '1 second',
                     'amd64', 'linux', 1000 + i, 3
-             FROM generate_series(1, $2) AS i",
-            &[&account, &n],
+             FROM generate_series($2::int, $3::int) AS i",
+            &[&account, &from, &to],
         )
         .await?;
     client
         .execute(
             "INSERT INTO image_tags (image_id, account, registry, repo, tag)
-             SELECT id, account, '127.0.0.1:5000', 'bulk/app', split_part(source_ref, ':', 3) FROM images WHERE account = $1",
+             SELECT id, account, '127.0.0.1:5000', 'bulk/app', split_part(source_ref, ':', 3) FROM images i
+             WHERE account = $1 AND NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id)",
             &[&account],
         )
         .await?;
     Ok(())
 }
 
-#[tokio::test]
-async fn ten_thousand_images_list_fast_and_page_stably() -> Result<()> {
-    let stack = Stack::start().await?;
-    insert_images(&stack, "admin", 10_000).await?;
+/// The fastest of three `GET /v1/images` round trips, and how many images it listed.
+async fn time_list(stack: &Stack) -> Result<(Duration, usize)> {
     let mut best = Duration::MAX;
     let mut count = 0;
-    for _ in 0..5 {
+    for _ in 0..3 {
         let t = Instant::now();
         let resp = stack.request(Method::GET, "/v1/images").send().await?;
         ensure!(resp.status() == 200);
@@ -328,25 +328,48 @@ async fn ten_thousand_images_list_fast_and_page_stably() -> Result<()> {
         best = best.min(t.elapsed());
         count = serde_json::from_slice::<Vec<Value>>(&body)?.len();
     }
+    Ok((best, count))
+}
+
+#[tokio::test]
+async fn ten_thousand_images_list_in_linear_time_and_page_stably() -> Result<()> {
+    let stack = Stack::start().await?;
+    insert_images(&stack, "admin", 1, 1_000).await?;
+    let (t1k, n) = time_list(&stack).await?;
+    assert_eq!(n, 1_000);
+    insert_images(&stack, "admin", 1_001, 10_000).await?;
+    let (t10k, n) = time_list(&stack).await?;
+    assert_eq!(n, 10_000);
+    let t = Instant::now();
+    let rows = stack
+        .app
+        .store
+        .list_images("admin", &customs_store::ImageFilter::default())
+        .await?;
+    let store_time = t.elapsed();
+    assert_eq!(rows.len(), 10_000);
     let build = if cfg!(debug_assertions) {
         "debug"
     } else {
         "release"
     };
-    println!("list 10000 images: best of 5 = {best:?} (HTTP round trip, {build} build)");
-    assert_eq!(count, 10_000);
-    // The target is 100 ms for an optimised build. Unoptimised code on a shared test
-    // machine is an order of magnitude slower; the looser bound still catches a
-    // quadratic step (the tag join once took 6 s here).
-    let bound = if cfg!(debug_assertions) {
-        Duration::from_secs(4)
-    } else {
-        Duration::from_millis(100)
-    };
-    assert!(
-        best < bound,
-        "listing 10 000 images took {best:?} ({build} build)"
+    println!(
+        "list images ({build} build, HTTP round trip, best of 3): 1000 in {t1k:?}, 10000 in {t10k:?} (store query and row decoding alone {store_time:?})"
     );
+    // Ten times the images may cost at most twenty times the time: linear, with room for
+    // a loaded machine; a quadratic step (the tag join once was) costs a hundred times.
+    assert!(
+        t10k < t1k * 20,
+        "1000 images in {t1k:?} but 10000 in {t10k:?}: not linear"
+    );
+    // The 100 ms target holds for an optimised build; unoptimised code on a shared test
+    // machine is an order of magnitude slower, so there only the scaling is checked.
+    if !cfg!(debug_assertions) {
+        assert!(
+            t10k < Duration::from_millis(100),
+            "listing 10 000 images took {t10k:?}"
+        );
+    }
 
     // Pages: disjoint, stable, covering the whole list in order.
     let (_, _, all) = call(stack.request(Method::GET, "/v1/images")).await?;
@@ -425,6 +448,8 @@ async fn schemathesis_finds_no_server_errors() -> Result<()> {
         "--phases",
         "examples,fuzzing",
     ])
+    // schemathesis keeps a cache in its working directory; keep it out of the repository.
+    .current_dir(std::env::temp_dir())
     .env("SCHEMATHESIS_HOOKS", "")
     .env_remove("ANCHORE_CLI_URL");
     let t = Instant::now();

@@ -224,12 +224,12 @@ async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let b: NewAccount = strict(&body, "expected {\"name\": \"…\", \"email\": \"…\"}")?;
     valid_name("account name", &b.name)?;
-    if let Some(e) = &b.email {
-        if e.len() > 254 || !e.contains('@') || e.chars().any(char::is_whitespace) {
-            return Err(ApiError::bad_request(format!(
-                "email {e:?} is not an email address"
-            )));
-        }
+    if let Some(e) = &b.email
+        && (e.len() > 254 || !e.contains('@') || e.chars().any(char::is_whitespace))
+    {
+        return Err(ApiError::bad_request(format!(
+            "email {e:?} is not an email address"
+        )));
     }
     let a = deps
         .store

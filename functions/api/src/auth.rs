@@ -360,7 +360,7 @@ mod tests {
         }
         assert!(
             a.throttled("bob", "1.2.3.4")
-                .is_some_and(|s| s >= 1 && s <= 60)
+                .is_some_and(|s| (1..=60).contains(&s))
         );
         assert_eq!(a.throttled("bob", "5.6.7.8"), None);
         assert_eq!(a.throttled("alice", "1.2.3.4"), None);

@@ -89,16 +89,16 @@ pub(crate) async fn check_digest(
     req: Request,
     next: Next,
 ) -> Response {
-    if let Some((_, d)) = params.iter().find(|(k, _)| *k == "digest") {
-        if !is_digest(d) {
-            return ApiError::BadRequest {
-                message: format!(
-                    "{d:?} is not an image digest: use sha256: followed by 64 lower-case hex digits"
-                ),
-                detail: serde_json::json!({ "error_codes": ["BAD_DIGEST"] }),
-            }
-            .into_response();
+    if let Some((_, d)) = params.iter().find(|(k, _)| *k == "digest")
+        && !is_digest(d)
+    {
+        return ApiError::BadRequest {
+            message: format!(
+                "{d:?} is not an image digest: use sha256: followed by 64 lower-case hex digits"
+            ),
+            detail: serde_json::json!({ "error_codes": ["BAD_DIGEST"] }),
         }
+        .into_response();
     }
     next.run(req).await
 }

@@ -135,6 +135,12 @@ impl Operation {
         self.query.extend_from_slice(&[PAGE, LIMIT]);
         self
     }
+    /// A body size limit other than [`DEFAULT_BODY_LIMIT`] (e.g. for image uploads).
+    #[allow(dead_code)]
+    pub(crate) fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
     pub(crate) fn body(mut self, schema: &'static str) -> Self {
         self.body = Some(schema);
         self
