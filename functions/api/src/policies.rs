@@ -173,7 +173,7 @@ async fn update(
             reevaluate_all(&deps, &caller.account).await?;
         }
         Some(false) if current.active => {
-            return Err(ApiError::Internal("cannot deactivate the active policy; activate another one instead".into()));
+            return Err(ApiError::bad_request("cannot deactivate the active policy; activate another one instead"));
         }
         _ => {}
     }
