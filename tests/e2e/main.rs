@@ -11,6 +11,7 @@ mod images;
 mod migrations;
 mod notify;
 mod openapi;
+mod policy_gates;
 mod registries;
 mod runner;
 mod staging;

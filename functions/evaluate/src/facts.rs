@@ -25,6 +25,22 @@ fn cvss_v3(cvss: &Value) -> Vec<Cvss> {
         .collect()
 }
 
+/// Catalogued packages as the policy engine sees them.
+pub(crate) fn policy_packages(packages: &[Package]) -> Vec<customs_policy::Package> {
+    packages
+        .iter()
+        .map(|p| customs_policy::Package {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            pkg_type: anchore_type(p.kind),
+            path: p.locations.first().map(|l| l.path.clone()),
+            licenses: p.licenses.clone(),
+            cpes: p.cpes.clone(),
+            ..Default::default()
+        })
+        .collect()
+}
+
 pub(crate) fn build(
     img: &customs_store::ImageRecord,
     distro: Option<&Distro>,
@@ -43,18 +59,7 @@ pub(crate) fn build(
         os_type: img.os.clone(),
         size: img.image_size.and_then(|s| u64::try_from(s).ok()),
         layer_count: img.layer_count.and_then(|s| u64::try_from(s).ok()),
-        packages: packages
-            .iter()
-            .map(|p| customs_policy::Package {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                pkg_type: anchore_type(p.kind),
-                path: p.locations.first().map(|l| l.path.clone()),
-                licenses: p.licenses.clone(),
-                cpes: p.cpes.clone(),
-                ..Default::default()
-            })
-            .collect(),
+        packages: policy_packages(packages),
         config: ImageConfig {
             env: strings(&c["Env"]),
             user: c["User"].as_str().filter(|u| !u.is_empty()).map(str::to_owned),

@@ -140,12 +140,22 @@ async fn evaluate_policy(
     let (_, config) = deps.store.image_manifest(&img.account, img.id).await.map_err(Retry::new)?.unwrap_or_default();
     let files = deps.store.image_files(img.id).await.map_err(Retry::new)?.unwrap_or_default();
     let feed = deps.store.namespace_feed_status(img.distro_namespace.as_deref().unwrap_or_default()).await.map_err(Retry::new)?;
-    let facts = facts::build(img, distro, packages, findings, enrich, &config, &files);
+    let mut facts = facts::build(img, distro, packages, findings, enrich, &config, &files);
     let mut ctx = customs_policy::EvalContext::at(time::OffsetDateTime::now_utc());
     ctx.vulnerability_feed = customs_policy::VulnerabilityFeedStatus { data_available: feed.0, last_sync: feed.1 };
     let feed_state = deps.store.feed_state().await.map_err(Retry::new)?;
     let tags = tags_of(img);
     for tag in tags {
+        // `tag_drift` compares with the image this tag pointed to before.
+        facts.previous_packages = match img.tags.iter().find(|t| format!("{}/{}:{}", t.registry, t.repo, t.tag) == tag) {
+            Some(t) => deps
+                .store
+                .previous_tag_packages(&img.account, img.id, &t.registry, &t.repo, &t.tag)
+                .await
+                .map_err(Retry::new)?
+                .map(|p| facts::policy_packages(&p)),
+            None => None,
+        };
         let eval = match customs_policy::evaluate(&bundle, &facts, &tag, &ctx) {
             Ok(e) => e,
             Err(report) => {

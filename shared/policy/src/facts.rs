@@ -45,6 +45,10 @@ pub struct ImageFacts {
     /// `None` (or empty) when no malware scan ran.
     pub malware_scans: Option<Vec<MalwareScan>>,
     pub vulnerabilities: Vec<VulnerabilityMatch>,
+    /// Packages of the image the evaluated tag pointed to before (for `tag_drift`); `None`
+    /// when there is no such image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_packages: Option<Vec<Package>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

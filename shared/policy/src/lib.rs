@@ -26,7 +26,7 @@ pub use facts::{
     ImageFacts, MalwareFinding, MalwareScan, NON_OS_PACKAGE_TYPES, Package, PackageDbFile, RetrievedFile,
     Severity, VulnerabilityMatch, is_os_package_type,
 };
-pub use gates::{EOL_GATES, GATES, GateDef, ParamDef, TriggerDef, Validator, gate_named};
+pub use gates::{ENTERPRISE_GATES, EOL_GATES, GATES, GateDef, ParamDef, TriggerDef, Validator, gate_named};
 pub use matching::{TagParts, parse_tag, wildcard_match};
 pub use validate::{ValidationProblem, ValidationReport};
 

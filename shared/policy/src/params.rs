@@ -24,6 +24,9 @@ pub enum Validator {
     CsvNumbers,
     /// `LinkedValidator` of `metadata/attribute`: the value's form depends on `attribute`.
     MetadataValue,
+    /// Not in Anchore's spec (Enterprise's `distro/deny`): the value's form depends on `check`;
+    /// the ordering checks need a dotted numeric version (`12`, `3.19.1`).
+    DistroVersion,
 }
 
 static INT_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*[\d]+\s*$"));
@@ -31,6 +34,7 @@ static FLOAT_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*-*(\d)*(\.\d*)?\s*$
 static CSV_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*(\s*([^,]+)\s*,)*\s*([^,]+){1}\s*$"));
 static CSV_NUM_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*(\s*(\d+)\s*,)*\s*(\d+){1}\s*$"));
 static SIZE_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^([0-9]+)([kmgt]b)?$"));
+static DOTTED_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*\d+(\.\d+)*\s*$"));
 
 #[allow(clippy::expect_used)]
 fn re(p: &str) -> Regex {
@@ -48,7 +52,7 @@ impl Validator {
             Validator::FloatStr => "FloatString",
             Validator::CsvStrings => "CommaDelimitedStringList",
             Validator::CsvNumbers => "CommaDelimitedStringOfNumbers",
-            Validator::MetadataValue => "LinkedValidator",
+            Validator::MetadataValue | Validator::DistroVersion => "LinkedValidator",
         }
     }
 
@@ -66,6 +70,10 @@ impl Validator {
                 Some("size") => SIZE_RE.is_match(value),
                 Some("layer_count") => INT_RE.is_match(value),
                 _ => true,
+            },
+            Validator::DistroVersion => match params.str("check") {
+                Some("<" | "<=" | ">" | ">=") => DOTTED_RE.is_match(value),
+                _ => !value.trim().is_empty(),
             },
         };
         if ok {
@@ -89,6 +97,10 @@ impl Validator {
             Validator::CsvNumbers => "Comma delimited list of numbers".to_string(),
             Validator::MetadataValue => {
                 "Validates a value based on the value of another parameter. If that parameter fails validation so will this one"
+                    .to_string()
+            }
+            Validator::DistroVersion => {
+                "A distro version: not empty, and dotted numbers (e.g. \"12\", \"3.19\") for the checks <, <=, >, >="
                     .to_string()
             }
         }
@@ -187,5 +199,11 @@ mod tests {
         let size = Params::new([("attribute".to_string(), "size".to_string())].into());
         assert!(Validator::MetadataValue.check("10gb", &size).is_ok());
         assert!(Validator::MetadataValue.check("ten", &size).is_err());
+        let lt = Params::new([("check".to_string(), "<".to_string())].into());
+        assert!(Validator::DistroVersion.check("3.19", &lt).is_ok());
+        assert!(Validator::DistroVersion.check("bookworm/sid", &lt).is_err());
+        let eq = Params::new([("check".to_string(), "=".to_string())].into());
+        assert!(Validator::DistroVersion.check("bookworm/sid", &eq).is_ok());
+        assert!(Validator::DistroVersion.check(" ", &eq).is_err());
     }
 }

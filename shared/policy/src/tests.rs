@@ -105,8 +105,12 @@ fn every_spec_gate_trigger_and_parameter_is_registered() {
         }
         assert_eq!(def.triggers.len(), gate["triggers"].as_array().map_or(0, Vec::len), "{name}");
     }
-    assert_eq!(gates, GATES.len());
+    assert_eq!(gates + ENTERPRISE_GATES.len(), GATES.len());
     assert_eq!((gates, triggers), (13, 40));
+    for name in ENTERPRISE_GATES {
+        assert!(gate_named(name).is_some(), "{name}");
+        assert!(!spec.iter().any(|g| g["name"] == *name), "{name} is in Anchore Engine's spec");
+    }
 }
 
 #[test]
@@ -692,4 +696,145 @@ fn all_rules_bundle_evaluates() {
     let e = evaluate(&b, &facts, "docker.io/alpine:latest", &ctx()).expect("valid");
     assert_eq!((e.final_action, e.final_action_reason), (Action::Go, FinalActionReason::Whitelisted));
     assert!(e.matched_whitelisted_images_rule.is_some());
+}
+
+#[test]
+fn enterprise_distro_gate() {
+    let b = bundle_with(json!([
+        rule("distro", "deny", "STOP", &[("distro", "debian"), ("version", "13"), ("check", "<")]),
+        rule("distro", "deny", "WARN", &[("distro", "Debian"), ("version", "12.0"), ("check", "=")]),
+        rule("distro", "deny", "WARN", &[("distro", "debian"), ("version", "12"), ("check", ">")]),
+        rule("distro", "deny", "WARN", &[("distro", "alpine"), ("version", "3.20"), ("check", "<")]),
+    ]));
+    let mut facts = base_facts();
+    assert_eq!(
+        rows(&b, &facts, &ctx()),
+        vec![
+            (
+                "distro".into(),
+                "deny".into(),
+                "Distro check for distro: 'debian' check: '<' version: '13' matched image distro: 'debian' version: '12'".into(),
+                "stop".into()
+            ),
+            (
+                "distro".into(),
+                "deny".into(),
+                "Distro check for distro: 'Debian' check: '=' version: '12.0' matched image distro: 'debian' version: '12'".into(),
+                "warn".into()
+            ),
+        ]
+    );
+    // Dotted numeric order: 3.9 < 3.20 (a string comparison would say otherwise).
+    facts.distro = Some(Distro { name: "alpine".into(), version: "3.9.6".into(), like: vec![] });
+    assert_eq!(messages(&b, &facts).len(), 1);
+    // Debian testing has no numeric version: ordered checks never fire, `=` compares strings.
+    facts.distro = Some(Distro { name: "debian".into(), version: "bookworm/sid".into(), like: vec![] });
+    assert!(messages(&b, &facts).is_empty());
+    let sid = bundle_with(json!([rule("distro", "deny", "STOP", &[("distro", "debian"), ("version", "bookworm/sid"), ("check", "=")])]));
+    assert_eq!(messages(&sid, &facts).len(), 1);
+    facts.distro = None;
+    assert!(messages(&b, &facts).is_empty());
+
+    // Invalid rules: every problem, with gate, trigger and parameter.
+    let v = json!({
+        "id": "bad", "version": "1_0",
+        "policies": [{"id": "p", "version": "1_0", "rules": [
+            {"id": "d1", "gate": "distro", "trigger": "deny", "action": "STOP",
+             "params": [{"name": "distro", "value": "debian"}, {"name": "version", "value": "bookworm"}, {"name": "check", "value": "~="}]},
+            {"id": "d2", "gate": "distro", "trigger": "deny", "action": "STOP", "params": [{"name": "distro", "value": "debian"}]}
+        ]}],
+        "mappings": []
+    });
+    let report = Bundle::from_value(&v).expect("reads").validate();
+    let got: Vec<(&str, &str)> = report.problems.iter().map(|p| (p.problem_type.as_str(), p.details.as_str())).collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().any(|(t, d)| *t == "ParameterValueInvalidError"
+        && d.contains("'~=' for parameter 'check'")
+        && d.contains("gate=distro,trigger=deny,rule_id=d1")));
+    // With `check` not an ordering, `version` "bookworm" passes.
+    assert!(!got.iter().any(|(_, d)| d.contains("parameter 'version'")), "{got:?}");
+    assert_eq!(got.iter().filter(|(t, d)| *t == "RequiredParameterNotSetError" && d.contains("rule_id=d2")).count(), 2, "{got:?}");
+    // A non-numeric version is rejected for an ordering check only.
+    let lt = json!({
+        "id": "bad", "version": "1_0",
+        "policies": [{"id": "p", "version": "1_0", "rules": [
+            {"id": "d3", "gate": "distro", "trigger": "deny", "action": "STOP",
+             "params": [{"name": "distro", "value": "debian"}, {"name": "version", "value": "bookworm/sid"}, {"name": "check", "value": "<"}]}
+        ]}],
+        "mappings": []
+    });
+    let report = Bundle::from_value(&lt).expect("reads").validate();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(report.problems[0].details.contains("'bookworm/sid' for parameter 'version'"), "{:?}", report.problems);
+    assert!(report.problems[0].details.contains("gate=distro,trigger=deny,rule_id=d3"));
+}
+
+fn pkg(name: &str, version: &str, pkg_type: &str) -> Package {
+    Package { name: name.into(), version: version.into(), pkg_type: pkg_type.into(), ..Package::default() }
+}
+
+#[test]
+fn enterprise_tag_drift_gate() {
+    let b = bundle_with(json!([
+        rule("tag_drift", "packages_added", "WARN", &[]),
+        rule("tag_drift", "packages_removed", "STOP", &[]),
+        rule("tag_drift", "packages_modified", "WARN", &[("package_type", "deb")]),
+    ]));
+    let mut facts = base_facts();
+    facts.packages = vec![pkg("openssl", "3.0.15-1", "dpkg"), pkg("curl", "7.88.1-10", "dpkg"), pkg("requests", "2.32.0", "python")];
+    // No previous image for the tag: nothing fires.
+    assert!(messages(&b, &facts).is_empty());
+    facts.previous_packages = Some(vec![
+        pkg("openssl", "3.0.11-1", "dpkg"),
+        pkg("curl", "7.88.1-10", "dpkg"),
+        pkg("wget", "1.21.3-1", "dpkg"),
+        pkg("requests", "2.31.0", "python"),
+    ]);
+    assert_eq!(
+        rows(&b, &facts, &ctx()),
+        vec![
+            (
+                "tag_drift".into(),
+                "packages_removed".into(),
+                "Package removed since the tag's previous image: wget-1.21.3-1 (type: dpkg)".into(),
+                "stop".into()
+            ),
+            (
+                "tag_drift".into(),
+                "packages_modified".into(),
+                "Package modified since the tag's previous image: openssl from version 3.0.11-1 to 3.0.15-1 (type: dpkg)".into(),
+                "warn".into()
+            ),
+        ]
+    );
+    // Without the type filter the python change shows too; an added package fires alone.
+    let all = bundle_with(json!([rule("tag_drift", "packages_modified", "WARN", &[]), rule("tag_drift", "packages_added", "WARN", &[])]));
+    facts.packages.push(pkg("lodash", "4.17.21", "npm"));
+    assert_eq!(
+        messages(&all, &facts),
+        vec![
+            "Package modified since the tag's previous image: openssl from version 3.0.11-1 to 3.0.15-1 (type: dpkg)",
+            "Package modified since the tag's previous image: requests from version 2.31.0 to 2.32.0 (type: python)",
+            "Package added since the tag's previous image: lodash-4.17.21 (type: npm)",
+        ]
+    );
+    // Same packages as before: nothing fires.
+    facts.previous_packages = Some(facts.packages.clone());
+    assert!(messages(&all, &facts).is_empty());
+
+    // An unknown parameter is rejected with gate, trigger and parameter named.
+    let v = json!({
+        "id": "bad", "version": "1_0",
+        "policies": [{"id": "p", "version": "1_0", "rules": [
+            {"id": "t1", "gate": "tag_drift", "trigger": "packages_added", "action": "WARN",
+             "params": [{"name": "package_types", "value": "npm"}]},
+            {"id": "t2", "gate": "tag_drift", "trigger": "packages_changed", "action": "WARN"}
+        ]}],
+        "mappings": []
+    });
+    let report = Bundle::from_value(&v).expect("reads").validate();
+    let types: Vec<&str> = report.problems.iter().map(|p| p.problem_type.as_str()).collect();
+    assert_eq!(types, ["InvalidParameterError", "TriggerNotFoundError"], "{:?}", report.problems);
+    assert!(report.problems[0].details.contains("parameter=package_types"));
+    assert!(report.problems[0].details.contains("gate=tag_drift,trigger=packages_added,rule_id=t1"));
 }

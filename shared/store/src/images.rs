@@ -668,3 +668,41 @@ async fn write_packages(c: &impl GenericClient, image: Uuid, packages: &[customs
     }
     Ok(())
 }
+
+impl Store {
+    /// The packages of the image `registry/repo:tag` pointed to before image `id` (for the
+    /// `tag_drift` gate): the most recently detected other analysed image of the account with
+    /// that tag, detected before `id` was. `None` when there is no such image (or `id` does
+    /// not carry the tag).
+    pub async fn previous_tag_packages(
+        &self,
+        account: &str,
+        id: Uuid,
+        registry: &str,
+        repo: &str,
+        tag: &str,
+    ) -> Result<Option<Vec<customs_model::package::Package>>, StoreError> {
+        let conn = self.conn().await?;
+        let Some(prev) = conn
+            .query_opt(
+                "SELECT t.image_id FROM image_tags t JOIN images i ON i.id = t.image_id
+                 JOIN image_tags cur ON cur.image_id = $2 AND cur.account = t.account
+                      AND cur.registry = t.registry AND cur.repo = t.repo AND cur.tag = t.tag
+                 WHERE t.account = $1 AND t.registry = $3 AND t.repo = $4 AND t.tag = $5
+                   AND t.image_id <> $2 AND i.analysis_status = 'analyzed'
+                   AND t.tag_detected_at < cur.tag_detected_at
+                 ORDER BY t.tag_detected_at DESC LIMIT 1",
+                &[&account, &id, &registry, &repo, &tag],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let prev: Uuid = prev.get(0);
+        let rows = conn.query("SELECT package FROM image_packages WHERE image_id = $1 ORDER BY seq", &[&prev]).await?;
+        rows.iter()
+            .map(|r| serde_json::from_value(r.get(0)).map_err(|e| StoreError::Corrupt(format!("stored package: {e}"))))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+}

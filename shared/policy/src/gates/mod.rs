@@ -1,6 +1,7 @@
 //! The gate registry: one module per Anchore gate, gate and trigger names as Anchore spells them.
 
 mod always;
+mod distro;
 mod dockerfile;
 mod files;
 mod licenses;
@@ -12,6 +13,7 @@ mod passwd_file;
 mod retrieved_files;
 mod ruby_gems;
 mod secret_scans;
+mod tag_drift;
 mod vulnerabilities;
 
 use regex::Regex;
@@ -102,7 +104,8 @@ impl GateDef {
     }
 }
 
-/// Every active gate, in the order of Anchore's policy spec.
+/// Every active gate: Anchore Engine's, in the order of its policy spec, then the Anchore
+/// Enterprise gates listed in [`ENTERPRISE_GATES`].
 pub static GATES: &[GateDef] = &[
     always::GATE,
     dockerfile::GATE,
@@ -117,7 +120,13 @@ pub static GATES: &[GateDef] = &[
     retrieved_files::GATE,
     secret_scans::GATE,
     vulnerabilities::GATE,
+    distro::GATE,
+    tag_drift::GATE,
 ];
+
+/// Gates of Anchore Enterprise, not in Anchore Engine's policy spec (names and parameters from
+/// Enterprise's gate reference).
+pub static ENTERPRISE_GATES: &[&str] = &[distro::GATE_NAME, tag_drift::GATE_NAME];
 
 /// End-of-lifed gates: `(gate, triggers, superseded by)`. Rules using them fail validation.
 pub static EOL_GATES: &[(&str, &[&str], Option<&str>)] = &[
