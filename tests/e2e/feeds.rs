@@ -334,3 +334,80 @@ async fn a_sync_fans_out_one_message_per_enabled_feed() -> Result<()> {
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
     Ok(())
 }
+
+/// Writes a synthetic OSV `all.zip` of `n` PyPI records (one per entry, as osv.dev's
+/// archives are), streamed: never more than one record in memory.
+fn synthetic_osv_archive(path: &std::path::Path, n: usize) -> Result<()> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(path)?));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for i in 0..n {
+        let record = serde_json::json!({
+            "schema_version": "1.6.0",
+            "id": format!("SYN-{i:07}"),
+            "modified": "2024-05-01T12:00:00Z",
+            "published": "2023-01-01T00:00:00Z",
+            "aliases": [format!("CVE-2099-{i}")],
+            "summary": format!("Synthetic advisory {i} for the import benchmark"),
+            "details": "A synthetic record shaped like osv.dev's PyPI records.",
+            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+            "affected": [{
+                "package": {"ecosystem": "PyPI", "name": format!("synthetic-pkg-{}", i % 50_000), "purl": format!("pkg:pypi/synthetic-pkg-{}", i % 50_000)},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": format!("1.{}.{}", i % 40, i % 7)}]}],
+                "versions": ["0.1", "0.2", format!("1.{}.0", i % 40)],
+                "database_specific": {"source": "synthetic"}
+            }],
+            "references": [{"type": "WEB", "url": format!("https://example.invalid/advisories/{i}")}],
+            "database_specific": {"severity": "HIGH"}
+        });
+        z.start_file(format!("SYN-{i:07}.json"), opts)?;
+        serde_json::to_writer(&mut z, &record)?;
+    }
+    z.finish()?.flush()?;
+    Ok(())
+}
+
+/// Peak resident memory of this process so far (`VmHWM`), in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Throughput: imports a synthetic OSV archive (`CUSTOMS_BENCH_RECORDS`, default 300 000)
+/// into a fresh database through the osv driver and the batched store writes, after a
+/// third-size warm-up archive; prints records/s and the peak RSS after each, so a growing
+/// peak (memory that follows the feed size) shows. Needs only PostgreSQL. Run:
+/// `cargo test --workspace --test e2e -- --ignored osv_import_throughput --nocapture`.
+#[tokio::test]
+#[ignore = "benchmark: minutes in a debug build"]
+async fn osv_import_throughput() -> Result<()> {
+    let n: usize = std::env::var("CUSTOMS_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
+    let dir = std::env::temp_dir().join(format!("customs-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let store = customs_store::Store::connect(&customs_tests::fresh_database().await?, 4)?;
+    let fetcher = customs_feed_sync::Fetcher::new(std::time::Duration::from_secs(600), std::time::Duration::from_millis(50))?;
+    let osv = customs_feeds::by_name("osv").context("osv driver")?;
+    for (label, count) in [("warm-up", n / 3), ("full", n)] {
+        let archive = dir.join(format!("{label}-all.zip"));
+        let t = std::time::Instant::now();
+        synthetic_osv_archive(&archive, count)?;
+        let size = std::fs::metadata(&archive)?.len();
+        println!("{label}: generated {count} records, {:.1} MB zip, in {:.1}s", size as f64 / 1e6, t.elapsed().as_secs_f64());
+        let sources = Sources::new(BTreeMap::from([("osv".to_owned(), vec![format!("file://{}", archive.display())])]));
+        let t = std::time::Instant::now();
+        let report = customs_feed_sync::sync_feed(&store, &fetcher, &sources, osv, "bench", false).await?;
+        let secs = t.elapsed().as_secs_f64();
+        std::fs::remove_file(&archive)?;
+        assert!(report.ok, "{:?}", report.errors);
+        assert_eq!(report.summary.records as usize, count, "{:?}", report.summary);
+        println!(
+            "{label}: imported {count} records in {secs:.1}s = {:.0} records/s; peak RSS (VmHWM) {} MiB",
+            count as f64 / secs,
+            peak_rss_kib() / 1024
+        );
+    }
+    let _ = std::fs::remove_dir(&dir);
+    Ok(())
+}

@@ -17,7 +17,7 @@ use crate::fetch::{file_path, list_dir, Body, Fetched, Fetcher};
 use crate::{nvd, redhat, Sources, SyncError};
 
 /// Records per transaction.
-pub(crate) const BATCH: usize = 500;
+pub(crate) const BATCH: usize = 1000;
 
 /// What one feed's sync did (rendered as Anchore's FeedSyncResults by the API's caller).
 #[derive(Debug, Clone, Default)]
