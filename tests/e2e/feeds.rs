@@ -411,3 +411,64 @@ async fn osv_import_throughput() -> Result<()> {
     let _ = std::fs::remove_dir(&dir);
     Ok(())
 }
+
+#[derive(Clone, Default)]
+struct FlakyNvd {
+    /// `(startIndex, lastModStartDate)` of every request, in order.
+    asked: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    /// Fail every page after the first while set (the "crash" after page 1).
+    broken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn flaky_nvd(State(s): State<FlakyNvd>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let start = q.get("startIndex").cloned().unwrap_or_default();
+    if let Ok(mut a) = s.asked.lock() {
+        a.push((start.clone(), q.get("lastModStartDate").cloned()));
+    }
+    let page = if start == "0" { "respPage1" } else { "respPage2" };
+    if page == "respPage2" && s.broken.load(Ordering::Relaxed) {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    match std::fs::read(testdata().join(format!("nvd/vuln-list-update-{page}.json"))) {
+        Ok(b) => ([(header::CONTENT_TYPE, "application/json")], b).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// NVD pages are checkpointed: a sync that dies after page 1 (real NVD response pages,
+/// served locally) resumes at page 2 without fetching page 1 again, then continues with
+/// date windows from where the interrupted pass ended.
+#[tokio::test]
+async fn an_interrupted_nvd_sync_resumes_at_the_next_page() -> Result<()> {
+    let store = customs_store::Store::connect(&customs_tests::fresh_database().await?, 2)?;
+    let nvd = FlakyNvd::default();
+    nvd.broken.store(true, Ordering::Relaxed);
+    let app = Router::new().route("/nvd/cves", get(flaky_nvd)).with_state(nvd.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/nvd/cves", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let deps = Deps { store: store.clone(), sources: Sources::new(BTreeMap::from([("nvd".to_owned(), vec![url])])), queues: None };
+    let asked = |nvd: &FlakyNvd| nvd.asked.lock().map(|mut a| std::mem::take(&mut *a)).unwrap_or_default();
+
+    let first = sync_all(&deps, "api", false).await?;
+    assert!(!first[0].ok, "page 2 failed: {:?}", first[0]);
+    assert_eq!(first[0].summary.records, 2, "page 1's records are stored: {:?}", first[0].summary);
+    assert_eq!(asked(&nvd), [("0".to_owned(), None), ("2".to_owned(), None)]);
+
+    nvd.broken.store(false, Ordering::Relaxed);
+    let second = sync_all(&deps, "api", false).await?;
+    assert!(second[0].ok, "{:?}", second[0].errors);
+    // Resumed at page 2 of the undated first pass; page 1 of that pass is not fetched again.
+    // (Then the seconds since the interrupted pass began are fetched as a dated window.)
+    let a = asked(&nvd);
+    assert_eq!(a.first(), Some(&("2".to_owned(), None)), "{a:?}");
+    assert!(!a.contains(&("0".to_owned(), None)), "{a:?}");
+    assert!(a[1..].iter().all(|(_, since)| since.is_some()), "{a:?}");
+    let stored: i64 = {
+        let c = store.feeds_status().await?;
+        c.iter().find(|f| f.name == "nvd").map(|f| f.groups.iter().map(|g| g.record_count).sum()).unwrap_or(0)
+    };
+    assert_eq!(stored, 3, "every CVE of both pages stored once");
+
+    Ok(())
+}
