@@ -253,6 +253,27 @@ async fn real_feeds_sync_incrementally_and_show_in_anchores_feed_api() -> Result
     assert_eq!(resp.status(), 404);
     let fourth = sync_all(&deps, "api", false).await?;
     assert!(fourth.iter().all(|r| r.feed != "epss"));
+
+    // A disabled group's records leave the store on the next sync (as removals, so the
+    // images holding them are re-evaluated) and come back when it is enabled again.
+    let pypi = "SELECT count(*) FROM vulnerability_packages WHERE feed = $1 AND namespace = 'pypi'";
+    assert_eq!(count(&c, pypi, "osv").await?, 3);
+    let npm = "SELECT count(*) FROM vulnerability_packages WHERE feed = $1 AND namespace = 'npm'";
+    let npm_before = count(&c, npm, "osv").await?;
+    let groups: Value =
+        stack.request(Method::PUT, "/v1/system/feeds/osv/pypi?enabled=false").send().await?.error_for_status()?.json().await?;
+    let g = groups.as_array().and_then(|g| g.iter().find(|g| g["name"] == "pypi")).context("pypi group")?;
+    assert_eq!(g["enabled"], false, "{groups}");
+    assert_eq!(stack.request(Method::PUT, "/v1/system/feeds/osv/nope?enabled=false").send().await?.status(), 404);
+    let off = sync_all(&deps, "api", false).await?;
+    let osv = by_feed(&off)["osv"];
+    assert_eq!(count(&c, pypi, "osv").await?, 0, "{:?}", osv.summary);
+    let changes = stack.app.store.feed_changes(osv.sync_id).await?;
+    assert!(changes.iter().any(|k| (k.namespace.as_str(), k.package.as_str(), k.change.as_str()) == ("pypi", "requests", "removed")), "{changes:?}");
+    assert_eq!(count(&c, npm, "osv").await?, npm_before, "other groups untouched");
+    stack.request(Method::PUT, "/v1/system/feeds/osv/pypi?enabled=true").send().await?.error_for_status()?;
+    sync_all(&deps, "api", false).await?;
+    assert_eq!(count(&c, pypi, "osv").await?, 3);
     Ok(())
 }
 

@@ -536,6 +536,33 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Enables or disables one group (namespace) of a feed; false when there is no such
+    /// group. The feed's documents are re-read on its next sync (their validators are
+    /// cleared; NVD's window cursor is kept), so the group's records are written again
+    /// (enabled) or dropped (disabled) through the usual change tracking.
+    pub async fn set_feed_group_enabled(&self, feed: &str, group: &str, enabled: bool) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let n = tx
+            .execute(
+                "UPDATE feed_groups SET enabled = $3, updated_at = now() WHERE feed = $1 AND grp = $2 AND enabled <> $3",
+                &[&feed, &group, &enabled],
+            )
+            .await?;
+        let exists = n > 0 || tx.query_opt("SELECT 1 FROM feed_groups WHERE feed = $1 AND grp = $2", &[&feed, &group]).await?.is_some();
+        if n > 0 {
+            tx.execute("UPDATE feed_cursors SET etag = NULL, last_modified = NULL, content_sha256 = NULL WHERE feed = $1", &[&feed]).await?;
+        }
+        tx.commit().await?;
+        Ok(exists)
+    }
+
+    /// The disabled groups (namespaces) of a feed, whose records syncs leave out.
+    pub async fn disabled_feed_groups(&self, feed: &str) -> Result<BTreeSet<String>, StoreError> {
+        let rows = self.conn().await?.query("SELECT grp FROM feed_groups WHERE feed = $1 AND NOT enabled", &[&feed]).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// Every known feed with its groups, for `GET /v1/system/feeds`.
     pub async fn feeds_status(&self) -> Result<Vec<FeedStatus>, StoreError> {
         let c = self.conn().await?;
