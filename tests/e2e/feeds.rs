@@ -433,10 +433,13 @@ async fn osv_import_throughput() -> Result<()> {
     Ok(())
 }
 
+/// `(startIndex, lastModStartDate)` of one NVD request.
+type Asked = (String, Option<String>);
+
 #[derive(Clone, Default)]
 struct FlakyNvd {
-    /// `(startIndex, lastModStartDate)` of every request, in order.
-    asked: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    /// Every request, in order.
+    asked: Arc<Mutex<Vec<Asked>>>,
     /// Fail every page after the first while set (the "crash" after page 1).
     broken: Arc<std::sync::atomic::AtomicBool>,
 }
