@@ -388,12 +388,17 @@ fn synthetic_osv_archive(path: &std::path::Path, n: usize) -> Result<()> {
     Ok(())
 }
 
-/// Peak resident memory of this process so far (`VmHWM`), in KiB.
-fn peak_rss_kib() -> u64 {
+/// A memory line of `/proc/self/status` (`VmHWM:` peak, `VmRSS:` current), in KiB.
+fn rss_kib(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
         .unwrap_or(0)
+}
+
+/// Peak resident memory of this process so far (`VmHWM`), in KiB.
+fn peak_rss_kib() -> u64 {
+    rss_kib("VmHWM:")
 }
 
 /// Throughput: imports a synthetic OSV archive (`CUSTOMS_BENCH_RECORDS`, default 300 000)
@@ -415,7 +420,13 @@ async fn osv_import_throughput() -> Result<()> {
         let t = std::time::Instant::now();
         synthetic_osv_archive(&archive, count)?;
         let size = std::fs::metadata(&archive)?.len();
-        println!("{label}: generated {count} records, {:.1} MB zip, in {:.1}s", size as f64 / 1e6, t.elapsed().as_secs_f64());
+        println!(
+            "{label}: generated {count} records, {:.1} MB zip, in {:.1}s; peak RSS (VmHWM) {} MiB, now (VmRSS) {} MiB",
+            size as f64 / 1e6,
+            t.elapsed().as_secs_f64(),
+            peak_rss_kib() / 1024,
+            rss_kib("VmRSS:") / 1024
+        );
         let sources = Sources::new(BTreeMap::from([("osv".to_owned(), vec![format!("file://{}", archive.display())])]));
         let t = std::time::Instant::now();
         let report = customs_feed_sync::sync_feed(&store, &fetcher, &sources, osv, "bench", false).await?;
@@ -424,9 +435,10 @@ async fn osv_import_throughput() -> Result<()> {
         assert!(report.ok, "{:?}", report.errors);
         assert_eq!(report.summary.records as usize, count, "{:?}", report.summary);
         println!(
-            "{label}: imported {count} records in {secs:.1}s = {:.0} records/s; peak RSS (VmHWM) {} MiB",
+            "{label}: imported {count} records in {secs:.1}s = {:.0} records/s; peak RSS (VmHWM) {} MiB, now (VmRSS) {} MiB",
             count as f64 / secs,
-            peak_rss_kib() / 1024
+            peak_rss_kib() / 1024,
+            rss_kib("VmRSS:") / 1024
         );
     }
     let _ = std::fs::remove_dir(&dir);
