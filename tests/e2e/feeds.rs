@@ -253,6 +253,27 @@ async fn real_feeds_sync_incrementally_and_show_in_anchores_feed_api() -> Result
     assert_eq!(resp.status(), 404);
     let fourth = sync_all(&deps, "api", false).await?;
     assert!(fourth.iter().all(|r| r.feed != "epss"));
+
+    // A disabled group's records leave the store on the next sync (as removals, so the
+    // images holding them are re-evaluated) and come back when it is enabled again.
+    let pypi = "SELECT count(*) FROM vulnerability_packages WHERE feed = $1 AND namespace = 'pypi'";
+    assert_eq!(count(&c, pypi, "osv").await?, 3);
+    let npm = "SELECT count(*) FROM vulnerability_packages WHERE feed = $1 AND namespace = 'npm'";
+    let npm_before = count(&c, npm, "osv").await?;
+    let groups: Value =
+        stack.request(Method::PUT, "/v1/system/feeds/osv/pypi?enabled=false").send().await?.error_for_status()?.json().await?;
+    let g = groups.as_array().and_then(|g| g.iter().find(|g| g["name"] == "pypi")).context("pypi group")?;
+    assert_eq!(g["enabled"], false, "{groups}");
+    assert_eq!(stack.request(Method::PUT, "/v1/system/feeds/osv/nope?enabled=false").send().await?.status(), 404);
+    let off = sync_all(&deps, "api", false).await?;
+    let osv = by_feed(&off)["osv"];
+    assert_eq!(count(&c, pypi, "osv").await?, 0, "{:?}", osv.summary);
+    let changes = stack.app.store.feed_changes(osv.sync_id).await?;
+    assert!(changes.iter().any(|k| (k.namespace.as_str(), k.package.as_str(), k.change.as_str()) == ("pypi", "requests", "removed")), "{changes:?}");
+    assert_eq!(count(&c, npm, "osv").await?, npm_before, "other groups untouched");
+    stack.request(Method::PUT, "/v1/system/feeds/osv/pypi?enabled=true").send().await?.error_for_status()?;
+    sync_all(&deps, "api", false).await?;
+    assert_eq!(count(&c, pypi, "osv").await?, 3);
     Ok(())
 }
 
@@ -332,5 +353,158 @@ async fn a_sync_fans_out_one_message_per_enabled_feed() -> Result<()> {
     let unknown = customs_contracts::FeedSync { feed: Some("nope".into()), ..tick };
     let resp = customs_feed_sync::handle(sqs_event("nope", &customs_contracts::encode(&unknown))?, &deps).await;
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    Ok(())
+}
+
+/// Writes a synthetic OSV `all.zip` of `n` PyPI records (one per entry, as osv.dev's
+/// archives are), streamed: never more than one record in memory.
+fn synthetic_osv_archive(path: &std::path::Path, n: usize) -> Result<()> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(path)?));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for i in 0..n {
+        let record = serde_json::json!({
+            "schema_version": "1.6.0",
+            "id": format!("SYN-{i:07}"),
+            "modified": "2024-05-01T12:00:00Z",
+            "published": "2023-01-01T00:00:00Z",
+            "aliases": [format!("CVE-2099-{i}")],
+            "summary": format!("Synthetic advisory {i} for the import benchmark"),
+            "details": "A synthetic record shaped like osv.dev's PyPI records.",
+            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+            "affected": [{
+                "package": {"ecosystem": "PyPI", "name": format!("synthetic-pkg-{}", i % 50_000), "purl": format!("pkg:pypi/synthetic-pkg-{}", i % 50_000)},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": format!("1.{}.{}", i % 40, i % 7)}]}],
+                "versions": ["0.1", "0.2", format!("1.{}.0", i % 40)],
+                "database_specific": {"source": "synthetic"}
+            }],
+            "references": [{"type": "WEB", "url": format!("https://example.invalid/advisories/{i}")}],
+            "database_specific": {"severity": "HIGH"}
+        });
+        z.start_file(format!("SYN-{i:07}.json"), opts)?;
+        serde_json::to_writer(&mut z, &record)?;
+    }
+    z.finish()?.flush()?;
+    Ok(())
+}
+
+/// A memory line of `/proc/self/status` (`VmHWM:` peak, `VmRSS:` current), in KiB.
+fn rss_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Peak resident memory of this process so far (`VmHWM`), in KiB.
+fn peak_rss_kib() -> u64 {
+    rss_kib("VmHWM:")
+}
+
+/// Throughput: imports a synthetic OSV archive (`CUSTOMS_BENCH_RECORDS`, default 300 000)
+/// into a fresh database through the osv driver and the batched store writes, after a
+/// third-size warm-up archive; prints records/s and the peak RSS after each, so a growing
+/// peak (memory that follows the feed size) shows. Needs only PostgreSQL. Run:
+/// `cargo test --workspace --test e2e -- --ignored osv_import_throughput --nocapture`.
+#[tokio::test]
+#[ignore = "benchmark: minutes in a debug build"]
+async fn osv_import_throughput() -> Result<()> {
+    let n: usize = std::env::var("CUSTOMS_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(300_000);
+    let dir = std::env::temp_dir().join(format!("customs-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let store = customs_store::Store::connect(&customs_tests::fresh_database().await?, 4)?;
+    let fetcher = customs_feed_sync::Fetcher::new(std::time::Duration::from_secs(600), std::time::Duration::from_millis(50))?;
+    let osv = customs_feeds::by_name("osv").context("osv driver")?;
+    for (label, count) in [("warm-up", n / 3), ("full", n)] {
+        let archive = dir.join(format!("{label}-all.zip"));
+        let t = std::time::Instant::now();
+        synthetic_osv_archive(&archive, count)?;
+        let size = std::fs::metadata(&archive)?.len();
+        println!(
+            "{label}: generated {count} records, {:.1} MB zip, in {:.1}s; peak RSS (VmHWM) {} MiB, now (VmRSS) {} MiB",
+            size as f64 / 1e6,
+            t.elapsed().as_secs_f64(),
+            peak_rss_kib() / 1024,
+            rss_kib("VmRSS:") / 1024
+        );
+        let sources = Sources::new(BTreeMap::from([("osv".to_owned(), vec![format!("file://{}", archive.display())])]));
+        let t = std::time::Instant::now();
+        let report = customs_feed_sync::sync_feed(&store, &fetcher, &sources, osv, "bench", false).await?;
+        let secs = t.elapsed().as_secs_f64();
+        std::fs::remove_file(&archive)?;
+        assert!(report.ok, "{:?}", report.errors);
+        assert_eq!(report.summary.records as usize, count, "{:?}", report.summary);
+        println!(
+            "{label}: imported {count} records in {secs:.1}s = {:.0} records/s; peak RSS (VmHWM) {} MiB, now (VmRSS) {} MiB",
+            count as f64 / secs,
+            peak_rss_kib() / 1024,
+            rss_kib("VmRSS:") / 1024
+        );
+    }
+    let _ = std::fs::remove_dir(&dir);
+    Ok(())
+}
+
+/// `(startIndex, lastModStartDate)` of one NVD request.
+type Asked = (String, Option<String>);
+
+#[derive(Clone, Default)]
+struct FlakyNvd {
+    /// Every request, in order.
+    asked: Arc<Mutex<Vec<Asked>>>,
+    /// Fail every page after the first while set (the "crash" after page 1).
+    broken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn flaky_nvd(State(s): State<FlakyNvd>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let start = q.get("startIndex").cloned().unwrap_or_default();
+    if let Ok(mut a) = s.asked.lock() {
+        a.push((start.clone(), q.get("lastModStartDate").cloned()));
+    }
+    let page = if start == "0" { "respPage1" } else { "respPage2" };
+    if page == "respPage2" && s.broken.load(Ordering::Relaxed) {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    match std::fs::read(testdata().join(format!("nvd/vuln-list-update-{page}.json"))) {
+        Ok(b) => ([(header::CONTENT_TYPE, "application/json")], b).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// NVD pages are checkpointed: a sync that dies after page 1 (real NVD response pages,
+/// served locally) resumes at page 2 without fetching page 1 again, then continues with
+/// date windows from where the interrupted pass ended.
+#[tokio::test]
+async fn an_interrupted_nvd_sync_resumes_at_the_next_page() -> Result<()> {
+    let store = customs_store::Store::connect(&customs_tests::fresh_database().await?, 2)?;
+    let nvd = FlakyNvd::default();
+    nvd.broken.store(true, Ordering::Relaxed);
+    let app = Router::new().route("/nvd/cves", get(flaky_nvd)).with_state(nvd.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/nvd/cves", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let deps = Deps { store: store.clone(), sources: Sources::new(BTreeMap::from([("nvd".to_owned(), vec![url])])), queues: None };
+    let asked = |nvd: &FlakyNvd| nvd.asked.lock().map(|mut a| std::mem::take(&mut *a)).unwrap_or_default();
+
+    let first = sync_all(&deps, "api", false).await?;
+    assert!(!first[0].ok, "page 2 failed: {:?}", first[0]);
+    assert_eq!(first[0].summary.records, 2, "page 1's records are stored: {:?}", first[0].summary);
+    assert_eq!(asked(&nvd), [("0".to_owned(), None), ("2".to_owned(), None)]);
+
+    nvd.broken.store(false, Ordering::Relaxed);
+    let second = sync_all(&deps, "api", false).await?;
+    assert!(second[0].ok, "{:?}", second[0].errors);
+    // Resumed at page 2 of the undated first pass; page 1 of that pass is not fetched again.
+    // (Then the seconds since the interrupted pass began are fetched as a dated window.)
+    let a = asked(&nvd);
+    assert_eq!(a.first(), Some(&("2".to_owned(), None)), "{a:?}");
+    assert!(!a.contains(&("0".to_owned(), None)), "{a:?}");
+    assert!(a[1..].iter().all(|(_, since)| since.is_some()), "{a:?}");
+    let stored: i64 = {
+        let c = store.feeds_status().await?;
+        c.iter().find(|f| f.name == "nvd").map(|f| f.groups.iter().map(|g| g.record_count).sum()).unwrap_or(0)
+    };
+    assert_eq!(stored, 3, "every CVE of both pages stored once");
+
     Ok(())
 }

@@ -27,6 +27,11 @@ pub(crate) fn routes(api: Api) -> Api {
                 .query(&[crate::routes::required("enabled", Kind::Bool, "true to enable, false to disable")]),
             set_enabled,
         )
+        .op(
+            Operation::put("/system/feeds/{feed}/{group}", "Enable or disable one group of a feed").tag("System").admin()
+                .query(&[crate::routes::required("enabled", Kind::Bool, "true to enable, false to disable")]),
+            set_group_enabled,
+        )
 }
 
 fn feed_metadata(f: &FeedStatus) -> Value {
@@ -102,4 +107,24 @@ async fn set_enabled(
     let feeds = deps.store.feeds_status().await?;
     let f = feeds.iter().find(|f| f.name == feed).ok_or_else(|| ApiError::NotFound(format!("feed {feed} not found")))?;
     Ok(Json(feed_metadata(f)))
+}
+
+/// `PUT /system/feeds/{feed}/{group}?enabled=`: a disabled group's records are left out of
+/// syncs (Anchore's FeedGroupMetadata list of the feed is returned).
+async fn set_group_enabled(
+    State(deps): State<AppState>,
+    Extension(_caller): Extension<Caller>,
+    Path((feed, group)): Path<(String, String)>,
+    Query(q): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    if q.get("enabled").is_none_or(|v| v.is_empty()) {
+        return Err(ApiError::bad_request("query parameter enabled=true|false is required"));
+    }
+    let enabled = flag(&q, "enabled", true)?;
+    if !deps.store.set_feed_group_enabled(&feed, &group, enabled).await? {
+        return Err(ApiError::NotFound(format!("group {group} of feed {feed} not found; GET /v1/system/feeds lists the groups")));
+    }
+    let feeds = deps.store.feeds_status().await?;
+    let f = feeds.iter().find(|f| f.name == feed).ok_or_else(|| ApiError::NotFound(format!("feed {feed} not found")))?;
+    Ok(Json(feed_metadata(f)["groups"].clone()))
 }

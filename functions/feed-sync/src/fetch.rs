@@ -169,23 +169,40 @@ impl Fetcher {
         if modified.is_some() && known.and_then(|k| k.last_modified.as_ref()) == modified.as_ref() {
             return Ok(Fetched::NotModified);
         }
+        if is_archive(url) {
+            // Copied and hashed in chunks: an archive is never held in memory whole.
+            let src = path.clone();
+            let (tmp, sha) = tokio::task::spawn_blocking(move || copy_hashing(&src))
+                .await
+                .map_err(|e| SyncError::Worker(e.to_string()))?
+                .map_err(io)?;
+            let validators = FeedCursor { last_modified: modified, content_sha256: Some(sha), ..FeedCursor::default() };
+            return Ok(Fetched::Body { body: Body::File(TempFile(tmp)), validators });
+        }
         let bytes = tokio::fs::read(&path).await.map_err(io)?;
         let validators = FeedCursor { last_modified: modified, content_sha256: Some(hex(&Sha256::digest(&bytes))), ..FeedCursor::default() };
-        let body = if is_archive(url) {
-            // Read in place: no copy needed.
-            drop(bytes);
-            Body::File(TempFile(copy_for_reading(&path).map_err(io)?))
-        } else {
-            Body::Bytes(bytes)
-        };
+        let body = Body::Bytes(bytes);
         Ok(Fetched::Body { body, validators })
     }
 }
 
 /// Archives are read through a private copy so that the TempFile's removal never touches
-/// the caller's file.
-fn copy_for_reading(path: &Path) -> std::io::Result<PathBuf> {
+/// the caller's file; the copy is hashed on the way, 64 KiB at a time.
+fn copy_hashing(path: &Path) -> std::io::Result<(PathBuf, String)> {
+    use std::io::Read;
     let dst = temp_path();
-    std::fs::copy(path, &dst)?;
-    Ok(dst)
+    let mut from = std::fs::File::open(path)?;
+    let mut to = std::io::BufWriter::new(std::fs::File::create(&dst)?);
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        to.write_all(&buf[..n])?;
+    }
+    to.flush()?;
+    Ok((dst, hex(&hash.finalize())))
 }

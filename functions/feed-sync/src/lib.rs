@@ -45,21 +45,30 @@ async fn process(msg: FeedSync, d: Delivery, deps: &Deps) -> Result<(), Retry> {
             let feeds = enabled_feeds(deps).await.map_err(Retry::new)?;
             let msgs: Vec<FeedSync> = feeds
                 .iter()
-                .map(|f| FeedSync { trigger: msg.trigger, flush: msg.flush, feed: Some(f.name().to_owned()) })
+                .map(|f| FeedSync {
+                    trigger: msg.trigger,
+                    flush: msg.flush,
+                    feed: Some(f.name().to_owned()),
+                })
                 .collect();
             let sent = queues.send_all(&msgs).await.map_err(Retry::new)?;
             info!(feeds = sent, "Fanned out one feed sync per enabled feed");
             return Ok(());
         }
         // No queues (a one-process caller): sync every feed here, one after the other.
-        (None, None) => sync_all(deps, trigger, msg.flush).await.map_err(Retry::new)?,
+        (None, None) => sync_all(deps, trigger, msg.flush)
+            .await
+            .map_err(Retry::new)?,
         (Some(name), _) => {
             let Some(feed) = customs_feeds::by_name(name) else {
                 // Permanent: no redelivery makes an unknown driver known.
                 warn!(feed = %name, "Unknown feed in a feed-sync message; acknowledged without syncing");
                 return Ok(());
             };
-            match sync_one(deps, feed, trigger, msg.flush).await.map_err(Retry::new)? {
+            match sync_one(deps, feed, trigger, msg.flush)
+                .await
+                .map_err(Retry::new)?
+            {
                 Some(report) => vec![report],
                 None => return Ok(()),
             }
@@ -67,20 +76,32 @@ async fn process(msg: FeedSync, d: Delivery, deps: &Deps) -> Result<(), Retry> {
     };
     if let Some(queues) = &deps.queues {
         let ids: Vec<i64> = reports.iter().map(|r| r.sync_id).collect();
-        let affected = deps.store.images_affected_by_syncs(&ids).await.map_err(Retry::new)?;
+        let affected = deps
+            .store
+            .images_affected_by_syncs(&ids)
+            .await
+            .map_err(Retry::new)?;
         for (account, image_id) in &affected {
             queues
-                .send(&customs_contracts::EvaluateImage { account: account.clone(), image_id: *image_id })
+                .send(&customs_contracts::EvaluateImage {
+                    account: account.clone(),
+                    image_id: *image_id,
+                })
                 .await
                 .map_err(Retry::new)?;
         }
-        info!(images = affected.len(), "Queued re-evaluation of images the sync touched");
+        info!(
+            images = affected.len(),
+            "Queued re-evaluation of images the sync touched"
+        );
     }
     Ok(())
 }
 
 /// The drivers a sync without a feed covers: registered, with sources, and enabled.
-pub async fn enabled_feeds(deps: &Deps) -> Result<Vec<&'static dyn customs_feeds::Feed>, SyncError> {
+pub async fn enabled_feeds(
+    deps: &Deps,
+) -> Result<Vec<&'static dyn customs_feeds::Feed>, SyncError> {
     let mut out = Vec::new();
     for feed in customs_feeds::all() {
         if !deps.sources.urls.contains_key(feed.name()) {
@@ -103,7 +124,10 @@ pub async fn sync_one(
     flush: bool,
 ) -> Result<Option<FeedReport>, SyncError> {
     if !deps.sources.urls.contains_key(feed.name()) {
-        warn!(feed = feed.name(), "Feed has no sources configured; not synced");
+        warn!(
+            feed = feed.name(),
+            "Feed has no sources configured; not synced"
+        );
         return Ok(None);
     }
     if !deps.store.feed_enabled(feed.name()).await? {
@@ -111,13 +135,19 @@ pub async fn sync_one(
         return Ok(None);
     }
     let fetcher = Fetcher::new(deps.sources.timeout, deps.sources.backoff)?;
-    Ok(Some(sync_feed(&deps.store, &fetcher, &deps.sources, feed, trigger, flush).await?))
+    Ok(Some(
+        sync_feed(&deps.store, &fetcher, &deps.sources, feed, trigger, flush).await?,
+    ))
 }
 
 /// Syncs every enabled feed that has sources, one after the other. An upstream failure
 /// is recorded on that feed's run; only a database failure stops the sync (and asks for
 /// a redelivery, which resumes from the stored cursors).
-pub async fn sync_all(deps: &Deps, trigger: &str, flush: bool) -> Result<Vec<FeedReport>, SyncError> {
+pub async fn sync_all(
+    deps: &Deps,
+    trigger: &str,
+    flush: bool,
+) -> Result<Vec<FeedReport>, SyncError> {
     let fetcher = Fetcher::new(deps.sources.timeout, deps.sources.backoff)?;
     let mut reports = Vec::new();
     for feed in enabled_feeds(deps).await? {

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::fetch::{Body, Fetched, Fetcher};
 use crate::sync::{normalize_into, Writer};
 use crate::{Sources, SyncError};
+use tracing::info;
 
 /// NVD refuses windows longer than 120 days.
 pub const MAX_WINDOW: Duration = Duration::from_secs(120 * 24 * 3600);
@@ -35,30 +36,104 @@ pub fn windows(since: OffsetDateTime, now: OffsetDateTime) -> Vec<(OffsetDateTim
     out
 }
 
+/// Where an NVD sync stands, stored as the source's cursor after every committed page.
+/// `since`: end of the last complete window (`None` before the first complete sync).
+/// `page`: a window in progress: its bounds (`None` for the first sync, which pages
+/// through every CVE without dates), the time it runs up to, and the next `startIndex`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Checkpoint {
+    pub since: Option<OffsetDateTime>,
+    pub page: Option<PageCheckpoint>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageCheckpoint {
+    pub window: Option<(OffsetDateTime, OffsetDateTime)>,
+    pub until: OffsetDateTime,
+    pub next_index: u64,
+}
+
+fn rfc(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn parse_rfc(v: &Value) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(v.as_str()?, &Rfc3339).ok()
+}
+
+impl Checkpoint {
+    /// A plain RFC 3339 time (a complete sync, the original format) or the JSON form.
+    pub fn decode(cursor: Option<&str>) -> Checkpoint {
+        let Some(c) = cursor else { return Checkpoint::default() };
+        if let Ok(t) = OffsetDateTime::parse(c, &Rfc3339) {
+            return Checkpoint { since: Some(t), page: None };
+        }
+        let v: Value = serde_json::from_str(c).unwrap_or_default();
+        let page = v.get("page").and_then(|p| {
+            let window = match (parse_rfc(&p["window_start"]), parse_rfc(&p["window_end"])) {
+                (Some(a), Some(b)) => Some((a, b)),
+                _ => None,
+            };
+            Some(PageCheckpoint { window, until: parse_rfc(&p["until"])?, next_index: p["next_index"].as_u64()? })
+        });
+        Checkpoint { since: parse_rfc(&v["since"]), page }
+    }
+
+    pub fn encode(&self) -> String {
+        match (&self.page, self.since) {
+            (None, Some(since)) => rfc(since),
+            (page, since) => serde_json::json!({
+                "since": since.map(rfc),
+                "page": page.as_ref().map(|p| serde_json::json!({
+                    "window_start": p.window.map(|w| rfc(w.0)),
+                    "window_end": p.window.map(|w| rfc(w.1)),
+                    "until": rfc(p.until),
+                    "next_index": p.next_index,
+                })),
+            })
+            .to_string(),
+        }
+    }
+}
+
+async fn save(store: &Store, url: &str, cp: &Checkpoint) -> Result<(), SyncError> {
+    let cursor = FeedCursor { cursor: Some(cp.encode()), ..FeedCursor::default() };
+    Ok(store.save_feed_cursor(names::NVD, url, &cursor).await?)
+}
+
 pub async fn sync(store: &Store, fetcher: &Fetcher, sources: &Sources, sync_id: i64, url: &str, s: &mut SyncSummary) -> Result<(), SyncError> {
     let feed = customs_feeds::by_name(names::NVD).ok_or_else(|| SyncError::Worker("nvd driver not registered".into()))?;
     let known = store.feed_cursor(names::NVD, url).await?;
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc());
-    let since = known.as_ref().and_then(|k| k.cursor.as_deref()).and_then(|c| OffsetDateTime::parse(c, &Rfc3339).ok());
-    let plan: Vec<Option<(OffsetDateTime, OffsetDateTime)>> = match since {
-        Some(since) => windows(since, now).into_iter().map(Some).collect(),
-        None => vec![None],
+    let mut cp = Checkpoint::decode(known.as_ref().and_then(|k| k.cursor.as_deref()));
+    // The plan: an interrupted window first (from its next page), then fresh windows.
+    let mut plan: Vec<PageCheckpoint> = Vec::new();
+    let resume_from = match &cp.page {
+        Some(p) => {
+            info!(url, next_index = p.next_index, "Resuming an interrupted NVD sync at its checkpoint");
+            plan.push(p.clone());
+            Some(p.until)
+        }
+        None => cp.since,
     };
+    match resume_from {
+        Some(from) => plan.extend(windows(from, now).into_iter().map(|w| PageCheckpoint { window: Some(w), until: w.1, next_index: 0 })),
+        None => plan.push(PageCheckpoint { window: None, until: now, next_index: 0 }),
+    }
     let mut headers = HeaderMap::new();
     if let Some(k) = sources.nvd_api_key.as_deref().and_then(|k| HeaderValue::from_str(k).ok()) {
         headers.insert("apiKey", k);
     }
     let sep = if url.contains('?') { '&' } else { '?' };
-    for window in plan {
+    for mut page in plan {
         let mut w = Writer::new(store, sync_id, names::NVD, SCOPE.to_owned(), s);
-        let mut start_index = 0u64;
         loop {
             let page_url = if url.starts_with("file://") {
                 // A saved response page: read as it is.
                 url.to_owned()
             } else {
-                let mut u = format!("{url}{sep}resultsPerPage={}&startIndex={start_index}", sources.nvd_page_size);
-                if let Some((a, b)) = window {
+                let mut u = format!("{url}{sep}resultsPerPage={}&startIndex={}", sources.nvd_page_size, page.next_index);
+                if let Some((a, b)) = page.window {
                     u.push_str(&format!("&lastModStartDate={}&lastModEndDate={}", nvd_time(a), nvd_time(b)));
                 }
                 u
@@ -72,17 +147,21 @@ pub async fn sync(store: &Store, fetcher: &Fetcher, sources: &Sources, sync_id: 
             let n = meta["vulnerabilities"].as_array().map_or(0, Vec::len) as u64;
             w.summary.documents += 1;
             normalize_into(feed, "cves.json", Body::Bytes(bytes), &mut w).await?;
-            start_index += n;
-            if n == 0 || start_index >= total || url.starts_with("file://") {
-                break;
+            // Checkpoint: this page's records are committed; a crash resumes at the next page.
+            w.flush().await?;
+            page.next_index += n;
+            let done = n == 0 || page.next_index >= total || url.starts_with("file://");
+            if !done {
+                cp.page = Some(page.clone());
+                save(store, url, &cp).await?;
+                tokio::time::sleep(sources.nvd_delay).await;
+                continue;
             }
-            tokio::time::sleep(sources.nvd_delay).await;
+            break;
         }
-        w.flush().await?;
-        // Checkpoint: the next sync starts where this window ended.
-        let end = window.map_or(now, |(_, b)| b);
-        let cursor = FeedCursor { cursor: end.format(&Rfc3339).ok(), ..FeedCursor::default() };
-        store.save_feed_cursor(names::NVD, url, &cursor).await?;
+        // The window is complete: the next sync starts where it ended.
+        cp = Checkpoint { since: Some(page.until), page: None };
+        save(store, url, &cp).await?;
     }
     Ok(())
 }
@@ -101,5 +180,20 @@ mod tests {
         assert_eq!((w[0].0, w[3].1), (since, now));
         assert!(windows(now, now).is_empty());
         assert_eq!(nvd_time(since), "2024-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn checkpoints_round_trip_and_read_the_old_plain_cursor() {
+        let a = time::macros::datetime!(2024-01-01 0:00 UTC);
+        let b = time::macros::datetime!(2024-03-01 0:00 UTC);
+        assert_eq!(Checkpoint::decode(Some("2024-01-01T00:00:00Z")), Checkpoint { since: Some(a), page: None });
+        assert_eq!(Checkpoint::decode(None), Checkpoint::default());
+        for cp in [
+            Checkpoint { since: Some(a), page: None },
+            Checkpoint { since: Some(a), page: Some(PageCheckpoint { window: Some((a, b)), until: b, next_index: 4000 }) },
+            Checkpoint { since: None, page: Some(PageCheckpoint { window: None, until: b, next_index: 2 }) },
+        ] {
+            assert_eq!(Checkpoint::decode(Some(&cp.encode())), cp, "{}", cp.encode());
+        }
     }
 }

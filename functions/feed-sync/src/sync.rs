@@ -17,7 +17,7 @@ use crate::fetch::{file_path, list_dir, Body, Fetched, Fetcher};
 use crate::{nvd, redhat, Sources, SyncError};
 
 /// Records per transaction.
-pub(crate) const BATCH: usize = 500;
+pub(crate) const BATCH: usize = 1000;
 
 /// What one feed's sync did (rendered as Anchore's FeedSyncResults by the API's caller).
 #[derive(Debug, Clone, Default)]
@@ -82,17 +82,25 @@ pub(crate) struct Writer<'s> {
     advisories: BTreeMap<String, AdvisoryRow>,
     kev: Vec<KevRow>,
     epss: Vec<EpssRow>,
+    /// Groups (namespaces) disabled through the feed API, loaded on first use.
+    disabled: Option<BTreeSet<String>>,
 }
 
 impl<'s> Writer<'s> {
     pub fn new(store: &'s Store, sync_id: i64, feed: &'static str, scope: String, summary: &'s mut SyncSummary) -> Self {
-        Self { store, sync_id, feed, scope, summary, seen: BTreeSet::new(), advisories: BTreeMap::new(), kev: vec![], epss: vec![] }
+        Self { store, sync_id, feed, scope, summary, seen: BTreeSet::new(), advisories: BTreeMap::new(), kev: vec![], epss: vec![], disabled: None }
     }
 
     pub async fn push(&mut self, o: Output) -> Result<(), SyncError> {
         match o {
-            Output::Advisory(a) => {
+            Output::Advisory(mut a) => {
                 self.summary.records += 1;
+                if self.disabled.is_none() {
+                    self.disabled = Some(self.store.disabled_feed_groups(self.feed).await?);
+                }
+                if let Some(off) = self.disabled.as_ref().filter(|d| !d.is_empty()) {
+                    a.affected.retain(|p| !off.contains(&p.namespace));
+                }
                 self.seen.insert(a.id.clone());
                 self.advisories.insert(a.id.clone(), advisory_row(&a));
             }

@@ -165,44 +165,80 @@ fn diff(old: &[PackageRow], new: &[PackageRow]) -> Vec<(PackageKey, &'static str
         .collect()
 }
 
-async fn packages_of(c: &impl GenericClient, feed: &str, scope: &str, id: &str) -> Result<Vec<PackageRow>, StoreError> {
+/// The stored packages of several advisories of one (feed, scope), in one query.
+async fn packages_of(c: &impl GenericClient, feed: &str, scope: &str, ids: &[&str]) -> Result<BTreeMap<String, Vec<PackageRow>>, StoreError> {
+    let mut out: BTreeMap<String, Vec<PackageRow>> = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
     let rows = c
         .query(
-            "SELECT namespace, package, version_format, ranges, versions, fixed, state, severity
-               FROM vulnerability_packages WHERE feed = $1 AND scope = $2 AND vuln_id = $3 ORDER BY ordinal",
-            &[&feed, &scope, &id],
+            "SELECT vuln_id, namespace, package, version_format, ranges, versions, fixed, state, severity
+               FROM vulnerability_packages WHERE feed = $1 AND scope = $2 AND vuln_id = ANY($3) ORDER BY vuln_id, ordinal",
+            &[&feed, &scope, &ids],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| PackageRow {
-            namespace: r.get(0),
-            package: r.get(1),
-            version_format: r.get(2),
-            ranges: r.get(3),
-            versions: r.get(4),
-            fixed: r.get(5),
-            state: r.get(6),
-            severity: r.get(7),
-        })
-        .collect())
+    for r in &rows {
+        out.entry(r.get(0)).or_default().push(PackageRow {
+            namespace: r.get(1),
+            package: r.get(2),
+            version_format: r.get(3),
+            ranges: r.get(4),
+            versions: r.get(5),
+            fixed: r.get(6),
+            state: r.get(7),
+            severity: r.get(8),
+        });
+    }
+    Ok(out)
 }
 
-async fn record_changes(
-    c: &impl GenericClient,
-    sync_id: i64,
-    vuln_id: &str,
-    changes: &[(PackageKey, &'static str)],
-) -> Result<(), StoreError> {
-    for ((ns, pkg), change) in changes {
-        c.execute(
-            "INSERT INTO feed_changes (sync_id, namespace, package, vuln_id, change) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (sync_id, namespace, package, vuln_id) DO UPDATE SET change = EXCLUDED.change",
-            &[&sync_id, ns, pkg, &vuln_id, change],
-        )
-        .await?;
+/// Records changed keys of a sync run in one statement: `(vuln_id, ((namespace, package), change))`.
+async fn record_changes(c: &impl GenericClient, sync_id: i64, changes: &[(&str, (PackageKey, &'static str))]) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
     }
+    let mut ns = Vec::with_capacity(changes.len());
+    let mut pkg = Vec::with_capacity(changes.len());
+    let mut ids = Vec::with_capacity(changes.len());
+    let mut kind = Vec::with_capacity(changes.len());
+    for (id, ((n, p), k)) in changes {
+        ns.push(n.as_str());
+        pkg.push(p.as_str());
+        ids.push(*id);
+        kind.push(*k);
+    }
+    c.execute(
+        "INSERT INTO feed_changes (sync_id, namespace, package, vuln_id, change)
+         SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[])
+         ON CONFLICT (sync_id, namespace, package, vuln_id) DO UPDATE SET change = EXCLUDED.change",
+        &[&sync_id, &ns, &pkg, &ids, &kind],
+    )
+    .await?;
     Ok(())
+}
+
+/// A PostgreSQL array literal (`{"a","b"}`) of `v`, so one row's `text[]` can travel in an
+/// UNNEST column (`text[]` of literals, cast back per row: arrays of arrays would have to
+/// be rectangular).
+fn text_array(v: &[String]) -> String {
+    let mut out = String::with_capacity(2 + v.iter().map(|s| s.len() + 3).sum::<usize>());
+    out.push('{');
+    for (i, s) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in s.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
 }
 
 impl Store {
@@ -246,9 +282,10 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a batch of advisories of one (feed, scope) in one transaction. Records whose
+    /// Writes a batch of advisories of one (feed, scope) in one transaction, with a fixed
+    /// number of multi-row statements (UNNEST) whatever the batch size. Records whose
     /// content hash is already stored are left alone; for the others the changed
-    /// (namespace, package) keys are recorded on the sync run.
+    /// (namespace, package) keys are recorded on the sync run. Callers pass each id once.
     pub async fn write_advisories(&self, sync_id: i64, feed: &str, scope: &str, batch: &[AdvisoryRow]) -> Result<WriteStats, StoreError> {
         let mut stats = WriteStats::default();
         if batch.is_empty() {
@@ -263,54 +300,88 @@ impl Store {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-        let upsert = tx
-            .prepare(
-                "INSERT INTO vulnerabilities (feed, scope, id, aliases, summary, description, severity, severity_source, cvss,
-                     published, modified, withdrawn, refs, content_hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                 ON CONFLICT (feed, scope, id) DO UPDATE SET aliases = EXCLUDED.aliases, summary = EXCLUDED.summary,
-                     description = EXCLUDED.description, severity = EXCLUDED.severity, severity_source = EXCLUDED.severity_source,
-                     cvss = EXCLUDED.cvss, published = EXCLUDED.published, modified = EXCLUDED.modified,
-                     withdrawn = EXCLUDED.withdrawn, refs = EXCLUDED.refs, content_hash = EXCLUDED.content_hash, updated_at = now()",
-            )
-            .await?;
-        let insert_pkg = tx
-            .prepare(
+        let changed: Vec<&AdvisoryRow> = batch.iter().filter(|a| existing.get(&a.id) != Some(&a.content_hash)).collect();
+        stats.unchanged = (batch.len() - changed.len()) as u64;
+        stats.written = changed.len() as u64;
+        if changed.is_empty() {
+            tx.commit().await?;
+            return Ok(stats);
+        }
+        let replaced: Vec<&str> = changed.iter().filter(|a| existing.contains_key(&a.id)).map(|a| a.id.as_str()).collect();
+        let old = packages_of(&tx, feed, scope, &replaced).await?;
+
+        let ids: Vec<&str> = changed.iter().map(|a| a.id.as_str()).collect();
+        let aliases: Vec<String> = changed.iter().map(|a| text_array(&a.aliases)).collect();
+        let summary: Vec<Option<&str>> = changed.iter().map(|a| a.summary.as_deref()).collect();
+        let description: Vec<Option<&str>> = changed.iter().map(|a| a.description.as_deref()).collect();
+        let severity: Vec<Option<&str>> = changed.iter().map(|a| a.severity.as_deref()).collect();
+        let severity_source: Vec<Option<&str>> = changed.iter().map(|a| a.severity_source.as_deref()).collect();
+        let cvss: Vec<&Value> = changed.iter().map(|a| &a.cvss).collect();
+        let published: Vec<Option<OffsetDateTime>> = changed.iter().map(|a| a.published).collect();
+        let modified: Vec<Option<OffsetDateTime>> = changed.iter().map(|a| a.modified).collect();
+        let withdrawn: Vec<Option<OffsetDateTime>> = changed.iter().map(|a| a.withdrawn).collect();
+        let refs: Vec<String> = changed.iter().map(|a| text_array(&a.references)).collect();
+        let hash: Vec<&str> = changed.iter().map(|a| a.content_hash.as_str()).collect();
+        tx.execute(
+            "INSERT INTO vulnerabilities (feed, scope, id, aliases, summary, description, severity, severity_source, cvss,
+                 published, modified, withdrawn, refs, content_hash)
+             SELECT $1, $2, t.id, t.aliases::text[], t.summary, t.description, t.severity,
+                    t.severity_source, t.cvss, t.published, t.modified, t.withdrawn,
+                    t.refs::text[], t.hash
+               FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[],
+                           $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[])
+                    AS t(id, aliases, summary, description, severity, severity_source, cvss, published, modified, withdrawn, refs, hash)
+             ON CONFLICT (feed, scope, id) DO UPDATE SET aliases = EXCLUDED.aliases, summary = EXCLUDED.summary,
+                 description = EXCLUDED.description, severity = EXCLUDED.severity, severity_source = EXCLUDED.severity_source,
+                 cvss = EXCLUDED.cvss, published = EXCLUDED.published, modified = EXCLUDED.modified,
+                 withdrawn = EXCLUDED.withdrawn, refs = EXCLUDED.refs, content_hash = EXCLUDED.content_hash, updated_at = now()",
+            &[
+                &feed, &scope, &ids, &aliases, &summary, &description, &severity, &severity_source, &cvss, &published, &modified,
+                &withdrawn, &refs, &hash,
+            ],
+        )
+        .await?;
+        if !replaced.is_empty() {
+            tx.execute("DELETE FROM vulnerability_packages WHERE feed = $1 AND scope = $2 AND vuln_id = ANY($3)", &[&feed, &scope, &replaced])
+                .await?;
+        }
+        let n: usize = changed.iter().map(|a| a.packages.len()).sum();
+        let (mut vid, mut ord, mut ns, mut name, mut fmt) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut ranges, mut versions, mut fixed, mut state, mut sev) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for a in &changed {
+            for (i, p) in a.packages.iter().enumerate() {
+                vid.push(a.id.as_str());
+                ord.push(i32::try_from(i).unwrap_or(i32::MAX));
+                ns.push(p.namespace.as_str());
+                name.push(p.package.as_str());
+                fmt.push(p.version_format.as_str());
+                ranges.push(&p.ranges);
+                versions.push(text_array(&p.versions));
+                fixed.push(text_array(&p.fixed));
+                state.push(p.state.as_str());
+                sev.push(p.severity.as_deref());
+            }
+        }
+        if n > 0 {
+            tx.execute(
                 "INSERT INTO vulnerability_packages (feed, scope, vuln_id, ordinal, namespace, package, version_format, ranges,
                      versions, fixed, state, severity)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 SELECT $1, $2, t.vid, t.ord, t.ns, t.name, t.fmt, t.ranges, t.versions::text[],
+                        t.fixed::text[], t.state, t.sev
+                   FROM UNNEST($3::text[], $4::int4[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::text[],
+                               $11::text[], $12::text[]) AS t(vid, ord, ns, name, fmt, ranges, versions, fixed, state, sev)",
+                &[&feed, &scope, &vid, &ord, &ns, &name, &fmt, &ranges, &versions, &fixed, &state, &sev],
             )
             .await?;
-        // Callers pass each id once per batch.
-        for a in batch {
-            if existing.get(&a.id) == Some(&a.content_hash) {
-                stats.unchanged += 1;
-                continue;
-            }
-            let old = if existing.contains_key(&a.id) { packages_of(&tx, feed, scope, &a.id).await? } else { vec![] };
-            tx.execute(
-                &upsert,
-                &[
-                    &feed, &scope, &a.id, &a.aliases, &a.summary, &a.description, &a.severity, &a.severity_source, &a.cvss,
-                    &a.published, &a.modified, &a.withdrawn, &a.references, &a.content_hash,
-                ],
-            )
-            .await?;
-            tx.execute("DELETE FROM vulnerability_packages WHERE feed = $1 AND scope = $2 AND vuln_id = $3", &[&feed, &scope, &a.id]).await?;
-            for (i, p) in a.packages.iter().enumerate() {
-                let ordinal = i32::try_from(i).unwrap_or(i32::MAX);
-                tx.execute(
-                    &insert_pkg,
-                    &[
-                        &feed, &scope, &a.id, &ordinal, &p.namespace, &p.package, &p.version_format, &p.ranges, &p.versions, &p.fixed,
-                        &p.state, &p.severity,
-                    ],
-                )
-                .await?;
-            }
-            record_changes(&tx, sync_id, &a.id, &diff(&old, &a.packages)).await?;
-            stats.written += 1;
         }
+        let none = Vec::new();
+        let mut changes = Vec::new();
+        for a in &changed {
+            for d in diff(old.get(&a.id).unwrap_or(&none), &a.packages) {
+                changes.push((a.id.as_str(), d));
+            }
+        }
+        record_changes(&tx, sync_id, &changes).await?;
         tx.commit().await?;
         Ok(stats)
     }
@@ -326,60 +397,73 @@ impl Store {
             .iter()
             .map(|r| r.get(0))
             .collect();
+        let missing: Vec<&str> = stored.iter().filter(|id| !seen.contains(*id)).map(String::as_str).collect();
         let mut removed = 0;
-        for id in stored.iter().filter(|id| !seen.contains(*id)) {
-            let old = packages_of(&tx, feed, scope, id).await?;
-            record_changes(&tx, sync_id, id, &diff(&old, &[])).await?;
-            removed += tx.execute("DELETE FROM vulnerabilities WHERE feed = $1 AND scope = $2 AND id = $3", &[&feed, &scope, id]).await?;
+        for chunk in missing.chunks(1000) {
+            let old = packages_of(&tx, feed, scope, chunk).await?;
+            let none = Vec::new();
+            let changes: Vec<(&str, (PackageKey, &'static str))> =
+                chunk.iter().flat_map(|id| diff(old.get(*id).unwrap_or(&none), &[]).into_iter().map(move |d| (*id, d))).collect();
+            record_changes(&tx, sync_id, &changes).await?;
+            removed += tx.execute("DELETE FROM vulnerabilities WHERE feed = $1 AND scope = $2 AND id = ANY($3)", &[&feed, &scope, &chunk]).await?;
         }
         tx.commit().await?;
         Ok(removed)
     }
 
-    /// Sets the KEV facts of CVEs; rows already holding the same facts are not written.
+    /// Sets the KEV facts of CVEs in one statement; rows already holding the same facts
+    /// are not written. A CVE given twice keeps its last facts.
     pub async fn write_kev(&self, batch: &[KevRow]) -> Result<WriteStats, StoreError> {
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await?;
-        let st = tx
-            .prepare(
+        let rows: BTreeMap<&str, &KevRow> = batch.iter().map(|k| (k.cve.as_str(), k)).collect();
+        if rows.is_empty() {
+            return Ok(WriteStats::default());
+        }
+        let cve: Vec<&str> = rows.keys().copied().collect();
+        let added: Vec<Option<Date>> = rows.values().map(|k| k.date_added).collect();
+        let due: Vec<Option<Date>> = rows.values().map(|k| k.due_date).collect();
+        let ransomware: Vec<Option<&str>> = rows.values().map(|k| k.ransomware.as_deref()).collect();
+        let name: Vec<Option<&str>> = rows.values().map(|k| k.name.as_deref()).collect();
+        let n = self
+            .conn()
+            .await?
+            .execute(
                 "INSERT INTO vulnerability_enrichments (cve, kev_date_added, kev_due_date, kev_ransomware, kev_name)
-                 VALUES ($1, $2, $3, $4, $5)
+                 SELECT * FROM UNNEST($1::text[], $2::date[], $3::date[], $4::text[], $5::text[])
                  ON CONFLICT (cve) DO UPDATE SET kev_date_added = EXCLUDED.kev_date_added, kev_due_date = EXCLUDED.kev_due_date,
                      kev_ransomware = EXCLUDED.kev_ransomware, kev_name = EXCLUDED.kev_name, updated_at = now()
                  WHERE (vulnerability_enrichments.kev_date_added, vulnerability_enrichments.kev_due_date,
                         vulnerability_enrichments.kev_ransomware, vulnerability_enrichments.kev_name)
                      IS DISTINCT FROM (EXCLUDED.kev_date_added, EXCLUDED.kev_due_date, EXCLUDED.kev_ransomware, EXCLUDED.kev_name)",
+                &[&cve, &added, &due, &ransomware, &name],
             )
             .await?;
-        let mut stats = WriteStats::default();
-        for k in batch {
-            let n = tx.execute(&st, &[&k.cve, &k.date_added, &k.due_date, &k.ransomware, &k.name]).await?;
-            if n > 0 { stats.written += 1 } else { stats.unchanged += 1 }
-        }
-        tx.commit().await?;
-        Ok(stats)
+        Ok(WriteStats { written: n, unchanged: cve.len() as u64 - n })
     }
 
-    /// Sets the EPSS scores of CVEs; unchanged scores are not written.
+    /// Sets the EPSS scores of CVEs in one statement; unchanged scores are not written.
     pub async fn write_epss(&self, batch: &[EpssRow]) -> Result<WriteStats, StoreError> {
-        let mut conn = self.conn().await?;
-        let tx = conn.transaction().await?;
-        let st = tx
-            .prepare(
-                "INSERT INTO vulnerability_enrichments (cve, epss_score, epss_percentile, epss_date) VALUES ($1, $2, $3, $4)
+        let rows: BTreeMap<&str, &EpssRow> = batch.iter().map(|e| (e.cve.as_str(), e)).collect();
+        if rows.is_empty() {
+            return Ok(WriteStats::default());
+        }
+        let cve: Vec<&str> = rows.keys().copied().collect();
+        let score: Vec<f64> = rows.values().map(|e| e.score).collect();
+        let percentile: Vec<f64> = rows.values().map(|e| e.percentile).collect();
+        let date: Vec<Option<Date>> = rows.values().map(|e| e.date).collect();
+        let n = self
+            .conn()
+            .await?
+            .execute(
+                "INSERT INTO vulnerability_enrichments (cve, epss_score, epss_percentile, epss_date)
+                 SELECT * FROM UNNEST($1::text[], $2::float8[], $3::float8[], $4::date[])
                  ON CONFLICT (cve) DO UPDATE SET epss_score = EXCLUDED.epss_score, epss_percentile = EXCLUDED.epss_percentile,
                      epss_date = EXCLUDED.epss_date, updated_at = now()
                  WHERE (vulnerability_enrichments.epss_score, vulnerability_enrichments.epss_percentile, vulnerability_enrichments.epss_date)
                      IS DISTINCT FROM (EXCLUDED.epss_score, EXCLUDED.epss_percentile, EXCLUDED.epss_date)",
+                &[&cve, &score, &percentile, &date],
             )
             .await?;
-        let mut stats = WriteStats::default();
-        for e in batch {
-            let n = tx.execute(&st, &[&e.cve, &e.score, &e.percentile, &e.date]).await?;
-            if n > 0 { stats.written += 1 } else { stats.unchanged += 1 }
-        }
-        tx.commit().await?;
-        Ok(stats)
+        Ok(WriteStats { written: n, unchanged: cve.len() as u64 - n })
     }
 
     /// Ends a sync run: records its summary and, when it succeeded, refreshes the feed's
@@ -450,6 +534,33 @@ impl Store {
         let c = self.conn().await?;
         let n = c.execute("UPDATE feeds SET enabled = $2, updated_at = now() WHERE feed = $1", &[&feed, &enabled]).await?;
         Ok(n > 0)
+    }
+
+    /// Enables or disables one group (namespace) of a feed; false when there is no such
+    /// group. The feed's documents are re-read on its next sync (their validators are
+    /// cleared; NVD's window cursor is kept), so the group's records are written again
+    /// (enabled) or dropped (disabled) through the usual change tracking.
+    pub async fn set_feed_group_enabled(&self, feed: &str, group: &str, enabled: bool) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let n = tx
+            .execute(
+                "UPDATE feed_groups SET enabled = $3, updated_at = now() WHERE feed = $1 AND grp = $2 AND enabled <> $3",
+                &[&feed, &group, &enabled],
+            )
+            .await?;
+        let exists = n > 0 || tx.query_opt("SELECT 1 FROM feed_groups WHERE feed = $1 AND grp = $2", &[&feed, &group]).await?.is_some();
+        if n > 0 {
+            tx.execute("UPDATE feed_cursors SET etag = NULL, last_modified = NULL, content_sha256 = NULL WHERE feed = $1", &[&feed]).await?;
+        }
+        tx.commit().await?;
+        Ok(exists)
+    }
+
+    /// The disabled groups (namespaces) of a feed, whose records syncs leave out.
+    pub async fn disabled_feed_groups(&self, feed: &str) -> Result<BTreeSet<String>, StoreError> {
+        let rows = self.conn().await?.query("SELECT grp FROM feed_groups WHERE feed = $1 AND NOT enabled", &[&feed]).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     /// Every known feed with its groups, for `GET /v1/system/feeds`.
@@ -540,6 +651,12 @@ mod tests {
             state: "fixed".into(),
             severity: None,
         }
+    }
+
+    #[test]
+    fn text_arrays_travel_as_quoted_literals() {
+        assert_eq!(text_array(&[]), "{}");
+        assert_eq!(text_array(&["a".into(), "b,c".into(), r#"q"\"#.into(), "NULL".into()]), r#"{"a","b,c","q\"\\","NULL"}"#);
     }
 
     #[test]

@@ -167,7 +167,9 @@ fn generated(format: Format, text: &str) -> (usize, usize) {
     // Pairs on which Maven's own order is cyclic, each with Maven's witness (see
     // `maven_divergences_are_maven_cycles`): there a total order must differ somewhere.
     let mut allowed: BTreeMap<(&str, &str), bool> = if format == Format::Maven {
-        maven_divergences().map(|(a, b, ..)| ((a, b), false)).collect()
+        maven_divergences()
+            .map(|(a, b, ..)| ((a, b), false))
+            .collect()
     } else {
         BTreeMap::new()
     };
@@ -222,7 +224,10 @@ fn generated(format: Format, text: &str) -> (usize, usize) {
         ordered += 1;
     }
     for ((a, b), seen) in &allowed {
-        assert!(*seen, "{format}: {a} / {b} is listed as a divergence but agrees now; regenerate the list");
+        assert!(
+            *seen,
+            "{format}: {a} / {b} is listed as a divergence but agrees now; regenerate the list"
+        );
     }
     assert!(
         failures.is_empty(),
@@ -234,7 +239,8 @@ fn generated(format: Format, text: &str) -> (usize, usize) {
 }
 
 /// `(a, b, Maven's cmp(a, b), witness)` rows of `maven-divergences.tsv`.
-fn maven_divergences() -> impl Iterator<Item = (&'static str, &'static str, &'static str, &'static str)> {
+fn maven_divergences(
+) -> impl Iterator<Item = (&'static str, &'static str, &'static str, &'static str)> {
     include_str!("../testdata/generated/maven-divergences.tsv")
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -251,10 +257,18 @@ fn maven_divergences() -> impl Iterator<Item = (&'static str, &'static str, &'st
 fn maven_divergences_are_maven_cycles() {
     let mut n = 0;
     for (a, b, maven_ab, w) in maven_divergences() {
-        let maven_ab = if maven_ab == "1" { Ordering::Greater } else { Ordering::Less };
+        let maven_ab = if maven_ab == "1" {
+            Ordering::Greater
+        } else {
+            Ordering::Less
+        };
         let c = |x, y| Format::Maven.compare(x, y).unwrap();
         assert_eq!(c(a, b), maven_ab.reverse(), "{a} / {b}");
-        assert_eq!((c(a, w), c(w, b)), (maven_ab.reverse(), maven_ab.reverse()), "{a} / {w} / {b}");
+        assert_eq!(
+            (c(a, w), c(w, b)),
+            (maven_ab.reverse(), maven_ab.reverse()),
+            "{a} / {w} / {b}"
+        );
         n += 1;
     }
     assert!(n < 20, "{n} divergences: more than the 16 known");
@@ -432,7 +446,11 @@ fn maven_order_is_total_where_maven_is_intransitive() {
     let c = |a, b| Format::Maven.compare(a, b).unwrap();
     assert_eq!(c("0.00", "zdev"), Ordering::Less);
     assert_eq!(c("0.00", "0.alpha1~"), Ordering::Greater);
-    assert_eq!(c("zdev", "0.alpha1~"), Ordering::Greater, "Maven 3.8.7 says Less here");
+    assert_eq!(
+        c("zdev", "0.alpha1~"),
+        Ordering::Greater,
+        "Maven 3.8.7 says Less here"
+    );
 }
 
 /// Hostile Maven strings (Maven accepts any string) sort without panicking, and the sorted
@@ -440,14 +458,16 @@ fn maven_order_is_total_where_maven_is_intransitive() {
 #[test]
 fn maven_sorts_hostile_versions_without_panicking() {
     const BITS: [&str; 24] = [
-        "0", "00", "1", "2", "10", ".", ".", "-", "-", "a", "b", "m", "alpha", "rc", "cr",
-        "sp", "ga", "final", "zdev", "~", "snapshot", "x", "", "_",
+        "0", "00", "1", "2", "10", ".", ".", "-", "-", "a", "b", "m", "alpha", "rc", "cr", "sp",
+        "ga", "final", "zdev", "~", "snapshot", "x", "", "_",
     ];
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
     for round in 0..200 {
         let mut versions: Vec<Version> = (0..200)
             .filter_map(|_| {
-                let s: String = (0..1 + rng.below(8)).map(|_| BITS[rng.below(BITS.len())]).collect();
+                let s: String = (0..1 + rng.below(8))
+                    .map(|_| BITS[rng.below(BITS.len())])
+                    .collect();
                 Format::Maven.parse(&s).ok()
             })
             .collect();
@@ -457,7 +477,13 @@ fn maven_sorts_hostile_versions_without_panicking() {
         }
         for i in 0..versions.len() {
             for j in i + 1..versions.len() {
-                assert_ne!(versions[i].cmp(&versions[j]), Ordering::Greater, "round {round}: {} > {}", versions[i], versions[j]);
+                assert_ne!(
+                    versions[i].cmp(&versions[j]),
+                    Ordering::Greater,
+                    "round {round}: {} > {}",
+                    versions[i],
+                    versions[j]
+                );
             }
         }
     }
