@@ -71,10 +71,6 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         announce(deps, &AnalyzeImage { account: account.to_owned(), image_id }).await;
         Ok(())
     };
-    let reference = match ImageRef::parse(&image.source_ref) {
-        Ok(r) => r,
-        Err(e) => return fail(e.to_string()).await,
-    };
     let Some(platform) = Platform::parse(&image.platform) else {
         return fail(format!(
             "platform {:?} is not os/arch[/variant]",
@@ -82,43 +78,16 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         ))
         .await;
     };
-    let stored = deps
-        .store
-        .registry_credential(&deps.secrets, account, &reference.registry)
-        .await;
-    let (creds, insecure) = match stored {
-        Ok(Some(c)) => (
-            Some(Credentials {
-                username: c.record.registry_user.clone(),
-                password: c.password.clone(),
-            }),
-            !c.record.registry_verify,
-        ),
-        Ok(None) => (None, false),
-        Err(customs_store::StoreError::Secret(e)) => {
-            return fail(format!(
-                "stored credentials for {} cannot be used: {e}",
-                reference.registry
-            ))
-            .await;
-        }
-        Err(e) => return Err(Retry::new(e)),
+    let got = if let Some(upload) = image.source_ref.strip_prefix(UPLOAD_PREFIX) {
+        fetch_upload(upload, &platform, deps).await
+    } else {
+        fetch_registry(&image.source_ref, account, &platform, deps).await
     };
-    let fetched = match deps
-        .registry
-        .fetch(&reference, creds.as_ref(), &platform, insecure)
-        .await
-    {
-        Ok(f) => f,
-        Err(e) if e.is_retryable() && delivery.receive_count < max_receives() => {
-            return Err(Retry::new(e));
-        }
-        Err(e) => return fail(e.to_string()).await,
-    };
-    let staged = match deps.registry.stage_layers(&reference, creds.as_ref(), insecure, &fetched.layers, &deps.staging, &deps.limits).await {
-        Ok(s) => s,
-        Err(e) if e.is_retryable() && delivery.receive_count < max_receives() => return Err(Retry::new(e)),
-        Err(e) => return fail(e.to_string()).await,
+    let (fetched, staged) = match got {
+        Ok(v) => v,
+        Err(Failure::Retry(e)) if delivery.receive_count < max_receives() => return Err(e),
+        Err(Failure::Retry(e)) => return fail(e.to_string()).await,
+        Err(Failure::Final(reason)) => return fail(reason).await,
     };
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     for s in staged.iter().filter(|s| s.fetched) {
@@ -215,6 +184,86 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         .await
         .map_err(Retry::new)?;
     Ok(())
+}
+
+/// `source_ref` of an uploaded archive: `upload:<format>:<key in the staging bucket>`.
+const UPLOAD_PREFIX: &str = "upload:";
+/// Largest uploaded archive analysed (Lambda's ephemeral storage goes to 10 GiB).
+const MAX_UPLOAD_BYTES: u64 = 8 << 30;
+
+/// Why resolving and staging stopped: worth another delivery, or final (the reason).
+enum Failure {
+    Retry(Retry),
+    Final(String),
+}
+
+type Fetched = (customs_image::FetchedImage, Vec<customs_image::StagedOutcome>);
+
+fn staged_failure(e: impl std::error::Error + Send + Sync + 'static, retryable: bool) -> Failure {
+    if retryable { Failure::Retry(Retry::new(e)) } else { Failure::Final(e.to_string()) }
+}
+
+/// Resolves `source_ref` in its registry and stages every layer not staged yet.
+async fn fetch_registry(source_ref: &str, account: &str, platform: &Platform, deps: &Deps) -> Result<Fetched, Failure> {
+    let reference = ImageRef::parse(source_ref).map_err(|e| Failure::Final(e.to_string()))?;
+    let stored = deps.store.registry_credential(&deps.secrets, account, &reference.registry).await;
+    let (creds, insecure) = match stored {
+        Ok(Some(c)) => (
+            Some(Credentials { username: c.record.registry_user.clone(), password: c.password.clone() }),
+            !c.record.registry_verify,
+        ),
+        Ok(None) => (None, false),
+        Err(customs_store::StoreError::Secret(e)) => {
+            return Err(Failure::Final(format!("stored credentials for {} cannot be used: {e}", reference.registry)));
+        }
+        Err(e) => return Err(Failure::Retry(Retry::new(e))),
+    };
+    let fetched = deps.registry.fetch(&reference, creds.as_ref(), platform, insecure).await.map_err(|e| {
+        let r = e.is_retryable();
+        staged_failure(e, r)
+    })?;
+    let staged = deps
+        .registry
+        .stage_layers(&reference, creds.as_ref(), insecure, &fetched.layers, &deps.staging, &deps.limits)
+        .await
+        .map_err(|e| {
+            let r = e.is_retryable();
+            staged_failure(e, r)
+        })?;
+    Ok((fetched, staged))
+}
+
+/// Downloads an uploaded archive (`<format>:<key>`) to a temporary file and stages it.
+async fn fetch_upload(upload: &str, platform: &Platform, deps: &Deps) -> Result<Fetched, Failure> {
+    let Some((format, key)) = upload.split_once(':') else {
+        return Err(Failure::Final(format!("upload source {upload:?} is not <format>:<key>")));
+    };
+    let tmp = tempfile::NamedTempFile::new().map_err(|e| Failure::Retry(Retry::new(e)))?;
+    match deps.staging.download_object(key, tmp.path(), MAX_UPLOAD_BYTES).await {
+        Ok(Some(n)) if n >= MAX_UPLOAD_BYTES => {
+            return Err(Failure::Final(format!("the uploaded archive is over the {MAX_UPLOAD_BYTES}-byte limit")));
+        }
+        Ok(Some(n)) => info!(bytes = n, format, "Downloaded uploaded archive"),
+        Ok(None) => {
+            return Err(Failure::Final(
+                "nothing was uploaded for this image: PUT the archive to the URL from POST /v1/images/uploads before adding it".into(),
+            ));
+        }
+        Err(e) => {
+            let r = e.is_retryable();
+            return Err(staged_failure(e, r));
+        }
+    }
+    let path = tmp.path().to_owned();
+    let source = match format {
+        "docker-archive" => customs_image::ImageSource::DockerArchive { path, reference: None },
+        "oci-archive" => customs_image::ImageSource::OciArchive { path, reference: None },
+        other => return Err(Failure::Final(format!("unknown archive format {other:?}"))),
+    };
+    customs_image::stage_archive(&source, &deps.staging, platform, &deps.limits).await.map_err(|e| {
+        let r = e.is_retryable();
+        staged_failure(e, r)
+    })
 }
 
 /// Records the analysis events and hands the wanted ones to notify. Best effort: an

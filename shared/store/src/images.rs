@@ -336,6 +336,35 @@ impl Store {
         })
     }
 
+    /// Records an image uploaded as an archive: always a new record (each upload is its
+    /// own source), analysed from `source_ref` (`upload:<format>:<key>`), optionally
+    /// tagged. Completion merges it into an existing record with the same digest.
+    pub async fn add_uploaded_image(
+        &self,
+        account: &str,
+        source_ref: &str,
+        tag: Option<&ImageRef>,
+        platform: &str,
+        annotations: &Value,
+    ) -> Result<ImageRecord, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let id = Uuid::new_v4();
+        tx.execute(
+            "INSERT INTO images (id, account, source_ref, platform, annotations) VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &account, &source_ref, &platform, annotations],
+        )
+        .await?;
+        if let Some(r) = tag {
+            if let Some(t) = &r.tag {
+                upsert_tag(&tx, account, id, r, t).await?;
+            }
+        }
+        let image = by_id(&tx, account, id).await?.ok_or(StoreError::ImageNotFound(id))?;
+        tx.commit().await?;
+        Ok(image)
+    }
+
     /// Claims a record for analysis (sets `analyzing`). A redelivered message finds the
     /// record already finished or gone and reports that instead, so handling is idempotent.
     pub async fn begin_analysis(&self, account: &str, id: Uuid) -> Result<Claim, StoreError> {
