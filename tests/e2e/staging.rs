@@ -73,6 +73,15 @@ async fn a_layer_shared_by_two_images_is_fetched_and_staged_once() -> Result<()>
     a.sort();
     b.sort();
     assert_eq!(a, b, "staged once, never restaged");
+
+    // `customs_progress` on GET /v1/images/{digest}: every layer ready; the second image reused all.
+    for (image, reused) in [(&img, 0), (&img2, 3)] {
+        let digest = image["imageDigest"].as_str().unwrap_or_default();
+        let got: Value = stack.request(reqwest::Method::GET, &format!("/v1/images/{digest}")).send().await?.error_for_status()?.json().await?;
+        let p = &got[0]["customs_progress"];
+        assert_eq!((p["layers_total"].as_i64(), p["layers_staged"].as_i64(), p["layers_reused"].as_i64()), (Some(3), Some(3), Some(reused)), "{got}");
+        assert!(p["bytes_total"].as_i64().unwrap_or(0) > 0 && p["bytes_staged"] == p["bytes_total"], "{p}");
+    }
     Ok(())
 }
 

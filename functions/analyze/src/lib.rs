@@ -8,7 +8,7 @@ use serde_json::json;
 use customs_model::ImageRef;
 use customs_runtime::Queues;
 use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
-use customs_store::{AnalysisResult, Claim, LayerRecord, SecretBox, StagedLayerRecord, Store};
+use customs_store::{AnalysisResult, Claim, LayerRecord, SecretBox, StagedLayerRecord, StagingProgress, Store};
 use tracing::{info, instrument, warn};
 
 /// What the handler needs, built once per execution environment.
@@ -79,9 +79,9 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         .await;
     };
     let got = if let Some(upload) = image.source_ref.strip_prefix(UPLOAD_PREFIX) {
-        fetch_upload(upload, &platform, deps).await
+        fetch_upload(upload, image_id, &platform, deps).await
     } else {
-        fetch_registry(&image.source_ref, account, &platform, deps).await
+        fetch_registry(&image.source_ref, account, image_id, &platform, deps).await
     };
     let (fetched, staged) = match got {
         Ok(v) => v,
@@ -204,7 +204,7 @@ fn staged_failure(e: impl std::error::Error + Send + Sync + 'static, retryable: 
 }
 
 /// Resolves `source_ref` in its registry and stages every layer not staged yet.
-async fn fetch_registry(source_ref: &str, account: &str, platform: &Platform, deps: &Deps) -> Result<Fetched, Failure> {
+async fn fetch_registry(source_ref: &str, account: &str, image_id: uuid::Uuid, platform: &Platform, deps: &Deps) -> Result<Fetched, Failure> {
     let reference = ImageRef::parse(source_ref).map_err(|e| Failure::Final(e.to_string()))?;
     let stored = deps.store.registry_credential(&deps.secrets, account, &reference.registry).await;
     let (creds, insecure) = match stored {
@@ -222,19 +222,36 @@ async fn fetch_registry(source_ref: &str, account: &str, platform: &Platform, de
         let r = e.is_retryable();
         staged_failure(e, r)
     })?;
-    let staged = deps
-        .registry
-        .stage_layers(&reference, creds.as_ref(), insecure, &fetched.layers, &deps.staging, &deps.limits)
-        .await
-        .map_err(|e| {
-            let r = e.is_retryable();
-            staged_failure(e, r)
-        })?;
+    // One layer at a time, so `customs_progress` moves as each is staged.
+    let mut progress = StagingProgress {
+        layers_total: i32::try_from(fetched.layers.len()).unwrap_or(i32::MAX),
+        bytes_total: fetched.layers.iter().map(|l| l.size.max(0)).sum(),
+        ..StagingProgress::default()
+    };
+    record_progress(deps, image_id, &progress).await;
+    let mut staged = Vec::with_capacity(fetched.layers.len());
+    for l in &fetched.layers {
+        let one = deps
+            .registry
+            .stage_layers(&reference, creds.as_ref(), insecure, std::slice::from_ref(l), &deps.staging, &deps.limits)
+            .await
+            .map_err(|e| {
+                let r = e.is_retryable();
+                staged_failure(e, r)
+            })?;
+        for s in one {
+            progress.layers_staged += 1;
+            progress.layers_reused += i32::from(!s.fetched);
+            progress.bytes_staged += l.size.max(0);
+            staged.push(s);
+        }
+        record_progress(deps, image_id, &progress).await;
+    }
     Ok((fetched, staged))
 }
 
 /// Downloads an uploaded archive (`<format>:<key>`) to a temporary file and stages it.
-async fn fetch_upload(upload: &str, platform: &Platform, deps: &Deps) -> Result<Fetched, Failure> {
+async fn fetch_upload(upload: &str, image_id: uuid::Uuid, platform: &Platform, deps: &Deps) -> Result<Fetched, Failure> {
     let Some((format, key)) = upload.split_once(':') else {
         return Err(Failure::Final(format!("upload source {upload:?} is not <format>:<key>")));
     };
@@ -260,10 +277,27 @@ async fn fetch_upload(upload: &str, platform: &Platform, deps: &Deps) -> Result<
         "oci-archive" => customs_image::ImageSource::OciArchive { path, reference: None },
         other => return Err(Failure::Final(format!("unknown archive format {other:?}"))),
     };
-    customs_image::stage_archive(&source, &deps.staging, platform, &deps.limits).await.map_err(|e| {
+    let (fetched, staged) = customs_image::stage_archive(&source, &deps.staging, platform, &deps.limits).await.map_err(|e| {
         let r = e.is_retryable();
         staged_failure(e, r)
-    })
+    })?;
+    let n = i32::try_from(staged.len()).unwrap_or(i32::MAX);
+    let progress = StagingProgress {
+        layers_total: n,
+        layers_staged: n,
+        layers_reused: i32::try_from(staged.iter().filter(|s| !s.fetched).count()).unwrap_or(i32::MAX),
+        bytes_total: fetched.size,
+        bytes_staged: fetched.size,
+    };
+    record_progress(deps, image_id, &progress).await;
+    Ok((fetched, staged))
+}
+
+/// Best effort: progress is for people watching, never a reason to fail an analysis.
+async fn record_progress(deps: &Deps, image_id: uuid::Uuid, p: &StagingProgress) {
+    if let Err(e) = deps.store.set_staging_progress(image_id, p).await {
+        warn!(error = %e, "Staging progress not recorded");
+    }
 }
 
 /// Records the analysis events and hands the wanted ones to notify. Best effort: an

@@ -268,7 +268,11 @@ async fn get_one(
     let mut out = Vec::with_capacity(images.len());
     for img in &images {
         let layers = deps.store.image_layers(img.id).await?;
-        out.push(render::image_with_layers(img, &layers));
+        let mut v = render::image_with_layers(img, &layers);
+        if let (Some((p, at)), Some(o)) = (deps.store.staging_progress(img.id).await?, v.as_object_mut()) {
+            o.insert("customs_progress".into(), progress_json(&p, at));
+        }
+        out.push(v);
     }
     Ok(Json(out))
 }
@@ -362,4 +366,16 @@ async fn add_uploaded(deps: &AppState, caller: &Caller, a: &ArchiveSource, b: &A
     info!(image_id = %image.id, format = %a.format, "Queued analysis of an uploaded archive");
     let image = deps.store.image(&caller.account, image.id).await?.unwrap_or(image);
     Ok(Json(vec![render::image(&image)]))
+}
+
+/// `customs_progress` (customs extension): how far staging of the image's layers has gone.
+fn progress_json(p: &customs_store::StagingProgress, at: time::OffsetDateTime) -> Value {
+    json!({
+        "layers_total": p.layers_total,
+        "layers_staged": p.layers_staged,
+        "layers_reused": p.layers_reused,
+        "bytes_total": p.bytes_total,
+        "bytes_staged": p.bytes_staged,
+        "updated_at": at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    })
 }
