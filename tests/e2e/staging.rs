@@ -289,3 +289,17 @@ async fn uploaded_docker_and_oci_archives_are_staged_and_analysed() -> Result<()
     assert!(never["analysis_error"].as_str().unwrap_or_default().contains("nothing was uploaded"), "{never}");
     Ok(())
 }
+
+/// Not in CI: peak memory of `customs scan` on a large image. Run by hand with
+/// `CUSTOMS_SCAN_SOURCE=docker-archive:/tmp/big.tar /usr/bin/time -v <e2e binary> --ignored scan_of_a_large_image`.
+#[tokio::test]
+#[ignore = "measurement: needs CUSTOMS_SCAN_SOURCE naming a large image"]
+async fn scan_of_a_large_image() -> Result<()> {
+    let source = std::env::var("CUSTOMS_SCAN_SOURCE")?;
+    let tmp = tempfile::tempdir()?;
+    let img = customs_image::scan(&source, tmp.path(), &Default::default()).await?;
+    let uncompressed: u64 = img.layers.iter().map(|l| l.layer.uncompressed_size).sum();
+    let catalog = customs_catalog::catalog(&img);
+    println!("scanned {} ({uncompressed} bytes unpacked), {} packages", img.digest(), catalog.packages.len());
+    Ok(())
+}

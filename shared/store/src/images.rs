@@ -368,10 +368,8 @@ impl Store {
             &[&id, &account, &source_ref, &platform, annotations],
         )
         .await?;
-        if let Some(r) = tag {
-            if let Some(t) = &r.tag {
-                upsert_tag(&tx, account, id, r, t).await?;
-            }
+        if let Some((r, t)) = tag.and_then(|r| r.tag.as_ref().map(|t| (r, t))) {
+            upsert_tag(&tx, account, id, r, t).await?;
         }
         let image = by_id(&tx, account, id).await?.ok_or(StoreError::ImageNotFound(id))?;
         tx.commit().await?;
