@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(50, "V0050__accounts"),
     migration!(70, "V0070__evaluation_history"),
     migration!(71, "V0071__registry_holds"),
+    migration!(80, "V0080__staging_progress"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
