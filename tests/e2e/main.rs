@@ -3,6 +3,7 @@
 
 mod anchore_cli;
 mod catalog;
+mod cli;
 mod evaluate;
 mod feeds;
 mod images;
