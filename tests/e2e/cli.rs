@@ -57,6 +57,28 @@ impl Customs {
         })
     }
 
+    /// Runs under a pseudo-terminal (util-linux `script`), as a person would.
+    async fn run_on_tty(&self, args: &[&str]) -> Result<Run> {
+        let line = std::iter::once(self.bin.display().to_string())
+            .chain(args.iter().map(|a| (*a).to_owned()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = Command::new("script");
+        cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
+            .env("CUSTOMS_URL", &self.url)
+            .env("CUSTOMS_USER", "admin")
+            .env("CUSTOMS_PASSWORD", &self.password)
+            .env_remove("NO_COLOR");
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await?
+            .context("running customs under script")?;
+        Ok(Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
     /// Runs and insists on an exit code.
     async fn expect(&self, code: i32, args: &[&str]) -> Result<Run> {
         let r = self.run(args).await?;
@@ -129,6 +151,23 @@ async fn customs_cli_waits_gates_on_the_verdict_and_exits_2_on_errors() -> Resul
         "{}",
         r.all()
     );
+    // On a terminal the table is coloured and the progress line is redrawn in place.
+    let r = cli.run_on_tty(&["image", "list"]).await?;
+    ensure!(r.code == 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("\x1b[1mFull Tag\x1b[0m") && r.stdout.contains("\x1b[32manalyzed\x1b[0m"),
+        "{}",
+        r.all()
+    );
+    let r = cli.run_on_tty(&["image", "wait", &tag]).await?;
+    ensure!(r.code == 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("\r\x1b[2K✔ analysed sha256:"),
+        "{}",
+        r.all()
+    );
+    let r = cli.run_on_tty(&["--no-color", "image", "list"]).await?;
+    assert!(!r.stdout.contains("\x1b["), "--no-color: {}", r.all());
     let r = cli.expect(0, &["image", "content", &digest, "go"]).await?;
     assert!(r.stdout.contains("github.com/google/uuid"), "{}", r.all());
     let r = cli
