@@ -150,3 +150,69 @@ async fn the_staging_bucket_is_encrypted_private_and_expires_staged_layers() -> 
     assert_eq!(pab.public_access_block_configuration().and_then(|c| c.block_public_acls()), Some(true));
     Ok(())
 }
+
+/// Copies `image` from the test registry into `dest` (a skopeo transport) with skopeo.
+fn skopeo_copy(image: &str, dest: &str) -> Result<()> {
+    let src = format!("docker://{}/customs/{image}:latest", customs_tests::registry());
+    let out = std::process::Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "-q", "--src-tls-verify=false", &src, dest])
+        .output()
+        .map_err(|e| anyhow::anyhow!("skopeo (tests/images/build.sh installs it): {e}"))?;
+    anyhow::ensure!(out.status.success(), "skopeo copy {src} {dest}: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(())
+}
+
+fn packages(img: &customs_image::ScannedImage) -> Vec<(String, String, String)> {
+    let catalog = customs_catalog::catalog(img);
+    let mut p: Vec<_> = catalog.packages.iter().map(|p| (format!("{:?}", p.kind), p.name.clone(), p.version.clone())).collect();
+    p.sort();
+    p
+}
+
+/// `customs scan`'s library: the same image read from the registry, an OCI layout, an OCI
+/// archive and a `docker save` archive yields the same files and packages; the OCI forms
+/// keep the registry's manifest digest; a second scan reuses every staged layer.
+#[tokio::test]
+async fn scan_reads_registries_oci_layouts_and_docker_archives_alike() -> Result<()> {
+    use customs_image::{ScanOptions, scan};
+    use customs_model::fs::FileSource as _;
+    let tmp = tempfile::tempdir()?;
+    let oci_dir = tmp.path().join("layout");
+    let oci_archive = tmp.path().join("oci.tar");
+    let docker_archive = tmp.path().join("docker.tar");
+    skopeo_copy("debian-app", &format!("oci:{}:latest", oci_dir.display()))?;
+    skopeo_copy("debian-app", &format!("oci-archive:{}", oci_archive.display()))?;
+    skopeo_copy("debian-app", &format!("docker-archive:{}:customs/debian-app:latest", docker_archive.display()))?;
+    let opts = ScanOptions::default();
+    let work = tmp.path().join("work");
+    let reg = scan(&format!("{}/customs/debian-app:latest", customs_tests::registry()), &work, &opts).await?;
+    assert!(reg.layers.iter().all(|l| l.fetched), "first scan stages every layer");
+    let want = packages(&reg);
+    assert!(want.iter().any(|(_, n, v)| n == "requests" && v == "2.31.0"), "{want:?}");
+    assert!(want.iter().any(|(k, n, _)| k == "Dpkg" && n == "coreutils"), "{want:?}");
+    assert!(!reg.view().entries.contains_key("usr/bin/tac"), "the whiteout layer applied");
+    let sources = [
+        format!("oci-dir:{}:latest", oci_dir.display()),
+        format!("oci-archive:{}", oci_archive.display()),
+        format!("docker-archive:{}", docker_archive.display()),
+    ];
+    for source in &sources {
+        // A fresh work dir: every layer is read from the archive and verified.
+        let fresh = tmp.path().join(format!("work-{}", source.split(':').next().unwrap_or("x")));
+        let img = scan(source, &fresh, &opts).await?;
+        assert!(img.layers.iter().all(|l| l.fetched), "{source}");
+        assert_eq!(img.image.config_digest, reg.image.config_digest, "{source}");
+        if !source.starts_with("docker-archive") {
+            assert_eq!(img.digest(), reg.digest(), "{source}: the layout keeps the registry manifest");
+        }
+        assert_eq!(img.view().entries.len(), reg.view().entries.len(), "{source}");
+        assert_eq!(packages(&img), want, "{source}");
+        assert!(img.findings().is_empty(), "{source}: {:?}", img.findings());
+        // The shared work dir already holds these layers (staged from the registry).
+        let again = scan(source, &work, &opts).await?;
+        assert!(again.layers.iter().all(|l| !l.fetched), "{source}: reused");
+        assert_eq!(again.digest(), img.digest(), "{source}");
+        assert_eq!(packages(&again), want, "{source}");
+    }
+    Ok(())
+}

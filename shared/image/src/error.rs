@@ -76,3 +76,38 @@ impl StageError {
         }
     }
 }
+
+/// Why `scan` or staging an image archive failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The source is not something customs can read; the message says what it accepts.
+    #[error("{0}")]
+    Source(String),
+    /// The archive or layout is unreadable, incomplete or inconsistent.
+    #[error("{path}: {reason}")]
+    Archive { path: String, reason: String },
+    #[error(transparent)]
+    Stage(#[from] StageError),
+}
+
+impl From<RegistryError> for ScanError {
+    fn from(e: RegistryError) -> Self {
+        Self::Stage(StageError::Registry(e))
+    }
+}
+
+impl From<crate::layer::LayerError> for ScanError {
+    fn from(e: crate::layer::LayerError) -> Self {
+        Self::Stage(StageError::Layer(e))
+    }
+}
+
+impl ScanError {
+    /// Whether a later attempt could succeed without anyone changing anything.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Source(_) | Self::Archive { .. } => false,
+            Self::Stage(e) => e.is_retryable(),
+        }
+    }
+}

@@ -55,7 +55,8 @@ impl Compression {
         }
     }
 
-    fn sniff(head: &[u8]) -> Option<Self> {
+    /// The compression a blob's first bytes show (`None`: no known magic, a plain tar).
+    pub fn sniff(head: &[u8]) -> Option<Self> {
         if head.starts_with(&[0x1f, 0x8b]) {
             Some(Self::Gzip)
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
@@ -109,6 +110,8 @@ pub struct LayerIndex {
     pub uncompressed_size: u64,
     pub staged_files: u64,
     pub staged_bytes: u64,
+    /// sha256 of the blob as read (equal to the expected digest when one was given).
+    pub compressed_digest: String,
 }
 
 fn hex(d: impl AsRef<[u8]>) -> String {
@@ -200,6 +203,21 @@ pub fn index_layer<R: Read, W: Write>(
     limits: &Limits,
     staged: &mut tar::Builder<W>,
 ) -> Result<LayerIndex, LayerError> {
+    index_layer_as(raw, media_type, digest, Some(digest), diff_id, limits, staged)
+}
+
+/// [`index_layer`] for a blob known by `name` whose compressed digest may be unknown
+/// (`expected` `None`: a `docker save` layer, named by path); the diff id is always checked.
+pub fn index_layer_as<R: Read, W: Write>(
+    raw: R,
+    media_type: &str,
+    name: &str,
+    expected: Option<&str>,
+    diff_id: &str,
+    limits: &Limits,
+    staged: &mut tar::Builder<W>,
+) -> Result<LayerIndex, LayerError> {
+    let digest = name;
     let d = || digest.to_owned();
     let declared = Compression::for_media_type(media_type).ok_or_else(|| {
         LayerError::UnsupportedMediaType {
@@ -254,6 +272,7 @@ pub fn index_layer<R: Read, W: Write>(
         uncompressed_size: 0,
         staged_files: 0,
         staged_bytes: 0,
+        compressed_digest: String::new(),
     };
     let uncompressed = {
         let decoded: Box<dyn Read + '_> = match actual {
@@ -377,14 +396,15 @@ pub fn index_layer<R: Read, W: Write>(
     let inner = compressed.into_inner();
     index.compressed_size = inner.count;
     let compressed_digest = format!("sha256:{}", hex(inner.hasher.finalize()));
-    if compressed_digest != digest {
+    if let Some(expected) = expected.filter(|e| *e != compressed_digest) {
         return Err(LayerError::DigestMismatch {
             digest: d(),
             what: "compressed",
-            expected: digest.to_owned(),
+            expected: expected.to_owned(),
             actual: compressed_digest,
         });
     }
+    index.compressed_digest = compressed_digest;
     if uncompressed != diff_id {
         return Err(LayerError::DigestMismatch {
             digest: d(),

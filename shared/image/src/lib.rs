@@ -2,15 +2,17 @@
 
 mod error;
 pub mod layer;
+mod local;
 mod manifest;
 mod policy;
 mod registry;
 mod source;
 mod staging;
 
-pub use error::{RegistryError, StageError};
+pub use error::{RegistryError, ScanError, StageError};
+pub use local::{ImageSource, ScanOptions, ScannedImage, scan, stage_archive};
 pub use manifest::{LayerDescriptor, Platform, media_type};
 pub use policy::NetworkPolicy;
 pub use registry::{Credentials, FetchedImage, Registry, StagedOutcome};
 pub use source::StagedImage;
-pub use staging::{s3_client, StagedLayer, Staging};
+pub use staging::{StagedLayer, Staging, is_sha256_digest, s3_client};

@@ -86,6 +86,8 @@ pub struct Descriptor {
     pub size: i64,
     #[serde(default)]
     pub platform: Option<PlatformJson>,
+    #[serde(default)]
+    pub annotations: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

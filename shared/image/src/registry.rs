@@ -520,42 +520,28 @@ impl Registry {
         let desc = OciDescriptor { media_type: l.media_type.clone(), digest: l.digest.clone(), size: l.size, ..OciDescriptor::default() };
         let blob = client.pull_blob_stream(&reference, &desc).await.map_err(|e| classify_error(r, creds.is_none(), e))?;
         let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(blob.stream));
-        let files = tempfile::NamedTempFile::new().map_err(|e| crate::StageError::Local(format!("temporary file: {e}")))?;
-        let writer = files.reopen().map_err(|e| crate::StageError::Local(format!("temporary file: {e}")))?;
-        let (media_type, digest, diff, limits) = (l.media_type.clone(), l.digest.clone(), diff_id.to_owned(), *limits);
-        let indexed = tokio::task::spawn_blocking(move || {
-            let mut builder = tar::Builder::new(std::io::BufWriter::new(writer));
-            let idx = crate::layer::index_layer(reader, &media_type, &digest, &diff, &limits, &mut builder)?;
-            builder
-                .into_inner()
-                .and_then(|mut w| std::io::Write::flush(&mut w))
-                .map_err(|e| crate::layer::LayerError::Staging { digest: digest.clone(), reason: e.to_string() })?;
-            Ok::<_, crate::layer::LayerError>(idx)
-        })
-        .await
-        .map_err(|e| crate::StageError::Local(format!("layer worker: {e}")))?;
-        let idx = match indexed {
-            Ok(i) => i,
-            // A connection dropped mid-stream is the registry's fault, worth a retry.
-            Err(crate::layer::LayerError::Corrupt { reason, .. }) if reason.contains("error decoding response body") || reason.contains("connection") => {
-                return Err(RegistryError::Transient { registry: r.registry.clone(), reason }.into());
+        let indexed = crate::staging::index_blob(
+            Box::new(reader),
+            Some(l.media_type.clone()),
+            l.digest.clone(),
+            Some(l.digest.clone()),
+            diff_id.to_owned(),
+            *limits,
+        )
+        .await;
+        match indexed {
+            Ok((mut layer, files)) => {
+                layer.digest = l.digest.clone();
+                Ok((layer, files))
             }
-            Err(e) => return Err(e.into()),
-        };
-        Ok((
-            crate::StagedLayer {
-                digest: l.digest.clone(),
-                diff_id: diff_id.to_owned(),
-                media_type: l.media_type.clone(),
-                compressed_size: idx.compressed_size,
-                uncompressed_size: idx.uncompressed_size,
-                staged_files: idx.staged_files,
-                staged_bytes: idx.staged_bytes,
-                entries: idx.entries,
-                findings: idx.findings,
-            },
-            files,
-        ))
+            // A connection dropped mid-stream is the registry's fault, worth a retry.
+            Err(crate::StageError::Layer(crate::layer::LayerError::Corrupt { reason, .. }))
+                if reason.contains("error decoding response body") || reason.contains("connection") =>
+            {
+                Err(RegistryError::Transient { registry: r.registry.clone(), reason }.into())
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

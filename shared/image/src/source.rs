@@ -18,11 +18,27 @@ struct Span {
     len: u64,
 }
 
+/// A layer's staged files on local disk: a temporary copy of the S3 object, or the
+/// locally staged file itself.
+enum Held {
+    Temp(tempfile::NamedTempFile),
+    Local(std::path::PathBuf),
+}
+
+impl Held {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Self::Temp(t) => t.path(),
+            Self::Local(p) => p,
+        }
+    }
+}
+
 /// An image whose layers are staged, as a [`FileSource`]. Each layer's staged files are
 /// downloaded once into a temporary file; reads seek into it.
 pub struct StagedImage {
     view: SquashedView,
-    layers: Vec<tempfile::NamedTempFile>,
+    layers: Vec<Held>,
     spans: HashMap<(usize, String), Span>,
 }
 
@@ -32,12 +48,20 @@ impl StagedImage {
         let mut files = Vec::with_capacity(layers.len());
         let mut spans = HashMap::new();
         for (i, l) in layers.iter().enumerate() {
-            let tmp = tempfile::NamedTempFile::new().map_err(|e| StageError::Local(format!("temporary file: {e}")))?;
+            let held = match staging.local_files(&l.diff_id) {
+                Some(p) => Held::Local(p),
+                None => {
+                    let tmp = tempfile::NamedTempFile::new().map_err(|e| StageError::Local(format!("temporary file: {e}")))?;
+                    if l.staged_files > 0 {
+                        let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| StageError::Local(e.to_string()))?;
+                        staging.download_files(&l.diff_id, &mut out).await?;
+                        out.flush().await.map_err(|e| StageError::Local(e.to_string()))?;
+                    }
+                    Held::Temp(tmp)
+                }
+            };
             if l.staged_files > 0 {
-                let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| StageError::Local(e.to_string()))?;
-                staging.download_files(&l.diff_id, &mut out).await?;
-                out.flush().await.map_err(|e| StageError::Local(e.to_string()))?;
-                let path = tmp.path().to_owned();
+                let path = held.path().to_owned();
                 let found = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<(String, Span)>> {
                     let mut archive = tar::Archive::new(File::open(path)?);
                     let mut out = Vec::new();
@@ -55,7 +79,7 @@ impl StagedImage {
                     spans.insert((i, p), s);
                 }
             }
-            files.push(tmp);
+            files.push(held);
         }
         Ok(Self { view, layers: files, spans })
     }

@@ -2,9 +2,12 @@
 //! `layers/v1/sha256/<hex>/files.tar` (content analysers need) and
 //! `layers/v1/sha256/<hex>/index.json.gz` (every entry; written last, so its presence
 //! means the layer is completely staged). `v1` versions the key scheme and format.
+//!
+//! The same keys live either in an S3 bucket (the functions) or under a local directory
+//! (`customs scan`), so one staging and indexing path serves both.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use aws_sdk_s3::primitives::ByteStream;
 use customs_model::fs::FileEntry;
@@ -31,17 +34,39 @@ pub struct StagedLayer {
     pub findings: Vec<(String, String)>,
 }
 
-/// The staging bucket.
+/// Where staged layers are kept: the staging bucket, or a local directory.
 #[derive(Debug, Clone)]
 pub struct Staging {
-    s3: aws_sdk_s3::Client,
-    bucket: String,
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    S3 { s3: aws_sdk_s3::Client, bucket: String },
+    Dir(PathBuf),
 }
 
 /// An S3 client from the shared SDK config; path-style addressing when asked
 /// (`CUSTOMS_S3_FORCE_PATH_STYLE`, needed by LocalStack and S3-compatible stores).
 pub fn s3_client(sdk: &aws_types::SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(force_path_style).build())
+}
+
+/// Whether `d` is `sha256:` and 64 lowercase hex digits: the only digests customs stages,
+/// and the check that keeps a hostile config's diff id from naming any other key or path.
+pub fn is_sha256_digest(d: &str) -> bool {
+    d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+fn checked(diff_id: &str) -> Result<(), StageError> {
+    if is_sha256_digest(diff_id) {
+        Ok(())
+    } else {
+        Err(StageError::Layer(crate::layer::LayerError::Corrupt {
+            digest: diff_id.to_owned(),
+            reason: "diff id is not a sha256 digest (sha256: and 64 hex digits)".into(),
+        }))
+    }
 }
 
 fn prefix(diff_id: &str) -> String {
@@ -52,9 +77,28 @@ fn s3_err(e: impl std::error::Error + 'static) -> StageError {
     StageError::Storage(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
 }
 
+fn local_err(what: &str, path: &Path, e: std::io::Error) -> StageError {
+    StageError::Local(format!("{what} {}: {e}", path.display()))
+}
+
 impl Staging {
+    /// Staging in an S3 bucket.
     pub fn new(s3: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        Self { s3, bucket: bucket.into() }
+        Self { backend: Backend::S3 { s3, bucket: bucket.into() } }
+    }
+
+    /// Staging under a local directory (created on first use), same key scheme as S3.
+    pub fn local(dir: impl Into<PathBuf>) -> Self {
+        Self { backend: Backend::Dir(dir.into()) }
+    }
+
+    /// The staged files of a layer as a local file, when staging is local.
+    pub(crate) fn local_files(&self, diff_id: &str) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Dir(root) if is_sha256_digest(diff_id) => Some(root.join(Self::files_key(diff_id))),
+            Backend::Dir(_) => None,
+            Backend::S3 { .. } => None,
+        }
     }
 
     pub fn files_key(diff_id: &str) -> String {
@@ -67,15 +111,28 @@ impl Staging {
 
     /// The staged index of a layer, or `None` when it is not (completely) staged.
     pub async fn index(&self, diff_id: &str) -> Result<Option<StagedLayer>, StageError> {
-        let got = self.s3.get_object().bucket(&self.bucket).key(Self::index_key(diff_id)).send().await;
-        let out = match got {
-            Ok(o) => o,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(s3_err(e)),
+        checked(diff_id)?;
+        let bytes = match &self.backend {
+            Backend::S3 { s3, bucket } => {
+                let got = s3.get_object().bucket(bucket).key(Self::index_key(diff_id)).send().await;
+                let out = match got {
+                    Ok(o) => o,
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+                    Err(e) => return Err(s3_err(e)),
+                };
+                out.body.collect().await.map_err(|e| StageError::Storage(e.to_string()))?.into_bytes().to_vec()
+            }
+            Backend::Dir(root) => {
+                let path = root.join(Self::index_key(diff_id));
+                match tokio::fs::read(&path).await {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(local_err("reading", &path, e)),
+                }
+            }
         };
-        let bytes = out.body.collect().await.map_err(|e| StageError::Storage(e.to_string()))?.into_bytes();
         let mut json = Vec::new();
-        flate2::read::GzDecoder::new(bytes.as_ref())
+        flate2::read::GzDecoder::new(bytes.as_slice())
             .take(MAX_INDEX_BYTES)
             .read_to_end(&mut json)
             .map_err(|e| StageError::Storage(format!("staged index of {diff_id} is corrupt: {e}")))?;
@@ -91,38 +148,136 @@ impl Staging {
 
     /// Streams a layer's staged files (a tar) into `out`.
     pub async fn download_files(&self, diff_id: &str, out: &mut (impl tokio::io::AsyncWrite + Unpin)) -> Result<(), StageError> {
-        let obj = self.s3.get_object().bucket(&self.bucket).key(Self::files_key(diff_id)).send().await.map_err(s3_err)?;
-        let mut body = obj.body.into_async_read();
-        tokio::io::copy(&mut body, out).await.map_err(|e| StageError::Storage(format!("staged files of {diff_id}: {e}")))?;
+        checked(diff_id)?;
+        let copied = match &self.backend {
+            Backend::S3 { s3, bucket } => {
+                let obj = s3.get_object().bucket(bucket).key(Self::files_key(diff_id)).send().await.map_err(s3_err)?;
+                tokio::io::copy(&mut obj.body.into_async_read(), out).await
+            }
+            Backend::Dir(root) => {
+                let path = root.join(Self::files_key(diff_id));
+                let mut f = tokio::fs::File::open(&path).await.map_err(|e| local_err("opening", &path, e))?;
+                tokio::io::copy(&mut f, out).await
+            }
+        };
+        copied.map_err(|e| StageError::Storage(format!("staged files of {diff_id}: {e}")))?;
         Ok(())
     }
 
-    /// Uploads the staged files, then the index (the completion marker).
+    /// Stores the staged files, then the index (the completion marker).
     pub async fn put(&self, layer: &StagedLayer, files: &Path) -> Result<(), StageError> {
-        let body = ByteStream::from_path(files).await.map_err(|e| StageError::Storage(e.to_string()))?;
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(Self::files_key(&layer.diff_id))
-            .content_type("application/x-tar")
-            .body(body)
-            .send()
-            .await
-            .map_err(s3_err)?;
+        checked(&layer.diff_id)?;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         serde_json::to_writer(&mut gz, layer).map_err(|e| StageError::Storage(e.to_string()))?;
         gz.flush().map_err(|e| StageError::Storage(e.to_string()))?;
         let index = gz.finish().map_err(|e| StageError::Storage(e.to_string()))?;
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(Self::index_key(&layer.diff_id))
-            .content_type("application/json")
-            .content_encoding("gzip")
-            .body(ByteStream::from(index))
-            .send()
-            .await
-            .map_err(s3_err)?;
+        match &self.backend {
+            Backend::S3 { s3, bucket } => {
+                let body = ByteStream::from_path(files).await.map_err(|e| StageError::Storage(e.to_string()))?;
+                s3.put_object()
+                    .bucket(bucket)
+                    .key(Self::files_key(&layer.diff_id))
+                    .content_type("application/x-tar")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(s3_err)?;
+                s3.put_object()
+                    .bucket(bucket)
+                    .key(Self::index_key(&layer.diff_id))
+                    .content_type("application/json")
+                    .content_encoding("gzip")
+                    .body(ByteStream::from(index))
+                    .send()
+                    .await
+                    .map_err(s3_err)?;
+            }
+            Backend::Dir(root) => {
+                let (root, files) = (root.clone(), files.to_owned());
+                let diff_id = layer.diff_id.clone();
+                tokio::task::spawn_blocking(move || put_local(&root, &diff_id, &files, &index))
+                    .await
+                    .map_err(|e| StageError::Local(format!("staging worker: {e}")))??;
+            }
+        }
         Ok(())
+    }
+}
+
+/// Writes a layer under `root`: each object through a temporary file renamed into place,
+/// the index last, so a crash never leaves a layer that looks staged but is not.
+fn put_local(root: &Path, diff_id: &str, files: &Path, index: &[u8]) -> Result<(), StageError> {
+    let files_at = root.join(Staging::files_key(diff_id));
+    let index_at = root.join(Staging::index_key(diff_id));
+    let dir = files_at.parent().unwrap_or(root);
+    std::fs::create_dir_all(dir).map_err(|e| local_err("creating", dir, e))?;
+    let place = |at: &Path, write: &dyn Fn(&mut std::fs::File) -> std::io::Result<()>| -> Result<(), StageError> {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| local_err("creating a file in", dir, e))?;
+        write(tmp.as_file_mut()).map_err(|e| local_err("writing", at, e))?;
+        tmp.persist(at).map_err(|e| local_err("renaming into", at, e.error))?;
+        Ok(())
+    };
+    place(&files_at, &|f| {
+        let mut src = std::fs::File::open(files)?;
+        std::io::copy(&mut src, f)?;
+        f.sync_all()
+    })?;
+    place(&index_at, &|f| f.write_all(index))
+}
+
+/// Indexes one layer blob on a blocking thread (never holding it whole), its staged files
+/// going to a temporary file. `media_type` `None`: told by the blob's magic bytes (a
+/// `docker save` layer has none); `expected` `None`: the compressed digest is computed,
+/// not checked. The diff id is always checked.
+pub(crate) async fn index_blob(
+    raw: Box<dyn Read + Send>,
+    media_type: Option<String>,
+    name: String,
+    expected: Option<String>,
+    diff_id: String,
+    limits: crate::layer::Limits,
+) -> Result<(StagedLayer, tempfile::NamedTempFile), StageError> {
+    use crate::layer::{Compression, LayerError, index_layer_as};
+    let files = tempfile::NamedTempFile::new().map_err(|e| StageError::Local(format!("temporary file: {e}")))?;
+    let writer = files.reopen().map_err(|e| StageError::Local(format!("temporary file: {e}")))?;
+    let layer = tokio::task::spawn_blocking(move || {
+        let mut raw = std::io::BufReader::with_capacity(256 << 10, raw);
+        let media_type = match media_type {
+            Some(m) => m,
+            None => {
+                let head = std::io::BufRead::fill_buf(&mut raw)
+                    .map_err(|e| LayerError::Corrupt { digest: name.clone(), reason: e.to_string() })?;
+                sniffed_media_type(Compression::sniff(head)).to_owned()
+            }
+        };
+        let mut builder = tar::Builder::new(std::io::BufWriter::new(writer));
+        let idx = index_layer_as(raw, &media_type, &name, expected.as_deref(), &diff_id, &limits, &mut builder)?;
+        builder
+            .into_inner()
+            .and_then(|mut w| w.flush())
+            .map_err(|e| LayerError::Staging { digest: name.clone(), reason: e.to_string() })?;
+        Ok::<_, LayerError>(StagedLayer {
+            digest: idx.compressed_digest,
+            diff_id,
+            media_type,
+            compressed_size: idx.compressed_size,
+            uncompressed_size: idx.uncompressed_size,
+            staged_files: idx.staged_files,
+            staged_bytes: idx.staged_bytes,
+            entries: idx.entries,
+            findings: idx.findings,
+        })
+    })
+    .await
+    .map_err(|e| StageError::Local(format!("layer worker: {e}")))??;
+    Ok((layer, files))
+}
+
+/// The Docker layer media type for a blob compressed as `c` (`None`: plain tar).
+pub(crate) fn sniffed_media_type(c: Option<crate::layer::Compression>) -> &'static str {
+    match c {
+        Some(crate::layer::Compression::Gzip) => "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        Some(crate::layer::Compression::Zstd) => "application/vnd.oci.image.layer.v1.tar+zstd",
+        _ => "application/vnd.docker.image.rootfs.diff.tar",
     }
 }
