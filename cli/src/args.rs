@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Exit codes (the same for every command, so a CI job can gate on them):
-  0  success; for evaluate check, image add --wait and report: the policy verdict is pass
+  0  success (scan: scanned); for evaluate check, image add --wait and report: the policy verdict is pass
   1  the policy verdict is fail (evaluate check, image add --wait, report)
   2  error: bad arguments, bad reference, unreachable or failing API, analysis failed, timeout
 
@@ -98,6 +98,25 @@ pub enum Command {
         /// Write to this file instead of stdout.
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
+    },
+    /// Scan an image in this process, no services: fetch (or read an archive), stage
+    /// locally, catalog. SOURCE: registry/repo:tag, oci-dir:PATH, oci-archive:PATH or
+    /// docker-archive:PATH.
+    Scan {
+        source: String,
+        /// Print this SBOM instead of the package table.
+        #[arg(long, value_enum)]
+        sbom: Option<SbomFormat>,
+        /// Staging directory, reused across scans (default $XDG_CACHE_HOME/customs, else
+        /// ~/.cache/customs).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        /// Platform of a multi-platform image, os/arch[/variant] (default linux/amd64).
+        #[arg(long)]
+        platform: Option<String>,
+        /// Plain HTTP / unverified TLS for a non-loopback registry.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Write a self-contained HTML report: verdict, vulnerabilities, packages, policy rows.
     Report {

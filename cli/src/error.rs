@@ -34,6 +34,9 @@ pub enum Error {
     /// The image's analysis failed.
     #[error("analysis of {image} failed: {reason}")]
     AnalysisFailed { image: String, reason: String },
+    /// `customs scan` could not read, fetch or stage the image.
+    #[error("scan failed: {0}")]
+    Scan(String),
     #[error("gave up after {seconds} s waiting for {what}")]
     Timeout { seconds: u64, what: String },
 }

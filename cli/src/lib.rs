@@ -26,6 +26,7 @@ mod images;
 mod output;
 mod progress;
 mod report;
+mod scan;
 
 pub use args::Cli;
 pub use client::{Client, Config};
@@ -90,6 +91,25 @@ pub async fn run(cli: Cli) -> Result<Outcome, Error> {
             format,
             output,
         } => images::sbom(&ctx, &image, format, output.as_deref()).await,
+        Command::Scan {
+            source,
+            sbom,
+            work_dir,
+            platform,
+            insecure,
+        } => {
+            scan::run(
+                &ctx,
+                scan::ScanArgs {
+                    source,
+                    sbom,
+                    work_dir,
+                    platform,
+                    insecure,
+                },
+            )
+            .await
+        }
         Command::Report {
             image,
             html,

@@ -560,3 +560,148 @@ async fn customs_report_renders_the_verdict_in_headless_chromium() -> Result<()>
     polling.abort();
     Ok(())
 }
+
+/// `customs scan`: no stack at all — the registry and a `docker save` archive (made
+/// with skopeo from the same image) read, staged and catalogued in the CLI's process.
+#[tokio::test]
+async fn customs_scan_catalogs_registry_images_and_archives_without_services() -> Result<()> {
+    let bin = workspace_bin("customs")?;
+    let tmp = tempfile::tempdir()?;
+    let work = tmp.path().join("work");
+    let run = |args: Vec<String>| {
+        let mut cmd = Command::new(&bin);
+        cmd.args(&args).env("CUSTOMS_URL", "http://127.0.0.1:9/v1"); // no API is needed
+        async move {
+            let out = tokio::task::spawn_blocking(move || cmd.output())
+                .await?
+                .context("running customs scan")?;
+            anyhow::Ok(Run {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            })
+        }
+    };
+    let w = work.display().to_string();
+    let tag = format!("{}/customs/tiny:latest", registry());
+
+    let r = run(vec![
+        "scan".into(),
+        tag.clone(),
+        "--work-dir".into(),
+        w.clone(),
+    ])
+    .await?;
+    ensure!(r.code == 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("github.com/google/uuid")
+            && r.stdout.contains("v1.3.0")
+            && r.stdout.contains("busybox"),
+        "{}",
+        r.all()
+    );
+    let from_registry = run(vec![
+        "--json".into(),
+        "scan".into(),
+        tag.clone(),
+        "--work-dir".into(),
+        w.clone(),
+    ])
+    .await?
+    .json()?;
+    let digest = from_registry["imageDigest"]
+        .as_str()
+        .context("digest")?
+        .to_owned();
+    assert!(digest.starts_with("sha256:"), "{from_registry:#}");
+    let names = |v: &Value| -> Vec<String> {
+        let mut n: Vec<String> = v["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| format!("{} {} {}", p["type"], p["name"], p["version"]))
+            .collect();
+        n.sort();
+        n
+    };
+    assert!(
+        names(&from_registry)
+            .iter()
+            .any(|n| n.contains("github.com/google/uuid")),
+        "{from_registry:#}"
+    );
+
+    let cdx = run(vec![
+        "scan".into(),
+        tag.clone(),
+        "--work-dir".into(),
+        w.clone(),
+        "--sbom".into(),
+        "cyclonedx".into(),
+    ])
+    .await?
+    .json()?;
+    assert_eq!(cdx["bomFormat"], "CycloneDX", "{cdx:#}");
+    let spdx = run(vec![
+        "scan".into(),
+        tag.clone(),
+        "--work-dir".into(),
+        w.clone(),
+        "--sbom".into(),
+        "spdx".into(),
+    ])
+    .await?
+    .json()?;
+    assert_eq!(spdx["spdxVersion"], "SPDX-2.3", "{spdx:#}");
+
+    // The same image as a `docker save` archive: the same packages.
+    let archive = tmp.path().join("tiny.tar");
+    let out = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{tag}"),
+            &format!("docker-archive:{}:customs/tiny:latest", archive.display()),
+        ])
+        .output()
+        .context("skopeo (tests/images/build.sh installs it)")?;
+    ensure!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fresh = tmp.path().join("fresh").display().to_string();
+    let from_archive = run(vec![
+        "--json".into(),
+        "scan".into(),
+        format!("docker-archive:{}", archive.display()),
+        "--work-dir".into(),
+        fresh,
+    ])
+    .await?
+    .json()?;
+    assert_eq!(names(&from_archive), names(&from_registry));
+
+    // Errors exit 2 with the reason.
+    let r = run(vec!["scan".into(), "not a reference!".into()]).await?;
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains("oci-dir:PATH"),
+        "says which forms are accepted: {}",
+        r.all()
+    );
+    let junk = tmp.path().join("junk.tar");
+    std::fs::write(&junk, b"this is not a tar archive")?;
+    let r = run(vec![
+        "scan".into(),
+        format!("docker-archive:{}", junk.display()),
+        "--work-dir".into(),
+        w.clone(),
+    ])
+    .await?;
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stderr.contains("scan failed"), "{}", r.all());
+    Ok(())
+}
