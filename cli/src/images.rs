@@ -400,8 +400,14 @@ pub(crate) async fn wait_for(
     let deadline = start + Duration::from_secs(timeout);
     let mut progress = Progress::new();
     let result = async {
+        // By the reference until the digest is known, then by digest (where the API
+        // reports the staging progress).
+        let mut lookup = image.to_owned();
         let rec = loop {
-            let rec = ctx.client.find_image(image).await?;
+            let rec = ctx.client.find_image(&lookup).await?;
+            if let Some(d) = rec.as_ref().and_then(digest_of) {
+                lookup = d;
+            }
             match rec {
                 Some(rec) => match str_at(&rec, "analysis_status") {
                     "analyzed" => break rec,

@@ -81,9 +81,9 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// The line for an image record: its analysis status, and the analysis progress when the
-/// API reports one (`progress`: `stage`, `layers_done`/`layers_total`,
-/// `bytes_done`/`bytes_total`).
+/// The line for an image record: its analysis status, and while analysing the staging
+/// progress the API reports (`customs_progress`: `layers_staged`/`layers_total`,
+/// `layers_reused`, `bytes_staged`/`bytes_total`).
 pub fn describe(rec: &Value) -> String {
     let status = rec
         .get("analysis_status")
@@ -95,21 +95,34 @@ pub fn describe(rec: &Value) -> String {
         "analyzed" => "analysed".to_owned(),
         other => other.to_owned(),
     };
-    if let Some(p) = rec.get("progress").filter(|p| p.is_object()) {
-        let num = |k: &str| p.get(k).and_then(Value::as_u64);
-        if let Some(stage) = p.get("stage").and_then(Value::as_str) {
-            line = format!("{line}: {stage}");
+    let Some(p) = rec.get("customs_progress").filter(|p| p.is_object()) else {
+        return line;
+    };
+    if status != "analyzing" {
+        return line;
+    }
+    let num = |k: &str| p.get(k).and_then(Value::as_u64);
+    if let (Some(d), Some(t)) = (num("layers_staged"), num("layers_total")) {
+        if d < t {
+            line = format!("{line}: fetching layers {d}/{t}");
+        } else {
+            line = format!("{line}: {t}/{t} layers staged, cataloguing");
         }
-        if let (Some(d), Some(t)) = (num("layers_done"), num("layers_total")) {
-            line = format!("{line}, layers {d}/{t}");
+        if let Some(r) = num("layers_reused").filter(|r| *r > 0) {
+            line = format!("{line} ({r} reused)");
         }
-        match (num("bytes_done"), num("bytes_total")) {
-            (Some(d), Some(t)) if t > 0 => {
-                line = format!("{line}, {} / {} ({}%)", bytes(d), bytes(t), d * 100 / t)
-            }
-            (Some(d), _) => line = format!("{line}, {}", bytes(d)),
-            _ => {}
+    }
+    match (num("bytes_staged"), num("bytes_total")) {
+        (Some(d), Some(t)) if t > 0 => {
+            line = format!(
+                "{line}, {} / {} ({}%)",
+                bytes(d),
+                bytes(t),
+                d.min(t) * 100 / t
+            );
         }
+        (Some(d), _) => line = format!("{line}, {}", bytes(d)),
+        _ => {}
     }
     line
 }
@@ -125,10 +138,19 @@ mod tests {
             describe(&json!({"analysis_status": "not_analyzed"})),
             "queued for analysis"
         );
-        let rec = json!({"analysis_status": "analyzing", "progress": {"stage": "fetching layers", "layers_done": 2, "layers_total": 5, "bytes_done": 1_500_000, "bytes_total": 3_000_000}});
+        let rec = json!({"analysis_status": "analyzing", "customs_progress": {"layers_total": 5, "layers_staged": 2, "layers_reused": 1, "bytes_total": 3_000_000, "bytes_staged": 1_500_000}});
         assert_eq!(
             describe(&rec),
-            "analysing: fetching layers, layers 2/5, 1.5 MB / 3.0 MB (50%)"
+            "analysing: fetching layers 2/5 (1 reused), 1.5 MB / 3.0 MB (50%)"
+        );
+        let rec = json!({"analysis_status": "analyzing", "customs_progress": {"layers_total": 3, "layers_staged": 3, "layers_reused": 0, "bytes_total": 1000, "bytes_staged": 1000}});
+        assert_eq!(
+            describe(&rec),
+            "analysing: 3/3 layers staged, cataloguing, 1.0 kB / 1.0 kB (100%)"
+        );
+        assert_eq!(
+            describe(&json!({"analysis_status": "analyzing"})),
+            "analysing"
         );
     }
 

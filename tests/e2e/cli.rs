@@ -478,7 +478,7 @@ async fn customs_report_renders_the_verdict_in_headless_chromium() -> Result<()>
     let cli = Customs::new(&stack)?;
     // debian-app carries lodash 4.17.15 (CVE-2021-23337, High): the default bundle stops it.
     let tag = format!("{}/customs/debian-app:latest", registry());
-    cli.expect(1, &["image", "add", &tag, "--wait", "--timeout", "300"])
+    cli.expect(1, &["image", "add", &tag, "--wait", "--timeout", "1200"])
         .await?;
 
     let dir = std::env::temp_dir().join(format!("{}cli-report", stack.prefix));
