@@ -73,6 +73,15 @@ async fn a_layer_shared_by_two_images_is_fetched_and_staged_once() -> Result<()>
     a.sort();
     b.sort();
     assert_eq!(a, b, "staged once, never restaged");
+
+    // `customs_progress` on GET /v1/images/{digest}: every layer ready; the second image reused all.
+    for (image, reused) in [(&img, 0), (&img2, 3)] {
+        let digest = image["imageDigest"].as_str().unwrap_or_default();
+        let got: Value = stack.request(reqwest::Method::GET, &format!("/v1/images/{digest}")).send().await?.error_for_status()?.json().await?;
+        let p = &got[0]["customs_progress"];
+        assert_eq!((p["layers_total"].as_i64(), p["layers_staged"].as_i64(), p["layers_reused"].as_i64()), (Some(3), Some(3), Some(reused)), "{got}");
+        assert!(p["bytes_total"].as_i64().unwrap_or(0) > 0 && p["bytes_staged"] == p["bytes_total"], "{p}");
+    }
     Ok(())
 }
 
@@ -214,5 +223,69 @@ async fn scan_reads_registries_oci_layouts_and_docker_archives_alike() -> Result
         assert_eq!(again.digest(), img.digest(), "{source}");
         assert_eq!(packages(&again), want, "{source}");
     }
+    Ok(())
+}
+
+/// Uploads `file` through the presigned-URL flow and adds it; returns the added image.
+async fn upload(stack: &Stack, file: Option<&std::path::Path>, format: &str, tag: &str) -> Result<Value> {
+    let up: Value = stack.request(reqwest::Method::POST, "/v1/images/uploads").send().await?.error_for_status()?.json().await?;
+    let url = up["url"].as_str().ok_or_else(|| anyhow::anyhow!("no url: {up}"))?;
+    assert_eq!(up["method"], "PUT");
+    if let Some(file) = file {
+        let body = tokio::fs::read(file).await?;
+        let resp = reqwest::Client::new().put(url).header("Content-Type", "application/x-tar").body(body).send().await?;
+        anyhow::ensure!(resp.status().is_success(), "PUT upload: {} {}", resp.status(), resp.text().await.unwrap_or_default());
+    }
+    add(stack, json!({ "source": { "archive": { "upload_id": up["upload_id"], "format": format, "tag": tag } } })).await
+}
+
+/// Images built locally (CI) are uploaded as a `docker save` or OCI archive straight to
+/// the staging bucket, then staged and analysed like registry images: same layers reused,
+/// same digests as `customs scan` computes, and a missing upload fails with the reason.
+#[tokio::test]
+async fn uploaded_docker_and_oci_archives_are_staged_and_analysed() -> Result<()> {
+    let stack = Stack::start().await?;
+    let tmp = tempfile::tempdir()?;
+    let docker = tmp.path().join("tiny-docker.tar");
+    let oci = tmp.path().join("tiny-oci.tar");
+    skopeo_copy("tiny", &format!("docker-archive:{}:customs/tiny:latest", docker.display()))?;
+    skopeo_copy("tiny", &format!("oci-archive:{}", oci.display()))?;
+    let local = customs_image::scan(&format!("docker-archive:{}", docker.display()), &tmp.path().join("work"), &Default::default()).await?;
+
+    upload(&stack, Some(&docker), "docker-archive", "uploads.example/tiny:docker").await?;
+    upload(&stack, Some(&oci), "oci-archive", "uploads.example/tiny:oci").await?;
+    upload(&stack, None, "docker-archive", "uploads.example/tiny:never-uploaded").await?;
+    let bad = stack
+        .request(reqwest::Method::POST, "/v1/images")
+        .json(&json!({ "source": { "archive": { "upload_id": "not-an-id", "format": "docker-archive" } } }))
+        .send()
+        .await?;
+    assert_eq!(bad.status(), 400);
+    let bad = stack
+        .request(reqwest::Method::POST, "/v1/images")
+        .json(&json!({ "source": { "archive": { "upload_id": uuid::Uuid::new_v4(), "format": "rpm" } } }))
+        .send()
+        .await?;
+    assert_eq!(bad.status(), 400);
+    stack.drain().await?;
+
+    let d = by_tag(&stack, "uploads.example/tiny:docker").await?;
+    assert_eq!(d["analysis_status"], "analyzed", "{d}");
+    assert_eq!(d["imageDigest"].as_str(), Some(local.digest()), "the API and customs scan describe a docker save archive alike");
+    let o = by_tag(&stack, "uploads.example/tiny:oci").await?;
+    assert_eq!(o["analysis_status"], "analyzed", "{o}");
+    let (registry_digest, layers) = crate::images::registry_truth("customs/tiny", "latest").await?;
+    assert_eq!(o["imageDigest"], registry_digest, "an OCI archive keeps the registry manifest digest");
+    assert_eq!(o["layers"].as_array().map(Vec::len), Some(layers));
+    assert_eq!(o["file_count"], d["file_count"]);
+    for img in [&d, &o] {
+        let digest = img["imageDigest"].as_str().unwrap_or_default();
+        let go: Value = stack.request(reqwest::Method::GET, &format!("/v1/images/{digest}/content/go")).send().await?.error_for_status()?.json().await?;
+        let names: Vec<&str> = go["content"].as_array().map(|a| a.iter().filter_map(|p| p["package"].as_str()).collect()).unwrap_or_default();
+        assert!(names.contains(&"github.com/google/uuid"), "{digest}: {go}");
+    }
+    let never = by_tag(&stack, "uploads.example/tiny:never-uploaded").await?;
+    assert_eq!(never["analysis_status"], "analysis_failed", "{never}");
+    assert!(never["analysis_error"].as_str().unwrap_or_default().contains("nothing was uploaded"), "{never}");
     Ok(())
 }

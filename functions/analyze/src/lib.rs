@@ -8,7 +8,7 @@ use serde_json::json;
 use customs_model::ImageRef;
 use customs_runtime::Queues;
 use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
-use customs_store::{AnalysisResult, Claim, LayerRecord, SecretBox, StagedLayerRecord, Store};
+use customs_store::{AnalysisResult, Claim, LayerRecord, SecretBox, StagedLayerRecord, StagingProgress, Store};
 use tracing::{info, instrument, warn};
 
 /// What the handler needs, built once per execution environment.
@@ -71,10 +71,6 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         announce(deps, &AnalyzeImage { account: account.to_owned(), image_id }).await;
         Ok(())
     };
-    let reference = match ImageRef::parse(&image.source_ref) {
-        Ok(r) => r,
-        Err(e) => return fail(e.to_string()).await,
-    };
     let Some(platform) = Platform::parse(&image.platform) else {
         return fail(format!(
             "platform {:?} is not os/arch[/variant]",
@@ -82,43 +78,16 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         ))
         .await;
     };
-    let stored = deps
-        .store
-        .registry_credential(&deps.secrets, account, &reference.registry)
-        .await;
-    let (creds, insecure) = match stored {
-        Ok(Some(c)) => (
-            Some(Credentials {
-                username: c.record.registry_user.clone(),
-                password: c.password.clone(),
-            }),
-            !c.record.registry_verify,
-        ),
-        Ok(None) => (None, false),
-        Err(customs_store::StoreError::Secret(e)) => {
-            return fail(format!(
-                "stored credentials for {} cannot be used: {e}",
-                reference.registry
-            ))
-            .await;
-        }
-        Err(e) => return Err(Retry::new(e)),
+    let got = if let Some(upload) = image.source_ref.strip_prefix(UPLOAD_PREFIX) {
+        fetch_upload(upload, image_id, &platform, deps).await
+    } else {
+        fetch_registry(&image.source_ref, account, image_id, &platform, deps).await
     };
-    let fetched = match deps
-        .registry
-        .fetch(&reference, creds.as_ref(), &platform, insecure)
-        .await
-    {
-        Ok(f) => f,
-        Err(e) if e.is_retryable() && delivery.receive_count < max_receives() => {
-            return Err(Retry::new(e));
-        }
-        Err(e) => return fail(e.to_string()).await,
-    };
-    let staged = match deps.registry.stage_layers(&reference, creds.as_ref(), insecure, &fetched.layers, &deps.staging, &deps.limits).await {
-        Ok(s) => s,
-        Err(e) if e.is_retryable() && delivery.receive_count < max_receives() => return Err(Retry::new(e)),
-        Err(e) => return fail(e.to_string()).await,
+    let (fetched, staged) = match got {
+        Ok(v) => v,
+        Err(Failure::Retry(e)) if delivery.receive_count < max_receives() => return Err(e),
+        Err(Failure::Retry(e)) => return fail(e.to_string()).await,
+        Err(Failure::Final(reason)) => return fail(reason).await,
     };
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     for s in staged.iter().filter(|s| s.fetched) {
@@ -215,6 +184,120 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         .await
         .map_err(Retry::new)?;
     Ok(())
+}
+
+/// `source_ref` of an uploaded archive: `upload:<format>:<key in the staging bucket>`.
+const UPLOAD_PREFIX: &str = "upload:";
+/// Largest uploaded archive analysed (Lambda's ephemeral storage goes to 10 GiB).
+const MAX_UPLOAD_BYTES: u64 = 8 << 30;
+
+/// Why resolving and staging stopped: worth another delivery, or final (the reason).
+enum Failure {
+    Retry(Retry),
+    Final(String),
+}
+
+type Fetched = (customs_image::FetchedImage, Vec<customs_image::StagedOutcome>);
+
+fn staged_failure(e: impl std::error::Error + Send + Sync + 'static, retryable: bool) -> Failure {
+    if retryable { Failure::Retry(Retry::new(e)) } else { Failure::Final(e.to_string()) }
+}
+
+/// Resolves `source_ref` in its registry and stages every layer not staged yet.
+async fn fetch_registry(source_ref: &str, account: &str, image_id: uuid::Uuid, platform: &Platform, deps: &Deps) -> Result<Fetched, Failure> {
+    let reference = ImageRef::parse(source_ref).map_err(|e| Failure::Final(e.to_string()))?;
+    let stored = deps.store.registry_credential(&deps.secrets, account, &reference.registry).await;
+    let (creds, insecure) = match stored {
+        Ok(Some(c)) => (
+            Some(Credentials { username: c.record.registry_user.clone(), password: c.password.clone() }),
+            !c.record.registry_verify,
+        ),
+        Ok(None) => (None, false),
+        Err(customs_store::StoreError::Secret(e)) => {
+            return Err(Failure::Final(format!("stored credentials for {} cannot be used: {e}", reference.registry)));
+        }
+        Err(e) => return Err(Failure::Retry(Retry::new(e))),
+    };
+    let fetched = deps.registry.fetch(&reference, creds.as_ref(), platform, insecure).await.map_err(|e| {
+        let r = e.is_retryable();
+        staged_failure(e, r)
+    })?;
+    // One layer at a time, so `customs_progress` moves as each is staged.
+    let mut progress = StagingProgress {
+        layers_total: i32::try_from(fetched.layers.len()).unwrap_or(i32::MAX),
+        bytes_total: fetched.layers.iter().map(|l| l.size.max(0)).sum(),
+        ..StagingProgress::default()
+    };
+    record_progress(deps, image_id, &progress).await;
+    let mut staged = Vec::with_capacity(fetched.layers.len());
+    for l in &fetched.layers {
+        let one = deps
+            .registry
+            .stage_layers(&reference, creds.as_ref(), insecure, std::slice::from_ref(l), &deps.staging, &deps.limits)
+            .await
+            .map_err(|e| {
+                let r = e.is_retryable();
+                staged_failure(e, r)
+            })?;
+        for s in one {
+            progress.layers_staged += 1;
+            progress.layers_reused += i32::from(!s.fetched);
+            progress.bytes_staged += l.size.max(0);
+            staged.push(s);
+        }
+        record_progress(deps, image_id, &progress).await;
+    }
+    Ok((fetched, staged))
+}
+
+/// Downloads an uploaded archive (`<format>:<key>`) to a temporary file and stages it.
+async fn fetch_upload(upload: &str, image_id: uuid::Uuid, platform: &Platform, deps: &Deps) -> Result<Fetched, Failure> {
+    let Some((format, key)) = upload.split_once(':') else {
+        return Err(Failure::Final(format!("upload source {upload:?} is not <format>:<key>")));
+    };
+    let tmp = tempfile::NamedTempFile::new().map_err(|e| Failure::Retry(Retry::new(e)))?;
+    match deps.staging.download_object(key, tmp.path(), MAX_UPLOAD_BYTES).await {
+        Ok(Some(n)) if n >= MAX_UPLOAD_BYTES => {
+            return Err(Failure::Final(format!("the uploaded archive is over the {MAX_UPLOAD_BYTES}-byte limit")));
+        }
+        Ok(Some(n)) => info!(bytes = n, format, "Downloaded uploaded archive"),
+        Ok(None) => {
+            return Err(Failure::Final(
+                "nothing was uploaded for this image: PUT the archive to the URL from POST /v1/images/uploads before adding it".into(),
+            ));
+        }
+        Err(e) => {
+            let r = e.is_retryable();
+            return Err(staged_failure(e, r));
+        }
+    }
+    let path = tmp.path().to_owned();
+    let source = match format {
+        "docker-archive" => customs_image::ImageSource::DockerArchive { path, reference: None },
+        "oci-archive" => customs_image::ImageSource::OciArchive { path, reference: None },
+        other => return Err(Failure::Final(format!("unknown archive format {other:?}"))),
+    };
+    let (fetched, staged) = customs_image::stage_archive(&source, &deps.staging, platform, &deps.limits).await.map_err(|e| {
+        let r = e.is_retryable();
+        staged_failure(e, r)
+    })?;
+    let n = i32::try_from(staged.len()).unwrap_or(i32::MAX);
+    let progress = StagingProgress {
+        layers_total: n,
+        layers_staged: n,
+        layers_reused: i32::try_from(staged.iter().filter(|s| !s.fetched).count()).unwrap_or(i32::MAX),
+        bytes_total: fetched.size,
+        bytes_staged: fetched.size,
+    };
+    record_progress(deps, image_id, &progress).await;
+    Ok((fetched, staged))
+}
+
+/// Best effort: progress is for people watching, never a reason to fail an analysis.
+async fn record_progress(deps: &Deps, image_id: uuid::Uuid, p: &StagingProgress) {
+    if let Err(e) = deps.store.set_staging_progress(image_id, p).await {
+        warn!(error = %e, "Staging progress not recorded");
+    }
 }
 
 /// Records the analysis events and hands the wanted ones to notify. Best effort: an

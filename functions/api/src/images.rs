@@ -18,6 +18,7 @@ use crate::{ApiError, AppState, render};
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/images", get(list).post(add))
+        .route("/images/uploads", axum::routing::post(create_upload))
         .route("/images/{digest}", get(get_one).delete(delete_one))
 }
 
@@ -38,6 +39,17 @@ struct AddBody {
 struct Source {
     tag: Option<PullString>,
     digest: Option<DigestSource>,
+    /// customs extension: an archive uploaded through `POST /v1/images/uploads`.
+    archive: Option<ArchiveSource>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ArchiveSource {
+    upload_id: String,
+    /// `docker-archive` (`docker save`) or `oci-archive` (a tar of an OCI layout).
+    format: String,
+    /// Optional `registry/repo:tag` the image is listed under.
+    tag: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +133,9 @@ async fn add(
     let force = flag(&q, "force", false)?;
     let autosubscribe = flag(&q, "autosubscribe", true)?;
     let b: AddBody = json_body(&body)?;
+    if let Some(archive) = b.source.as_ref().and_then(|s| s.archive.as_ref()) {
+        return add_uploaded(&deps, &caller, archive, &b).await;
+    }
     let r = reference(&b)?;
     let platform = b.platform.as_deref().unwrap_or("linux/amd64");
     if platform.split('/').filter(|p| !p.is_empty()).count() < 2 || platform.split('/').count() > 3
@@ -253,7 +268,11 @@ async fn get_one(
     let mut out = Vec::with_capacity(images.len());
     for img in &images {
         let layers = deps.store.image_layers(img.id).await?;
-        out.push(render::image_with_layers(img, &layers));
+        let mut v = render::image_with_layers(img, &layers);
+        if let (Some((p, at)), Some(o)) = (deps.store.staging_progress(img.id).await?, v.as_object_mut()) {
+            o.insert("customs_progress".into(), progress_json(&p, at));
+        }
+        out.push(v);
     }
     Ok(Json(out))
 }
@@ -278,4 +297,85 @@ async fn delete_one(
         }
     };
     Ok(Json(json!({ "digest": digest, "status": status, "detail": detail })))
+}
+
+/// Archive formats an upload may hold, as `customs scan` names them.
+const ARCHIVE_FORMATS: &[&str] = &["docker-archive", "oci-archive"];
+/// How long an upload URL stays valid.
+const UPLOAD_URL_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The caller's folder of uploads: only the caller's own uploads can be named by id.
+fn upload_scope(account: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(account.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn uploads(deps: &AppState) -> Result<&customs_image::Staging, ApiError> {
+    deps.uploads.as_ref().ok_or_else(|| ApiError::Unavailable("image uploads are not configured on this deployment (no staging bucket)".into()))
+}
+
+/// `POST /v1/images/uploads` (customs extension): a presigned URL to `PUT` an image
+/// archive to, straight into the staging bucket (API Gateway caps request bodies at
+/// 10 MB, so archives never pass through the API). Then `POST /v1/images` with
+/// `{"source": {"archive": {"upload_id", "format"}}}` analyses it.
+async fn create_upload(State(deps): State<AppState>, Extension(caller): Extension<Caller>) -> Result<Json<Value>, ApiError> {
+    let staging = uploads(&deps)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let key = customs_image::Staging::upload_key(&upload_scope(&caller.account), &id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let url = staging.presign_upload(&key, UPLOAD_URL_TTL).await.map_err(|e| {
+        warn!(error = %e, "Upload URL not signed");
+        ApiError::Unavailable("could not create an upload URL; try again".into())
+    })?;
+    let expires = time::OffsetDateTime::now_utc() + UPLOAD_URL_TTL;
+    Ok(Json(json!({
+        "upload_id": id,
+        "url": url,
+        "method": "PUT",
+        "headers": { "Content-Type": "application/x-tar" },
+        "expires_at": expires.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "formats": ARCHIVE_FORMATS,
+    })))
+}
+
+async fn add_uploaded(deps: &AppState, caller: &Caller, a: &ArchiveSource, b: &AddBody) -> Result<Json<Vec<Value>>, ApiError> {
+    if !ARCHIVE_FORMATS.contains(&a.format.as_str()) {
+        return Err(ApiError::bad_request(format!("archive format {:?} is not one of {}", a.format, ARCHIVE_FORMATS.join(", "))));
+    }
+    uploads(deps)?;
+    let id = uuid::Uuid::parse_str(&a.upload_id)
+        .map_err(|_| ApiError::bad_request(format!("upload_id {:?} is not an id from POST /v1/images/uploads", a.upload_id)))?;
+    let key = customs_image::Staging::upload_key(&upload_scope(&caller.account), &id.to_string()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let tag = match a.tag.as_deref().or(b.tag.as_deref()) {
+        Some(t) => Some(ImageRef::parse(t).map_err(bad_reference)?),
+        None => None,
+    };
+    let platform = b.platform.as_deref().unwrap_or("linux/amd64");
+    if customs_image::Platform::parse(platform).is_none() {
+        return Err(ApiError::bad_request(format!("platform {platform:?} is not os/arch[/variant], e.g. linux/arm64/v8")));
+    }
+    let annotations = Value::Object(b.annotations.clone().unwrap_or_default());
+    let source_ref = format!("upload:{}:{key}", a.format);
+    let image = deps.store.add_uploaded_image(&caller.account, &source_ref, tag.as_ref(), platform, &annotations).await?;
+    let msg = AnalyzeImage { account: caller.account.clone(), image_id: image.id };
+    if let Err(e) = deps.queues.send(&msg).await {
+        let reason = format!("could not queue the analysis: {e}");
+        warn!(image_id = %image.id, error = %e, "Analysis not queued");
+        deps.store.fail_analysis(&caller.account, image.id, &reason).await?;
+        return Err(ApiError::Unavailable(format!("{reason}; the image is marked analysis_failed, add it again to retry")));
+    }
+    info!(image_id = %image.id, format = %a.format, "Queued analysis of an uploaded archive");
+    let image = deps.store.image(&caller.account, image.id).await?.unwrap_or(image);
+    Ok(Json(vec![render::image(&image)]))
+}
+
+/// `customs_progress` (customs extension): how far staging of the image's layers has gone.
+fn progress_json(p: &customs_store::StagingProgress, at: time::OffsetDateTime) -> Value {
+    json!({
+        "layers_total": p.layers_total,
+        "layers_staged": p.layers_staged,
+        "layers_reused": p.layers_reused,
+        "bytes_total": p.bytes_total,
+        "bytes_staged": p.bytes_staged,
+        "updated_at": at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    })
 }

@@ -38,6 +38,9 @@ pub struct Deps {
     pub secrets: SecretBox,
     /// Which addresses webhook URLs may resolve to (checked when a webhook is saved).
     pub webhook_policy: NetworkPolicy,
+    /// The staging bucket, where image archives are uploaded (`POST /v1/images/uploads`);
+    /// `None` turns uploads off.
+    pub uploads: Option<customs_image::Staging>,
 }
 
 pub(crate) type AppState = Arc<Deps>;

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use customs_image::{NetworkPolicy, Registry};
+use customs_image::{NetworkPolicy, Registry, Staging, s3_client};
 use customs_runtime::{Queues, aws, config, tracing};
 use customs_store::{SecretBox, Store};
 
@@ -21,6 +21,13 @@ async fn main() -> Result<(), lambda_http::Error> {
         )?)?,
         webhook_policy: NetworkPolicy {
             allow_private: config::parsed("CUSTOMS_ALLOW_PRIVATE_WEBHOOKS", false)?,
+        },
+        uploads: match std::env::var("CUSTOMS_BUCKET") {
+            Ok(bucket) if !bucket.is_empty() => Some(Staging::new(
+                s3_client(&sdk, config::parsed("CUSTOMS_S3_FORCE_PATH_STYLE", false)?),
+                bucket,
+            )),
+            _ => None,
         },
     };
     lambda_http::run(customs_api::router(Arc::new(deps))).await

@@ -90,6 +90,10 @@ impl App {
                     settings.allow_private_registries,
                 )?,
             },
+            uploads: Some(customs_image::Staging::new(
+                customs_image::s3_client(&sdk, true),
+                settings.names.bucket.clone(),
+            )),
         });
         Ok(Self {
             sdk,

@@ -109,6 +109,64 @@ impl Staging {
         format!("{}/index.json.gz", prefix(diff_id))
     }
 
+    /// The key of an uploaded image archive: `uploads/v1/<scope>/<id>.tar`, where `scope`
+    /// names the owner (hex) and `id` is random (a UUID). Expired by the bucket lifecycle.
+    pub fn upload_key(scope: &str, id: &str) -> Result<String, StageError> {
+        let ok = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok(scope) || !ok(id) {
+            return Err(StageError::Storage(format!("upload key parts {scope:?}/{id:?} must be letters, digits and dashes")));
+        }
+        Ok(format!("uploads/{SCHEME}/{scope}/{id}.tar"))
+    }
+
+    /// A URL the caller may `PUT` one object to (`key`) for `expires` (S3 staging only).
+    pub async fn presign_upload(&self, key: &str, expires: std::time::Duration) -> Result<String, StageError> {
+        let Backend::S3 { s3, bucket } = &self.backend else {
+            return Err(StageError::Storage("uploads need S3 staging".into()));
+        };
+        let cfg = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires).map_err(|e| StageError::Storage(e.to_string()))?;
+        let req = s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/x-tar")
+            .presigned(cfg)
+            .await
+            .map_err(s3_err)?;
+        Ok(req.uri().to_owned())
+    }
+
+    /// Downloads object `key` (an upload) into `path`; `Ok(None)` when there is none,
+    /// else its size. At most `limit` bytes are accepted.
+    pub async fn download_object(&self, key: &str, path: &Path, limit: u64) -> Result<Option<u64>, StageError> {
+        let mut out = tokio::fs::File::create(path).await.map_err(|e| local_err("creating", path, e))?;
+        let copied = match &self.backend {
+            Backend::S3 { s3, bucket } => {
+                let obj = match s3.get_object().bucket(bucket).key(key).send().await {
+                    Ok(o) => o,
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+                    Err(e) => return Err(s3_err(e)),
+                };
+                if obj.content_length().is_some_and(|n| n < 0 || n as u64 > limit) {
+                    return Err(StageError::Layer(crate::layer::LayerError::OverLimit { digest: key.to_owned(), what: "archive bytes", limit }));
+                }
+                tokio::io::copy(&mut tokio::io::AsyncReadExt::take(obj.body.into_async_read(), limit), &mut out).await
+            }
+            Backend::Dir(root) => {
+                let from = root.join(key);
+                let f = match tokio::fs::File::open(&from).await {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(local_err("opening", &from, e)),
+                };
+                tokio::io::copy(&mut tokio::io::AsyncReadExt::take(f, limit), &mut out).await
+            }
+        };
+        let n = copied.map_err(|e| StageError::Storage(format!("downloading {key}: {e}")))?;
+        tokio::io::AsyncWriteExt::flush(&mut out).await.map_err(|e| local_err("writing", path, e))?;
+        Ok(Some(n))
+    }
+
     /// The staged index of a layer, or `None` when it is not (completely) staged.
     pub async fn index(&self, diff_id: &str) -> Result<Option<StagedLayer>, StageError> {
         checked(diff_id)?;

@@ -120,6 +120,19 @@ pub struct StagedLayerRecord {
     pub staged_bytes: i64,
 }
 
+/// How far the staging of an image's layers has gone (`customs_progress` in the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StagingProgress {
+    pub layers_total: i32,
+    /// Layers ready (staged by this analysis or reused), bottom first.
+    pub layers_staged: i32,
+    /// Of `layers_staged`, those already staged by an earlier image.
+    pub layers_reused: i32,
+    /// Compressed bytes of all layers, and of the ready ones.
+    pub bytes_total: i64,
+    pub bytes_staged: i64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ImageFilter {
     /// Only images whose tag list holds this tag (newest tag detection first).
@@ -334,6 +347,73 @@ impl Store {
             image,
             needs_analysis: true,
         })
+    }
+
+    /// Records an image uploaded as an archive: always a new record (each upload is its
+    /// own source), analysed from `source_ref` (`upload:<format>:<key>`), optionally
+    /// tagged. Completion merges it into an existing record with the same digest.
+    pub async fn add_uploaded_image(
+        &self,
+        account: &str,
+        source_ref: &str,
+        tag: Option<&ImageRef>,
+        platform: &str,
+        annotations: &Value,
+    ) -> Result<ImageRecord, StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let id = Uuid::new_v4();
+        tx.execute(
+            "INSERT INTO images (id, account, source_ref, platform, annotations) VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &account, &source_ref, &platform, annotations],
+        )
+        .await?;
+        if let Some(r) = tag {
+            if let Some(t) = &r.tag {
+                upsert_tag(&tx, account, id, r, t).await?;
+            }
+        }
+        let image = by_id(&tx, account, id).await?.ok_or(StoreError::ImageNotFound(id))?;
+        tx.commit().await?;
+        Ok(image)
+    }
+
+    /// Records how far an image's staging has gone (replacing what was there).
+    pub async fn set_staging_progress(&self, image_id: Uuid, p: &StagingProgress) -> Result<(), StoreError> {
+        let conn = self.conn().await?;
+        conn.execute(
+            "INSERT INTO image_staging_progress (image_id, layers_total, layers_staged, layers_reused, bytes_total, bytes_staged)
+             SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM images WHERE id = $1)
+             ON CONFLICT (image_id) DO UPDATE SET layers_total = $2, layers_staged = $3, layers_reused = $4,
+                 bytes_total = $5, bytes_staged = $6, updated_at = now()",
+            &[&image_id, &p.layers_total, &p.layers_staged, &p.layers_reused, &p.bytes_total, &p.bytes_staged],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The staging progress of an image and when it was last updated, if any was recorded.
+    pub async fn staging_progress(&self, image_id: Uuid) -> Result<Option<(StagingProgress, OffsetDateTime)>, StoreError> {
+        let conn = self.conn().await?;
+        let row = conn
+            .query_opt(
+                "SELECT layers_total, layers_staged, layers_reused, bytes_total, bytes_staged, updated_at
+                 FROM image_staging_progress WHERE image_id = $1",
+                &[&image_id],
+            )
+            .await?;
+        Ok(row.map(|r| {
+            (
+                StagingProgress {
+                    layers_total: r.get(0),
+                    layers_staged: r.get(1),
+                    layers_reused: r.get(2),
+                    bytes_total: r.get(3),
+                    bytes_staged: r.get(4),
+                },
+                r.get(5),
+            )
+        }))
     }
 
     /// Claims a record for analysis (sets `analyzing`). A redelivered message finds the

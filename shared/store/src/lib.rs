@@ -18,7 +18,7 @@ pub use events::{
 #[allow(unused_imports)]
 pub use feeds::*;
 pub use images::{
-    AddOutcome, AnalysisResult, Claim, ImageFilter, ImageRecord, LayerRecord, StagedLayerRecord, TagRecord,
+    AddOutcome, AnalysisResult, Claim, ImageFilter, ImageRecord, LayerRecord, StagedLayerRecord, StagingProgress, TagRecord,
 };
 pub use migrate::{MIGRATIONS, Migration};
 pub use policies::{EvaluationRecord, PolicyRecord};

@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "V0007__policies"),
     migration!(20, "V0020__feeds"),
     migration!(40, "V0040__watch_events"),
+    migration!(80, "V0080__staging_progress"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
