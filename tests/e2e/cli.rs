@@ -478,8 +478,26 @@ async fn customs_report_renders_the_verdict_in_headless_chromium() -> Result<()>
     let cli = Customs::new(&stack)?;
     // debian-app carries lodash 4.17.15 (CVE-2021-23337, High): the default bundle stops it.
     let tag = format!("{}/customs/debian-app:latest", registry());
-    cli.expect(1, &["image", "add", &tag, "--wait", "--timeout", "1200"])
+    let r = cli
+        .expect(1, &["image", "add", &tag, "--wait", "--timeout", "1200"])
         .await?;
+    // The progress lines (stderr, one per change off a terminal) follow the staging.
+    assert!(
+        r.stderr.contains("queued for analysis") && r.stderr.contains("analysing"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stderr.contains("fetching layers") || r.stderr.contains("3/3 layers staged"),
+        "staging progress: {}",
+        r.all()
+    );
+    assert!(
+        r.stderr
+            .contains("evaluated against policy 2c53a13c-1765-11e8-82ef-23527761d060: fail"),
+        "{}",
+        r.all()
+    );
 
     let dir = std::env::temp_dir().join(format!("{}cli-report", stack.prefix));
     std::fs::create_dir_all(&dir)?;
