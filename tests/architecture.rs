@@ -1,5 +1,5 @@
 //! The crate dependency rule (`../shared/STYLE.md`), enforced from `cargo metadata`:
-//! core ← engines ← adapters ← functions ← runner and tests; functions never depend on
+//! core ← engines ← adapters ← functions ← runner, CLI and tests; functions never depend on
 //! each other; only adapters (and the runner) touch the AWS SDK and PostgreSQL drivers.
 
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ fn layer(name: &str) -> Option<u8> {
         "catalog" | "matcher" | "policy" | "feeds" => 1,
         "store" | "image" | "runtime" => 2,
         "api" | "analyze" | "evaluate" | "feed-sync" | "notify" | "watch" => 3,
-        "local" | "tests" => 4,
+        "local" | "cli" | "tests" => 4,
         _ => return None,
     })
 }

@@ -176,6 +176,7 @@ test_all() {
   eval "$(print_env)"
   ANCHORE_CLI=$("$S/anchore-cli.sh" path)
   export ANCHORE_CLI
+  CUSTOMS_CHROMIUM=$("$S/chromium.sh" path); export CUSTOMS_CHROMIUM
   log "cargo test --workspace"
   local rc=0
   (cd "$CUSTOMS_ROOT" && cargo test --workspace --no-fail-fast) || rc=$?

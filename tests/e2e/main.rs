@@ -4,6 +4,7 @@
 mod accounts;
 mod anchore_cli;
 mod catalog;
+mod cli;
 mod evaluate;
 mod evaluate_speed;
 mod feeds;

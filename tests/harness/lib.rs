@@ -183,6 +183,51 @@ impl Stack {
     }
 }
 
+/// The repo's copies of real upstream feed records (OSV, Debian, KEV, EPSS), synced
+/// through `file://` into the stack's database.
+pub async fn sync_fixture_feeds(stack: &Stack) -> Result<()> {
+    let t = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/feeds/testdata");
+    let urls = std::collections::BTreeMap::from([
+        ("osv".to_owned(), vec![format!("file://{t}/osv/")]),
+        ("debian".to_owned(), vec![format!("file://{t}/debian/vunnel-debian.json")]),
+        ("kev".to_owned(), vec![format!("file://{t}/kev/known_exploited_vulnerabilities.json")]),
+        ("epss".to_owned(), vec![format!("file://{t}/epss/example-1.csv")]),
+    ]);
+    let deps = customs_feed_sync::Deps {
+        store: stack.app.store.clone(),
+        queues: None,
+        sources: customs_feed_sync::Sources {
+            urls,
+            nvd_api_key: None,
+            nvd_page_size: 2000,
+            nvd_delay: Duration::ZERO,
+            backoff: Duration::from_millis(10),
+            redhat_max_files: 10,
+            timeout: Duration::from_secs(30),
+        },
+    };
+    customs_feed_sync::sync_all(&deps, "test", false).await?;
+    Ok(())
+}
+
+/// A binary of the workspace (e.g. `customs`), from the target directory this test
+/// binary runs from (`target/debug/deps/e2e-…` → `target/debug/NAME`).
+/// `cargo test --workspace` builds it; a lone `--test e2e` run uses the last build.
+pub fn workspace_bin(name: &str) -> Result<std::path::PathBuf> {
+    let exe = std::env::current_exe().context("current_exe")?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("the test binary is not in target/<profile>/deps")?;
+    let bin = dir.join(name);
+    anyhow::ensure!(
+        bin.is_file(),
+        "{} is missing: run `cargo build --workspace` (or `cargo test --workspace`) first",
+        bin.display()
+    );
+    Ok(bin)
+}
+
 /// Pushes a hand-made image (layers as given, which may be hostile) to the test registry
 /// through the distribution API, and returns its manifest digest.
 pub async fn push_image(repo: &str, tag: &str, layers: &[(&str, Vec<u8>, String)], config: Option<Vec<u8>>) -> Result<String> {
