@@ -15,7 +15,9 @@
 #   5. bench/run.py (the measurements), bench/report.py (table + chart)
 #
 # Environment: BENCH_RUNS (default 5), BENCH_ONLY (comma list of run.py sections),
-#   BENCH_SKIP_BUILD=1 (use target/release as is), BENCH_CACHE, BENCH_API_ADDR, DATABASE_URL.
+#   BENCH_SKIP_BUILD=1 (use target/release as is), BENCH_SKIP_IMAGES=1 (use the built images), BENCH_CACHE, BENCH_API_ADDR, DATABASE_URL,
+#   BENCH_SERVE_ONLY=1 (prepare and leave the runner up; its environment goes to
+#   $BENCH_CACHE/runner.env for running run.py sections by hand).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../localstack/scripts/common.sh
@@ -65,8 +67,10 @@ if ! curl -fs -o /dev/null -m 3 "http://$REGISTRY/v2/"; then "$S/registry.sh" st
 if ! curl -fs -o /dev/null -m 3 "$LS/_localstack/health"; then "$S/localstack.sh" start; started+=(localstack); fi
 
 # ------------------------------------------------------------------ images
-"$CUSTOMS_ROOT/tests/images/build.sh"
-"$CUSTOMS_ROOT/tests/images/build-bench.sh"
+if [ "${BENCH_SKIP_IMAGES:-0}" != 1 ]; then
+  "$CUSTOMS_ROOT/tests/images/build.sh"
+  "$CUSTOMS_ROOT/tests/images/build-bench.sh"
+fi
 push() { # push NAME LAYOUT: skipped when the registry already has that manifest
   local name=$1 layout=$2 want have
   want=$(jq -r '.manifests[0].digest' "$layout/index.json")
@@ -77,7 +81,9 @@ push() { # push NAME LAYOUT: skipped when the registry already has that manifest
   skopeo --insecure-policy copy -q --dest-tls-verify=false --preserve-digests "oci:$layout:latest" "docker://$REGISTRY/customs-bench/$name:latest"
 }
 for n in tiny debian-app; do push "$n" "$CUSTOMS_STATE/images/oci/$n"; done
-for n in large large-child scale-1x scale-2x scale-4x scale-8x; do push "$n" "$BENCH_CACHE/images/oci/$n"; done
+for n in large large-child scale-1x scale-2x scale-4x scale-8x; do
+  [ -s "$BENCH_CACHE/images/oci/$n/index.json" ] && push "$n" "$BENCH_CACHE/images/oci/$n"
+done
 python3 "$HERE/gen_osv.py" "$BENCH_CACHE/feeds/osv-300k/all.zip" 300000
 
 # ------------------------------------------------------------------ release build + own runner
@@ -131,6 +137,14 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 log "fixture feeds synced: $(psql "$base/customs_bench" -qAtc "SELECT sum(records) FROM feed_syncs") records"
+
+if [ "${BENCH_SERVE_ONLY:-0}" = 1 ]; then
+  # Leave the runner up for running sections by hand: `. $BENCH_CACHE/runner.env; bench/run.py --only ...`
+  export -p | grep -E ' (BENCH_|CUSTOMS_|AWS_|SYFT|TRIVY|OHA|DATABASE_URL)' >"$BENCH_CACHE/runner.env"
+  log "runner left running (pid $RUNNER_PID); environment in $BENCH_CACHE/runner.env"
+  RUNNER_PID= started=()
+  exit 0
+fi
 
 # ------------------------------------------------------------------ measure + report
 mkdir -p "$(dirname "$OUT")"

@@ -37,17 +37,17 @@ def markdown(d):
                 "customs-scan: the standalone `customs scan` CLI. "
                 "syft `scan oci-dir:` and trivy `image --input` (CycloneDX, offline) read the same OCI layout. "
                 "Ratio = customs / peer.", "",
-                "| image | layers | size (compressed / uncompressed) | tool | wall s | peak RSS MB | CPU s | packages | wall ÷ syft | wall ÷ trivy | RSS ÷ trivy |",
-                "|---|---|---|---|---|---|---|---|---|---|---|"]
+                "| image | layers | size (compressed / uncompressed) | tool | runs | wall s | peak RSS MB | CPU s | packages | wall ÷ syft | wall ÷ trivy | RSS ÷ trivy |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for img, v in d["analysis"].items():
             im = v["image"]
             unc = (im.get("uncompressed") or {}).get("bytes")
             size = f"{mb(im.get('compressed_bytes'))} / {mb(unc)}"
             for t, r in v["tools"].items():
                 if "pending" in r:
-                    out.append(f"| {img} | {im['layers']} | {size} | {t} | pending: {r['pending']} | | | | | | |")
+                    out.append(f"| {img} | {im['layers']} | {size} | {t} | | pending: {r['pending']} | | | | | | |")
                     continue
-                out.append(f"| {img} | {im['layers']} | {size} | {t} | {fmt(r['wall_s'])} | {fmt(r['peak_rss_mb'], 0)} | "
+                out.append(f"| {img} | {im['layers']} | {size} | {t} | {r.get('n', '')} | {fmt(r['wall_s'])} | {fmt(r['peak_rss_mb'], 0)} | "
                            f"{fmt(r.get('cpu_s'))} | {fmt(r.get('packages'))} | {fmt(r.get('wall_ratio_vs_syft'))} | "
                            f"{fmt(r.get('wall_ratio_vs_trivy'))} | {fmt(r.get('rss_ratio_vs_trivy'))} |")
         out.append("")

@@ -235,6 +235,11 @@ class Cmd:
                 res["parse_error"] = str(e)
         elif rc != 0:
             res["error"] = open(out + ".stderr", errors="replace").read()[-600:]
+        m = re.search(r"index ([\d.]+) s \((\d+) layers, (\d+) entries; squash ([\d.]+) s of it\), catalog ([\d.]+) s",
+                      open(out + ".stderr", errors="replace").read())
+        if m:   # customs-bench-catalog's phases
+            res["phases"] = {"index_s": float(m.group(1)), "entries": int(m.group(3)), "squash_s": float(m.group(4)),
+                             "catalog_s": float(m.group(5))}
         return res
 
 
@@ -297,7 +302,9 @@ def versions():
 
 
 # ------------------------------------------------------------------ 1. analysis
-def analysis(imgs, names, runs, work):
+def analysis(imgs, names, runs, work, caps):
+    """caps: {(tool, image): runs} lowers the run count of a slow pair (syft takes about
+    3 minutes per run on `large` here)."""
     customs = Customs()
     tools = [customs] + peer_tools()
     out = {}
@@ -307,6 +314,8 @@ def analysis(imgs, names, runs, work):
         for r in range(runs):
             order = tools if r % 2 == 0 else list(reversed(tools))   # A B C D, D C B A, ...
             for t in order:
+                if r >= caps.get((t.name, name), runs):
+                    continue
                 res = t.run(name, layout, f"{work}/{name}-{t.name}-{r}.json")
                 rows[t.name].append(res)
                 log(f"{name} run {r + 1}/{runs} {t.name}: {res['wall_s']} s, {res['peak_rss_mb']} MB"
@@ -314,9 +323,12 @@ def analysis(imgs, names, runs, work):
         summary = {}
         for t, rs in rows.items():
             ok = [x for x in rs if x.get("rc") == 0]
-            summary[t] = {"wall_s": med([x["wall_s"] for x in ok]), "peak_rss_mb": med([x["peak_rss_mb"] for x in ok]),
+            summary[t] = {"n": len(ok), "wall_s": med([x["wall_s"] for x in ok]), "peak_rss_mb": med([x["peak_rss_mb"] for x in ok]),
                           "cpu_s": med([x["cpu_s"] for x in ok]), "runs": rs,
                           "packages": next((x["packages"] for x in ok if x.get("packages") is not None), None)}
+            if any("phases" in x for x in ok):
+                summary[t]["phases"] = {k: med([x["phases"][k] for x in ok if "phases" in x])
+                                        for k in ("index_s", "squash_s", "catalog_s", "entries")}
         for c in ("customs-e2e", "customs-scan", "customs-catalog"):
             if c in summary and summary[c]["wall_s"]:
                 for p in ("syft", "trivy"):
@@ -366,7 +378,8 @@ def api_load(customs, rates, seconds):
         for label, args in targets:
             wait_idle(RUNNER_PID)
             hwm_reset(RUNNER_PID)
-            cmd = [OHA, "--no-tui", "-j", "-z", f"{seconds}s", "-q", str(rate), "-c", "50", "-a", auth] + args
+            cmd = [OHA, "--no-tui", "--output-format", "json", "--latency-correction", "-z", f"{seconds}s", "-q", str(rate),
+                   "-c", "50", "-a", auth] + args
             p = subprocess.run(cmd, capture_output=True, text=True)
             try:
                 j = json.loads(p.stdout)
@@ -461,7 +474,7 @@ def invoke(binary, event, env, timeout=1800):
             rss = hwm_mb(p.pid)
         except OSError:
             pass
-        time.sleep(0.002)
+        time.sleep(0.01)
     try:
         rss = hwm_mb(p.pid)
     except OSError:
@@ -519,11 +532,12 @@ def fresh_db(name):
 
 
 def feed_import(sets, runs):
+    """sets: (label, feed URL variables, runs or None for `runs`)."""
     out = []
     binary = os.path.join(RELEASE, "customs-feed-sync")
-    for label, urls in sets:
+    for label, urls, n in sets:
         rs = []
-        for r in range(runs):
+        for r in range(n or runs):
             url = fresh_db("customs_bench_feeds")
             env = dict(function_env(url), **FEEDS_OFF)
             env.update(urls)
@@ -594,7 +608,8 @@ def scaling(imgs, runs, customs, work):
                 log(f"{name} run {r + 1}/{runs} {t.name}: {res['wall_s']} s, {res['peak_rss_mb']} MB")
         out[name] = {"factor": k, "entries": (imgs[name].get("uncompressed") or {}).get("entries"),
                      "uncompressed_bytes": (imgs[name].get("uncompressed") or {}).get("bytes"),
-                     "tools": {t: {"wall_s": med([x["wall_s"] for x in rs if x.get("rc") == 0]),
+                     "tools": {t: {"phases": next((x["phases"] for x in rs if "phases" in x), None),
+                                   "wall_s": med([x["wall_s"] for x in rs if x.get("rc") == 0]),
                                    "peak_rss_mb": med([x["peak_rss_mb"] for x in rs if x.get("rc") == 0]),
                                    "runs": [x["wall_s"] for x in rs]} for t, rs in rows.items()}}
     return out
@@ -621,6 +636,9 @@ def main():
     ap.add_argument("--images", default="tiny,debian-app,large")
     ap.add_argument("--rates", default="100,500")
     ap.add_argument("--seconds", type=int, default=30)
+    ap.add_argument("--merge", action="store_true", help="add the sections to an existing --out document")
+    ap.add_argument("--cap", default=E.get("BENCH_CAP", "syft@large=3"),
+                    help="comma list of TOOL@IMAGE=RUNS: fewer runs for a slow pair")
     a = ap.parse_args()
     only = set(a.only.split(","))
     work = os.path.join(BENCH_CACHE, "work")
@@ -629,6 +647,11 @@ def main():
     imgs = images()
     doc = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "machine": machine(),
            "runs": a.runs, "tools": versions()}
+    if a.merge and os.path.exists(a.out):   # add sections to an earlier run's document
+        old = json.load(open(a.out))
+        old["machine"]["loadavg_start"] = [max(x, y) for x, y in zip(old["machine"]["loadavg_start"], doc["machine"]["loadavg_start"])]
+        old["tools"].update(doc["tools"])
+        doc = old
     if OHA and os.path.exists(OHA):
         doc["tools"]["oha"] = subprocess.run([OHA, "--version"], capture_output=True, text=True).stdout.strip().split()[-1]
         bs = os.path.join(os.path.dirname(os.path.dirname(OHA)), "build-seconds")
@@ -644,7 +667,23 @@ def main():
 
     customs = Customs()
     if "analysis" in only:
-        doc["analysis"], customs = analysis(imgs, [n for n in a.images.split(",") if n in imgs], a.runs, work)
+        caps = {}
+        for c in filter(None, a.cap.split(",")):
+            pair, n = c.split("=")
+            caps[tuple(pair.split("@"))] = int(n)
+        doc["analysis_caps"] = {f"{t}@{i}": n for (t, i), n in caps.items()}
+        doc["analysis"], customs = analysis(imgs, [n for n in a.images.split(",") if n in imgs], a.runs, work, caps)
+        save()
+    if "feeds" in only:
+        sets = [("fixtures (repo's real upstream records)", json.loads(E.get("BENCH_FIXTURE_FEEDS", "{}")), None)]
+        if E.get("BENCH_OSV_ARCHIVE"):
+            # One run: at a few hundred records/s it takes a quarter of an hour here.
+            sets.append((f"synthetic OSV archive ({E.get('BENCH_OSV_RECORDS', '?')} records)",
+                         {"CUSTOMS_FEED_OSV_URLS": "file://" + E["BENCH_OSV_ARCHIVE"]}, int(E.get("BENCH_OSV_RUNS", "1"))))
+        doc["feeds"] = feed_import(sets, max(2, a.runs // 2))
+        save()
+    if "coldstart" in only:
+        doc["cold_start"] = cold_start(a.runs)
         save()
     if "reuse" in only and "large-child" in imgs:
         doc["reuse"] = reuse(max(3, a.runs // 2), customs)
@@ -652,18 +691,8 @@ def main():
     if "api" in only:
         doc["api"] = api_load(customs, [int(x) for x in a.rates.split(",")], a.seconds)
         save()
-    if "feeds" in only:
-        sets = [("fixtures (repo's real upstream records)", json.loads(E.get("BENCH_FIXTURE_FEEDS", "{}")))]
-        if E.get("BENCH_OSV_ARCHIVE"):
-            sets.append((f"synthetic OSV archive ({E.get('BENCH_OSV_RECORDS', '?')} records)",
-                         {"CUSTOMS_FEED_OSV_URLS": "file://" + E["BENCH_OSV_ARCHIVE"]}))
-        doc["feeds"] = feed_import(sets, max(3, a.runs // 2))
-        save()
-    if "coldstart" in only:
-        doc["cold_start"] = cold_start(a.runs)
-        save()
     if "scaling" in only:
-        doc["scaling"] = scaling(imgs, max(3, a.runs // 2), customs, work)
+        doc["scaling"] = scaling(imgs, max(2, a.runs // 2), customs, work)
         save()
     save()
     log(f"wrote {a.out}")

@@ -26,6 +26,8 @@ struct Span {
 /// An indexed local image, as a [`FileSource`].
 pub struct LocalImage {
     pub layers: Vec<LayerIndex>,
+    /// Time spent in [`SquashedView::squash`] (part of [`LocalImage::index`]).
+    pub squash_time: Duration,
     view: SquashedView,
     staged: Vec<tempfile::NamedTempFile>,
     spans: HashMap<(usize, String), Span>,
@@ -84,8 +86,8 @@ impl LocalImage {
             layers.push(li);
             staged.push(tmp);
         }
-        let view = SquashedView::squash(layers.iter().map(|l| l.entries.as_slice()));
-        Ok(Self { layers, view, staged, spans })
+        let (view, squash_time) = timed(|| SquashedView::squash(layers.iter().map(|l| l.entries.as_slice())));
+        Ok(Self { layers, squash_time, view, staged, spans })
     }
 
     /// Bytes of the layers, uncompressed.

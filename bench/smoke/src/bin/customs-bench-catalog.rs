@@ -34,10 +34,11 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     eprintln!(
-        "index {:.3} s ({} layers, {} entries), catalog {:.3} s ({} packages), write {:.3} s",
+        "index {:.3} s ({} layers, {} entries; squash {:.3} s of it), catalog {:.3} s ({} packages), write {:.3} s",
         t_index.as_secs_f64(),
         image.layers.len(),
         image.view().entries.len(),
+        image.squash_time.as_secs_f64(),
         t_catalog.as_secs_f64(),
         catalog.packages.len(),
         t_write.as_secs_f64()
