@@ -47,11 +47,31 @@ def markdown(d):
                 if "pending" in r:
                     out.append(f"| {img} | {im['layers']} | {size} | {t} | | pending: {r['pending']} | | | | | | |")
                     continue
-                out.append(f"| {img} | {im['layers']} | {size} | {t} | {r.get('n', '')} | {fmt(r['wall_s'])} | {fmt(r['peak_rss_mb'], 0)} | "
+                out.append(f"| {img} | {im['layers']} | {size} | {t} | {r.get('n', '')} | {fmt(r.get('wall_s'))} | {fmt(r.get('peak_rss_mb'), 0)} | "
                            f"{fmt(r.get('cpu_s'))} | {fmt(r.get('packages'))} | {fmt(r.get('wall_ratio_vs_syft'))} | "
                            f"{fmt(r.get('wall_ratio_vs_trivy'))} | {fmt(r.get('rss_ratio_vs_trivy'))} |")
+            if v.get("note"):
+                out.append(f"| {img} | note: {v['note']} | | | | | | | | | | |")
         out.append("")
-    if "reuse" in d:
+    if "catalog_path" in d:
+        c = d["catalog_path"]
+        out += ["## Catalog path: customs vs trivy, before and after the squash fix", "", c["about"], "",
+                "| image | tool | wall s (median) | CPU s | peak RSS MB | wall ÷ trivy | CPU ÷ trivy | RSS ÷ trivy |",
+                "|---|---|---|---|---|---|---|---|"]
+        import statistics
+        for img, v in c.items():
+            if img == "about":
+                continue
+            for k in ("customs_before", "customs_after", "trivy", "syft"):
+                if k in v:
+                    r = v[k]
+                    out.append(f"| {img} | {k} | {fmt(statistics.median(r['wall_s']))} | "
+                               f"{fmt(statistics.median(r['cpu_s'])) if r.get('cpu_s') else '–'} | {fmt(r['peak_rss_mb'], 1)} | "
+                               f"{fmt(r.get('wall_ratio_vs_trivy'), 3)} | {fmt(r.get('cpu_ratio_vs_trivy'), 3)} | {fmt(r.get('rss_ratio_vs_trivy'), 3)} |")
+        out.append("")
+    if isinstance(d.get("reuse"), dict) and "pending" in d["reuse"]:
+        out += ["## Layer reuse", "", f"pending: {d['reuse']['pending']}", ""]
+    elif "reuse" in d:
         r = d["reuse"]
         out += ["## Layer reuse", "",
                 f"{r['image']}: first analysis (empty staging bucket) {fmt(r['first_s'])} s; with the base layers already "
@@ -71,12 +91,13 @@ def markdown(d):
                                f"{fmt(r['p99_ms'])} | {fmt(r['max_ms'])} | {r['status_codes']} |")
             out.append("")
     if "feeds" in d:
+        notes = [f"- {r['feeds']}: {r['note']}" for r in d["feeds"] if r.get("note")]
         out += ["## Feed import (customs-feed-sync release binary, one event, fresh database)", "",
                 "| feeds | records | seconds | records/s | peak RSS MB | failed feeds |", "|---|---|---|---|---|---|"]
         for r in d["feeds"]:
             out.append(f"| {r['feeds']} | {r['records']} | {fmt(r['seconds'])} | {fmt(r['records_per_s'], 0)} | "
-                       f"{fmt(r['peak_rss_mb'], 0)} | {r['failed_feeds']} |")
-        out.append("")
+                       f"{fmt(r['peak_rss_mb'], 0)} | {r.get('failed_feeds', '–')} |")
+        out += [""] + notes + [""]
     if "cold_start" in d:
         c = d["cold_start"]
         out += ["## Cold start (process start → first event handled, Lambda Runtime API emulated) and binary sizes", "",
@@ -88,7 +109,9 @@ def markdown(d):
             out.append(f"| {n} | {fmt(f.get('init_s'), 3)} | {fmt(f.get('first_event_s'), 3)} | {fmt(f.get('peak_rss_mb'), 0)} | "
                        f"{fmt(size / 1e6 if size else None, 1)} |")
         out.append("")
-    if "scaling" in d:
+    if isinstance(d.get("scaling"), dict) and "pending" in d["scaling"]:
+        out += ["## Scaling", "", f"pending: {d['scaling']['pending']}", ""]
+    elif "scaling" in d:
         out += ["## Scaling (k copies of the same payload)", "", "| image | entries | uncompressed | tool | wall s | s per 10k entries | peak RSS MB |",
                 "|---|---|---|---|---|---|---|"]
         for img, v in d["scaling"].items():
@@ -122,7 +145,21 @@ def chart(d, path):
             if key == "wall_s":
                 ax.set_yscale("log")
             ax.legend(fontsize=8)
-    if "scaling" in d:
+    if "catalog_path" in d:
+        import statistics
+        ax = axes[1][0]
+        imgs = [i for i in d["catalog_path"] if i != "about"]
+        series = [("customs_before", "customs catalog (before fix)", "#aec7e8"), ("customs_after", "customs catalog (after fix)", "#1f77b4"),
+                  ("trivy", "trivy", "#2ca02c")]
+        w = 0.27
+        for j, (k, label, col) in enumerate(series):
+            ys = [statistics.median(d["catalog_path"][i][k]["cpu_s"]) if k in d["catalog_path"][i] else 0 for i in imgs]
+            ax.bar([x + j * w for x in range(len(imgs))], ys, w, label=label, color=col)
+        ax.set_xticks([x + w for x in range(len(imgs))], imgs)
+        ax.set_yscale("log")
+        ax.set_title("catalog path CPU seconds (log)")
+        ax.legend(fontsize=8)
+    if isinstance(d.get("scaling"), dict) and "tools" in next(iter(d["scaling"].values()), {}):
         ax = axes[1][0]
         ks = [v["factor"] for v in d["scaling"].values()]
         for t in colors:

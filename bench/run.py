@@ -80,6 +80,11 @@ def req(method, url, body=None, auth=True, timeout=60, headers=None):
             return e.code, json.loads(raw)
         except Exception:
             return e.code, raw
+    except (TimeoutError, urllib.error.URLError, ConnectionError) as e:
+        # The runner's API can stall while it analyses a large image (see the report);
+        # callers that poll simply try again.
+        log(f"{method} {url}: {e}")
+        return 0, None
 
 
 def s3_empty(prefix="layers/"):
@@ -191,6 +196,7 @@ class Customs:
             s3_empty()
         wait_idle(RUNNER_PID)
         hwm_reset(RUNNER_PID)
+        ticks0 = cpu_ticks(RUNNER_PID) if RUNNER_PID else 0
         t0 = time.perf_counter()
         code, body = req("POST", f"{API}/images?force=true", {"tag": tag_of(name)})
         if code != 200:
@@ -198,7 +204,7 @@ class Customs:
         digest = body[0].get("imageDigest")
         status = None
         while time.perf_counter() - t0 < timeout:
-            code, body = req("GET", f"{API}/images?fulltag={urllib.parse.quote(tag_of(name))}")
+            code, body = req("GET", f"{API}/images?fulltag={urllib.parse.quote(tag_of(name))}", timeout=10)
             if code == 200 and body:
                 status = body[0].get("analysis_status")
                 if status in ("analyzed", "analysis_failed"):
@@ -207,11 +213,12 @@ class Customs:
             time.sleep(0.02)
         wall = time.perf_counter() - t0
         rss = hwm_mb(RUNNER_PID)
+        cpu = round((cpu_ticks(RUNNER_PID) - ticks0) / os.sysconf("SC_CLK_TCK"), 2) if RUNNER_PID else None
         if status != "analyzed":
             raise RuntimeError(f"{name}: {status} {body[0].get('analysis_error') if body else ''}")
         self.digests[name] = digest
         wait_idle(RUNNER_PID)   # evaluation after the analysis: not timed, but not overlapping
-        return {"wall_s": round(wall, 3), "peak_rss_mb": rss, "cpu_s": None, "rc": 0,
+        return {"wall_s": round(wall, 3), "peak_rss_mb": rss, "cpu_s": cpu, "rc": 0,
                 "packages": None}
 
     def run(self, name, layout, out):
