@@ -68,7 +68,8 @@ impl LocalImage {
             let digest = l["digest"].as_str().ok_or("layer without digest")?;
             let media_type = l["mediaType"].as_str().ok_or("layer without mediaType")?;
             let diff_id = diff_id.as_str().ok_or("diff_id is not a string")?;
-            let raw = File::open(blob(layout, digest)).map_err(|e| format!("layer {digest}: {e}"))?;
+            let raw =
+                File::open(blob(layout, digest)).map_err(|e| format!("layer {digest}: {e}"))?;
             let tmp = tempfile::NamedTempFile::new().map_err(|e| format!("temporary file: {e}"))?;
             let mut builder = tar::Builder::new(tmp.reopen().map_err(|e| e.to_string())?);
             let li = index_layer(raw, media_type, digest, diff_id, &limits, &mut builder)
@@ -80,14 +81,25 @@ impl LocalImage {
                 let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
                 spans.insert(
                     (i, p),
-                    Span { layer: i, offset: e.raw_file_position(), len: e.size() },
+                    Span {
+                        layer: i,
+                        offset: e.raw_file_position(),
+                        len: e.size(),
+                    },
                 );
             }
             layers.push(li);
             staged.push(tmp);
         }
-        let (view, squash_time) = timed(|| SquashedView::squash(layers.iter().map(|l| l.entries.as_slice())));
-        Ok(Self { layers, squash_time, view, staged, spans })
+        let (view, squash_time) =
+            timed(|| SquashedView::squash(layers.iter().map(|l| l.entries.as_slice())));
+        Ok(Self {
+            layers,
+            squash_time,
+            view,
+            staged,
+            spans,
+        })
     }
 
     /// Bytes of the layers, uncompressed.

@@ -32,7 +32,11 @@ fn layout() -> PathBuf {
 }
 
 fn profile() -> &'static str {
-    if cfg!(debug_assertions) { "debug" } else { "release" }
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
 }
 
 fn min(xs: &[Duration]) -> f64 {
@@ -59,7 +63,10 @@ fn catalog_path_has_not_regressed_against_the_reference_workload() {
         catalog_times.push(t);
         reference.push(reference_workload(REFERENCE_MIB));
     }
-    assert!(packages > 100, "the debian-app image has well over 100 packages, got {packages}");
+    assert!(
+        packages > 100,
+        "the debian-app image has well over 100 packages, got {packages}"
+    );
 
     let r = min(&reference);
     let measured = json!({
@@ -94,7 +101,10 @@ fn catalog_path_has_not_regressed_against_the_reference_workload() {
         profile()
     );
     for key in ["index_ratio", "catalog_ratio"] {
-        let (now, then) = (measured[key].as_f64().unwrap_or(0.0), base[key].as_f64().unwrap_or(0.0));
+        let (now, then) = (
+            measured[key].as_f64().unwrap_or(0.0),
+            base[key].as_f64().unwrap_or(0.0),
+        );
         assert!(then > 0.0, "baseline {key} is missing");
         assert!(
             now <= then * TOLERANCE,
