@@ -1,5 +1,5 @@
 # customs — local development. Everything runs on the host: no Docker needed.
-.PHONY: demo test up down status env build lint package clean
+.PHONY: demo test up down status env build lint package clean bench
 
 demo:   ## analyse the sample image end to end and print the result
 	@localstack/scripts/stack.sh demo
@@ -24,6 +24,9 @@ build:
 
 package: ## release Lambda zips for infra/template.yaml: target/lambda/<binary>/bootstrap.zip (cargo-lambda + zig from PyPI)
 	@localstack/scripts/deploy.sh package
+
+bench:  ## customs vs syft and trivy on one machine: bench/results/<date>.{json,md,png} (see bench/README.md)
+	@bench/bench.sh
 
 lint:
 	cargo fmt --all --check

@@ -14,7 +14,7 @@ fn layer(name: &str) -> Option<u8> {
         "catalog" | "matcher" | "policy" | "feeds" => 1,
         "store" | "image" | "runtime" => 2,
         "api" | "analyze" | "evaluate" | "feed-sync" | "notify" | "watch" => 3,
-        "local" | "cli" | "tests" => 4,
+        "local" | "cli" | "tests" | "bench" => 4,
         _ => return None,
     })
 }

@@ -118,9 +118,26 @@ pub struct SquashedView {
     pub findings: Vec<Finding>,
 }
 
-fn is_under(path: &str, dir: &str) -> bool {
-    dir.is_empty()
-        || (path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/')
+/// Removes the entries strictly under `dir` for which `doomed` holds. They are one
+/// contiguous range of the map's order, `dir/` ≤ key < `dir0` ('0' follows '/'), so
+/// this costs a range walk, not a scan of the whole view for every file.
+fn remove_under(
+    entries: &mut BTreeMap<String, ViewEntry>,
+    dir: &str,
+    doomed: impl Fn(&ViewEntry) -> bool,
+) {
+    if dir.is_empty() {
+        entries.retain(|_, v| !doomed(v));
+        return;
+    }
+    let keys: Vec<String> = entries
+        .range(format!("{dir}/")..format!("{dir}0"))
+        .filter(|(_, v)| doomed(v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in keys {
+        entries.remove(&k);
+    }
 }
 
 impl SquashedView {
@@ -134,17 +151,17 @@ impl SquashedView {
             for e in entries {
                 let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
                 if name == OPAQUE {
-                    view.entries
-                        .retain(|p, v| !(is_under(p, dir) && v.layer < layer));
+                    remove_under(&mut view.entries, dir, |v| v.layer < layer);
                 } else if let Some(hidden) = name.strip_prefix(WHITEOUT) {
                     let target = if dir.is_empty() {
                         hidden.to_owned()
                     } else {
                         format!("{dir}/{hidden}")
                     };
-                    view.entries.retain(|p, v| {
-                        !((p == &target || is_under(p, &target)) && v.layer < layer)
-                    });
+                    if view.entries.get(&target).is_some_and(|v| v.layer < layer) {
+                        view.entries.remove(&target);
+                    }
+                    remove_under(&mut view.entries, &target, |v| v.layer < layer);
                 }
             }
             for e in entries {
@@ -173,8 +190,7 @@ impl SquashedView {
                 }
                 // A non-directory replacing a directory removes what was below it.
                 if e.kind != FileKind::Dir {
-                    let p = e.path.clone();
-                    view.entries.retain(|q, _| !is_under(q, &p));
+                    remove_under(&mut view.entries, &e.path, |_| true);
                 }
                 view.entries
                     .insert(e.path.clone(), ViewEntry { entry: e, layer });

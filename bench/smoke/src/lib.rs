@@ -1,0 +1,150 @@
+//! The catalog path on a local OCI image layout, without S3 or a registry: each layer is
+//! streamed through [`customs_image::layer::index_layer`] exactly as the analyze function
+//! does, its staged files kept in a local temporary tar, then the squashed view is
+//! catalogued by [`customs_catalog::catalog`]. Used by the smoke benchmark
+//! (`tests/smoke.rs`), which times it against [`reference_workload`].
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use customs_image::layer::{LayerIndex, Limits, index_layer};
+use customs_model::fs::{FileKind, FileSource, SquashedView};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Where a staged file's bytes are: layer, offset in that layer's staged tar, length.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    layer: usize,
+    offset: u64,
+    len: u64,
+}
+
+/// An indexed local image, as a [`FileSource`].
+pub struct LocalImage {
+    pub layers: Vec<LayerIndex>,
+    /// Time spent in [`SquashedView::squash`] (part of [`LocalImage::index`]).
+    pub squash_time: Duration,
+    view: SquashedView,
+    staged: Vec<tempfile::NamedTempFile>,
+    spans: HashMap<(usize, String), Span>,
+}
+
+fn json(path: &Path) -> Result<Value, String> {
+    let raw = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_slice(&raw).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn blob(layout: &Path, digest: &str) -> std::path::PathBuf {
+    layout.join("blobs").join(digest.replacen(':', "/", 1))
+}
+
+impl LocalImage {
+    /// Indexes every layer of the first manifest of an OCI image layout directory.
+    pub fn index(layout: &Path) -> Result<Self, String> {
+        let index = json(&layout.join("index.json"))?;
+        let manifest_digest = index["manifests"][0]["digest"]
+            .as_str()
+            .ok_or("index.json names no manifest")?;
+        let manifest = json(&blob(layout, manifest_digest))?;
+        let config_digest = manifest["config"]["digest"]
+            .as_str()
+            .ok_or("manifest has no config")?;
+        let config = json(&blob(layout, config_digest))?;
+        let diff_ids = config["rootfs"]["diff_ids"]
+            .as_array()
+            .ok_or("config has no rootfs.diff_ids")?;
+        let descriptors = manifest["layers"]
+            .as_array()
+            .ok_or("manifest has no layers")?;
+        let limits = Limits::default();
+        let mut layers = Vec::new();
+        let mut staged = Vec::new();
+        let mut spans = HashMap::new();
+        for (i, (l, diff_id)) in descriptors.iter().zip(diff_ids).enumerate() {
+            let digest = l["digest"].as_str().ok_or("layer without digest")?;
+            let media_type = l["mediaType"].as_str().ok_or("layer without mediaType")?;
+            let diff_id = diff_id.as_str().ok_or("diff_id is not a string")?;
+            let raw =
+                File::open(blob(layout, digest)).map_err(|e| format!("layer {digest}: {e}"))?;
+            let tmp = tempfile::NamedTempFile::new().map_err(|e| format!("temporary file: {e}"))?;
+            let mut builder = tar::Builder::new(tmp.reopen().map_err(|e| e.to_string())?);
+            let li = index_layer(raw, media_type, digest, diff_id, &limits, &mut builder)
+                .map_err(|e| e.to_string())?;
+            builder.into_inner().map_err(|e| e.to_string())?;
+            let mut archive = tar::Archive::new(File::open(tmp.path()).map_err(|e| e.to_string())?);
+            for e in archive.entries().map_err(|e| e.to_string())? {
+                let e = e.map_err(|e| e.to_string())?;
+                let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+                spans.insert(
+                    (i, p),
+                    Span {
+                        layer: i,
+                        offset: e.raw_file_position(),
+                        len: e.size(),
+                    },
+                );
+            }
+            layers.push(li);
+            staged.push(tmp);
+        }
+        let (view, squash_time) =
+            timed(|| SquashedView::squash(layers.iter().map(|l| l.entries.as_slice())));
+        Ok(Self {
+            layers,
+            squash_time,
+            view,
+            staged,
+            spans,
+        })
+    }
+
+    /// Bytes of the layers, uncompressed.
+    pub fn uncompressed_bytes(&self) -> u64 {
+        self.layers.iter().map(|l| l.uncompressed_size).sum()
+    }
+}
+
+impl FileSource for LocalImage {
+    fn view(&self) -> &SquashedView {
+        &self.view
+    }
+
+    fn open(&self, path: &str) -> Option<Box<dyn Read + '_>> {
+        let mut e = self.view.resolve(path)?;
+        if e.entry.kind == FileKind::Hardlink {
+            e = self.view.entries.get(e.entry.link.as_deref()?)?;
+        }
+        if e.entry.kind != FileKind::File || !e.entry.staged {
+            return None;
+        }
+        let span = self.spans.get(&(e.layer, e.entry.path.clone()))?;
+        let mut f = File::open(self.staged.get(span.layer)?.path()).ok()?;
+        f.seek(SeekFrom::Start(span.offset)).ok()?;
+        Some(Box::new(f.take(span.len)))
+    }
+}
+
+/// The fixed reference workload: SHA-256 over `mib` MiB of deterministic bytes, built
+/// with the same profile as the code under test, so the ratio cancels the machine's
+/// speed and the build profile.
+pub fn reference_workload(mib: usize) -> Duration {
+    let chunk: Vec<u8> = (0..1usize << 20).map(|i| (i * 31 % 251) as u8).collect();
+    let t = Instant::now();
+    let mut h = Sha256::new();
+    for _ in 0..mib {
+        h.update(&chunk);
+    }
+    std::hint::black_box(h.finalize());
+    t.elapsed()
+}
+
+/// Times `f`.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let t = Instant::now();
+    let out = f();
+    (out, t.elapsed())
+}
