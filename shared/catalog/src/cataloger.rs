@@ -17,6 +17,7 @@ mod java;
 mod npm;
 mod php;
 mod python;
+mod rpm;
 mod rust;
 
 /// What every cataloger may know about the image besides its files.
@@ -60,6 +61,7 @@ pub fn catalogers() -> Vec<&'static dyn Cataloger> {
     vec![
         &dpkg::DpkgCataloger,
         &apk::ApkCataloger,
+        &rpm::RpmCataloger,
         &python::PythonCataloger,
         &npm::NpmCataloger,
         &java::JavaCataloger,

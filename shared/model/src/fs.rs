@@ -328,6 +328,7 @@ pub fn wanted_for_analysis(path: &str, mode: u32, size: u64) -> bool {
         "var/lib/rpm/Packages.db",
         "usr/lib/sysimage/rpm/rpmdb.sqlite",
         "usr/lib/sysimage/rpm/Packages.db",
+        "usr/lib/sysimage/rpm/Packages",
     ];
     const NAMES: &[&str] = &[
         "METADATA",
