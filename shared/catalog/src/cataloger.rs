@@ -68,6 +68,7 @@ pub fn catalogers() -> Vec<&'static dyn Cataloger> {
         &go::GoCataloger,
         &gem::GemCataloger,
         &rust::CargoLockCataloger,
+        &rust::AuditableCataloger,
         &dotnet::DepsJsonCataloger,
         &php::ComposerCataloger,
         &binary::BinaryCataloger,
