@@ -300,6 +300,25 @@ mod tests {
     }
 
     #[test]
+    fn catalogers_files_are_wanted_and_others_are_not() {
+        for p in [
+            "var/lib/rpm/rpmdb.sqlite",
+            "var/lib/rpm/Packages",
+            "usr/lib/sysimage/rpm/Packages.db",
+            "usr/lib/sysimage/rpm/Packages",
+            "srv/app/yarn.lock",
+            "srv/app/pnpm-lock.yaml",
+            "app/node_modules/ms/package.json",
+        ] {
+            assert!(wanted_for_analysis(p, 0o644, 100), "{p}");
+        }
+        assert!(wanted_for_analysis("usr/local/bin/rust-app", 0o755, 4096), "executables (go, cargo auditable)");
+        for p in ["usr/share/doc/x/README", "var/lib/rpm/Basenames", "usr/lib/sysimage/rpm/rpmdb.sqlite-shm"] {
+            assert!(!wanted_for_analysis(p, 0o644, 100), "{p}");
+        }
+    }
+
+    #[test]
     fn a_file_replacing_a_directory_hides_its_contents() {
         let l0 = vec![f("x/y", FileKind::File), f("x", FileKind::Dir)];
         let l1 = vec![f("x", FileKind::File)];
