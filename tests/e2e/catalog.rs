@@ -159,7 +159,7 @@ async fn sboms_validate_against_the_official_schemas() -> Result<()> {
     Ok(())
 }
 
-/// customs against syft on the repo's test images (issue 4's accuracy bar): syft from PyPI
+/// customs against syft on the repo's test images and the formats image (issue 4's accuracy bar): syft from PyPI
 /// (`tests/accuracy/syft.sh`) scans the same registry images, `tests/accuracy/compare.py`
 /// prints found-by-both / only-syft / only-customs per ecosystem and fails when syft finds
 /// a dpkg/apk/rpm/python/npm/gem/java/go package customs does not (unless explained there).
@@ -176,15 +176,18 @@ async fn accuracy_against_syft() -> Result<()> {
     anyhow::ensure!(install.status.success(), "syft.sh install: {}", String::from_utf8_lossy(&install.stderr));
 
     let stack = Stack::start().await?;
-    let images = ["debian-app", "tiny"];
-    for image in images {
-        add(&stack, json!({ "tag": format!("{}/customs/{image}:latest", registry()) })).await?;
+    let images = [
+        ("debian-app", format!("{}/customs/debian-app:latest", registry())),
+        ("tiny", format!("{}/customs/tiny:latest", registry())),
+        ("formats", push_formats_image().await?),
+    ];
+    for (_, tag) in &images {
+        add(&stack, json!({ "tag": tag })).await?;
     }
     stack.drain().await?;
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     let mut failures = Vec::new();
-    for image in images {
-        let tag = format!("{}/customs/{image}:latest", registry());
+    for (image, tag) in &images {
         let digest = by_tag(&stack, &tag).await?["imageDigest"].as_str().context("digest")?.to_owned();
         let cdx: Value = stack.request(Method::GET, &format!("/v1/images/{digest}/sbom/cyclonedx-json")).send().await?.error_for_status()?.json().await?;
         let customs_json = out.join(format!("accuracy-{image}-customs.cdx.json"));
@@ -206,12 +209,10 @@ async fn accuracy_against_syft() -> Result<()> {
     Ok(())
 }
 
-/// An image of the formats the Debian test images do not have: a Rocky Linux 9 rpm database
-/// (sqlite), yarn and pnpm lock files and a `cargo auditable` binary, built from the
-/// catalog's fixtures and pushed to the test registry, through staging (which must keep
-/// those files), the catalogers, the database, the content API and both SBOMs.
-#[tokio::test]
-async fn rpm_lock_files_and_auditable_binaries_through_the_pipeline() -> Result<()> {
+/// Pushes an image of the formats the Debian test images do not have (a Rocky Linux 9 rpm
+/// database, yarn and pnpm lock files, a `cargo auditable` binary), built from the
+/// catalog's fixtures, to the test registry under a fresh name; returns its tag.
+async fn push_formats_image() -> Result<String> {
     use sha2::Digest as _;
     use std::io::Write as _;
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/catalog/testdata");
@@ -241,8 +242,15 @@ async fn rpm_lock_files_and_auditable_binaries_through_the_pipeline() -> Result<
     let repo = format!("customs/catalog-formats-{}", uuid_like().to_lowercase());
     customs_tests::push_image(&repo, "latest", &[layer], None).await?;
 
+    Ok(format!("{}/{repo}:latest", registry()))
+}
+
+/// The formats image ([`push_formats_image`]) through staging (which must keep those
+/// files), the catalogers, the database, the content API and both SBOMs.
+#[tokio::test]
+async fn rpm_lock_files_and_auditable_binaries_through_the_pipeline() -> Result<()> {
+    let tag = push_formats_image().await?;
     let stack = Stack::start().await?;
-    let tag = format!("{}/{repo}:latest", registry());
     add(&stack, json!({ "tag": tag })).await?;
     stack.drain().await?;
     let img = by_tag(&stack, &tag).await?;
