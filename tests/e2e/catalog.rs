@@ -188,7 +188,7 @@ async fn accuracy_against_syft() -> Result<()> {
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     let mut failures = Vec::new();
     for (image, tag) in &images {
-        let digest = by_tag(&stack, &tag).await?["imageDigest"].as_str().context("digest")?.to_owned();
+        let digest = by_tag(&stack, tag).await?["imageDigest"].as_str().context("digest")?.to_owned();
         let cdx: Value = stack.request(Method::GET, &format!("/v1/images/{digest}/sbom/cyclonedx-json")).send().await?.error_for_status()?.json().await?;
         let customs_json = out.join(format!("accuracy-{image}-customs.cdx.json"));
         let syft_json = out.join(format!("accuracy-{image}-syft.json"));

@@ -315,10 +315,7 @@ mod tests {
             );
             let is = find(&found.packages, "@sindresorhus/is", "4.6.0");
             assert_eq!(is.purl, "pkg:npm/%40sindresorhus/is@4.6.0");
-            assert!(
-                is.locations[0].path.starts_with(&format!("/app/")),
-                "{case}"
-            );
+            assert!(is.locations[0].path.starts_with("/app/"), "{case}");
         }
         let v5 = run(&NpmCataloger, &["npm/pnpm-v5"]);
         assert_eq!(find(&v5.packages, "ms", "2.1.3").metadata["dev"], "true");

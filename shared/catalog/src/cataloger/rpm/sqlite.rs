@@ -90,10 +90,9 @@ impl<'a> Db<'a> {
                 Value::Int(page),
                 ..,
             ] = rec.as_slice()
+                && n.eq_ignore_ascii_case(name.as_bytes())
             {
-                if n.eq_ignore_ascii_case(name.as_bytes()) {
-                    root = u64::try_from(*page).ok();
-                }
+                root = u64::try_from(*page).ok();
             }
         })?;
         root.ok_or_else(|| format!("no table {name:?}"))
