@@ -17,6 +17,7 @@ mod java;
 mod npm;
 mod php;
 mod python;
+mod rpm;
 mod rust;
 
 /// What every cataloger may know about the image besides its files.
@@ -60,12 +61,14 @@ pub fn catalogers() -> Vec<&'static dyn Cataloger> {
     vec![
         &dpkg::DpkgCataloger,
         &apk::ApkCataloger,
+        &rpm::RpmCataloger,
         &python::PythonCataloger,
         &npm::NpmCataloger,
         &java::JavaCataloger,
         &go::GoCataloger,
         &gem::GemCataloger,
         &rust::CargoLockCataloger,
+        &rust::AuditableCataloger,
         &dotnet::DepsJsonCataloger,
         &php::ComposerCataloger,
         &binary::BinaryCataloger,

@@ -132,7 +132,8 @@ fn redhat_release(text: &str) -> Option<Distro> {
 
 /// Builds a distro with its feed namespace: major version for distributions that
 /// publish advisories per major release, `major.minor` for Alpine, as written otherwise
-/// (Ubuntu `22.04`). CentOS shares RHEL's advisories.
+/// (Ubuntu `22.04`). CentOS, Rocky Linux and AlmaLinux rebuild RHEL's sources and share
+/// its advisories (Anchore Engine's default distro mappings), so their namespace is `rhel`.
 fn make(id: &str, version: &str, id_like: Vec<String>, pretty_name: Option<String>) -> Distro {
     let major = version.split('.').next().unwrap_or(version);
     let ns_version = match id {
@@ -142,7 +143,10 @@ fn make(id: &str, version: &str, id_like: Vec<String>, pretty_name: Option<Strin
         "alpine" => version.split('.').take(2).collect::<Vec<_>>().join("."),
         _ => version.to_owned(),
     };
-    let ns_id = if id == "centos" { "rhel" } else { id };
+    let ns_id = match id {
+        "centos" | "rocky" | "almalinux" => "rhel",
+        _ => id,
+    };
     let namespace = if ns_version.is_empty() {
         if id == "alpine" || id == "wolfi" {
             format!("{ns_id}:edge")
@@ -213,6 +217,14 @@ mod tests {
         )]))
         .expect("centos");
         assert_eq!((d.id.as_str(), d.namespace.as_str()), ("centos", "rhel:7"));
+        for (os, id) in [
+            (&b"ID=\"rocky\"\nVERSION_ID=\"9.3\"\n"[..], "rocky"),
+            (b"ID=\"almalinux\"\nVERSION_ID=\"8.9\"\n", "almalinux"),
+        ] {
+            let d = detect(&MemSource::files(&[("etc/os-release", os)])).expect(id);
+            assert_eq!(d.id, id);
+            assert_eq!(d.namespace, if id == "rocky" { "rhel:9" } else { "rhel:8" });
+        }
 
         let sid =
             b"PRETTY_NAME=\"Debian GNU/Linux trixie/sid\"\nNAME=\"Debian GNU/Linux\"\nID=debian\n";

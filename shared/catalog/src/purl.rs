@@ -7,7 +7,7 @@
 //! - `pypi`: name normalised per PEP 503 (lower case, runs of `-_.` become `-`);
 //! - `npm`: the scope (`@types`) is the namespace, percent-encoded (`%40types`);
 //! - `maven`: namespace = groupId; when the group is unknown the artifact id stands in;
-//! - `golang`: the module path, split at its last `/`; the stdlib is `golang/stdlib`; the
+//! - `golang`: the module path, split at its last `/`; the stdlib is `golang/stdlib@1.x.y` (no `go` prefix, as syft writes it); the
 //!   main module's `(devel)` version is left out;
 //! - `gem`, `cargo`, `nuget`: name only; `composer`: `vendor/name`;
 //! - binaries found by classifiers: `generic/<name>`.

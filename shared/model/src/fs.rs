@@ -214,6 +214,82 @@ impl SquashedView {
     }
 }
 
+/// Whether an analyser needs the content of this file, so staging keeps it: package
+/// databases, language manifests and lock files, archives and executables.
+pub fn wanted_for_analysis(path: &str, mode: u32, size: u64) -> bool {
+    const EXACT: &[&str] = &[
+        "etc/os-release",
+        "usr/lib/os-release",
+        "etc/lsb-release",
+        "etc/alpine-release",
+        "etc/debian_version",
+        "etc/redhat-release",
+        "etc/centos-release",
+        "etc/system-release",
+        "etc/passwd",
+        "var/lib/dpkg/status",
+        "lib/apk/db/installed",
+        "var/lib/rpm/rpmdb.sqlite",
+        "var/lib/rpm/Packages",
+        "var/lib/rpm/Packages.db",
+        "usr/lib/sysimage/rpm/rpmdb.sqlite",
+        "usr/lib/sysimage/rpm/Packages.db",
+        "usr/lib/sysimage/rpm/Packages",
+    ];
+    const NAMES: &[&str] = &[
+        "METADATA",
+        "RECORD",
+        "PKG-INFO",
+        "package.json",
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "Cargo.lock",
+        "composer.lock",
+        "installed.json",
+        "go.mod",
+        "Gemfile.lock",
+        "pom.properties",
+        "pom.xml",
+    ];
+    const SUFFIXES: &[&str] = &[
+        ".gemspec",
+        ".jar",
+        ".war",
+        ".ear",
+        ".jpi",
+        ".hpi",
+        ".deps.json",
+        ".egg-info",
+    ];
+    const MAX_EXECUTABLE: u64 = 256 << 20;
+    if EXACT.contains(&path) || path.starts_with("var/lib/dpkg/status.d/") {
+        return true;
+    }
+    // dpkg file ownership (info/<pkg>.list) and licences (usr/share/doc/<pkg>/copyright).
+    if (path.starts_with("var/lib/dpkg/info/") && path.ends_with(".list"))
+        || (path.starts_with("usr/share/doc/") && path.ends_with("/copyright") && path.matches('/').count() == 3)
+    {
+        return true;
+    }
+    let name = path.rsplit('/').next().unwrap_or(path);
+    NAMES.contains(&name)
+        || SUFFIXES.iter().any(|s| name.ends_with(s))
+        || (mode & 0o111 != 0 && (64..=MAX_EXECUTABLE).contains(&size))
+}
+
+/// Read access to an image's squashed filesystem: what catalogers see. Implemented by the
+/// staging adapter over staged layers, and by in-memory sources in tests.
+pub trait FileSource {
+    fn view(&self) -> &SquashedView;
+
+    /// The content of the regular file at `path` (symlinks resolved inside the root),
+    /// or `None` when there is no such file or its content was not staged
+    /// (see [`wanted_for_analysis`]).
+    fn open(&self, path: &str) -> Option<Box<dyn std::io::Read + '_>>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,85 +392,29 @@ mod tests {
     }
 
     #[test]
+    fn catalogers_files_are_wanted_and_others_are_not() {
+        for p in [
+            "var/lib/rpm/rpmdb.sqlite",
+            "var/lib/rpm/Packages",
+            "usr/lib/sysimage/rpm/Packages.db",
+            "usr/lib/sysimage/rpm/Packages",
+            "srv/app/yarn.lock",
+            "srv/app/pnpm-lock.yaml",
+            "app/node_modules/ms/package.json",
+        ] {
+            assert!(wanted_for_analysis(p, 0o644, 100), "{p}");
+        }
+        assert!(wanted_for_analysis("usr/local/bin/rust-app", 0o755, 4096), "executables (go, cargo auditable)");
+        for p in ["usr/share/doc/x/README", "var/lib/rpm/Basenames", "usr/lib/sysimage/rpm/rpmdb.sqlite-shm"] {
+            assert!(!wanted_for_analysis(p, 0o644, 100), "{p}");
+        }
+    }
+
+    #[test]
     fn a_file_replacing_a_directory_hides_its_contents() {
         let l0 = vec![f("x/y", FileKind::File), f("x", FileKind::Dir)];
         let l1 = vec![f("x", FileKind::File)];
         let v = SquashedView::squash([l0.as_slice(), l1.as_slice()]);
         assert_eq!(v.entries.keys().collect::<Vec<_>>(), ["x"]);
     }
-}
-
-/// Whether an analyser needs the content of this file, so staging keeps it: package
-/// databases, language manifests and lock files, archives and executables.
-pub fn wanted_for_analysis(path: &str, mode: u32, size: u64) -> bool {
-    const EXACT: &[&str] = &[
-        "etc/os-release",
-        "usr/lib/os-release",
-        "etc/lsb-release",
-        "etc/alpine-release",
-        "etc/debian_version",
-        "etc/redhat-release",
-        "etc/centos-release",
-        "etc/system-release",
-        "etc/passwd",
-        "var/lib/dpkg/status",
-        "lib/apk/db/installed",
-        "var/lib/rpm/rpmdb.sqlite",
-        "var/lib/rpm/Packages",
-        "var/lib/rpm/Packages.db",
-        "usr/lib/sysimage/rpm/rpmdb.sqlite",
-        "usr/lib/sysimage/rpm/Packages.db",
-    ];
-    const NAMES: &[&str] = &[
-        "METADATA",
-        "RECORD",
-        "PKG-INFO",
-        "package.json",
-        "package-lock.json",
-        "npm-shrinkwrap.json",
-        "yarn.lock",
-        "pnpm-lock.yaml",
-        "Cargo.lock",
-        "composer.lock",
-        "installed.json",
-        "go.mod",
-        "Gemfile.lock",
-        "pom.properties",
-        "pom.xml",
-    ];
-    const SUFFIXES: &[&str] = &[
-        ".gemspec",
-        ".jar",
-        ".war",
-        ".ear",
-        ".jpi",
-        ".hpi",
-        ".deps.json",
-        ".egg-info",
-    ];
-    const MAX_EXECUTABLE: u64 = 256 << 20;
-    if EXACT.contains(&path) || path.starts_with("var/lib/dpkg/status.d/") {
-        return true;
-    }
-    // dpkg file ownership (info/<pkg>.list) and licences (usr/share/doc/<pkg>/copyright).
-    if (path.starts_with("var/lib/dpkg/info/") && path.ends_with(".list"))
-        || (path.starts_with("usr/share/doc/") && path.ends_with("/copyright") && path.matches('/').count() == 3)
-    {
-        return true;
-    }
-    let name = path.rsplit('/').next().unwrap_or(path);
-    NAMES.contains(&name)
-        || SUFFIXES.iter().any(|s| name.ends_with(s))
-        || (mode & 0o111 != 0 && size >= 64 && size <= MAX_EXECUTABLE)
-}
-
-/// Read access to an image's squashed filesystem: what catalogers see. Implemented by the
-/// staging adapter over staged layers, and by in-memory sources in tests.
-pub trait FileSource {
-    fn view(&self) -> &SquashedView;
-
-    /// The content of the regular file at `path` (symlinks resolved inside the root),
-    /// or `None` when there is no such file or its content was not staged
-    /// (see [`wanted_for_analysis`]).
-    fn open(&self, path: &str) -> Option<Box<dyn std::io::Read + '_>>;
 }

@@ -132,6 +132,11 @@ pub struct Package {
     /// Absolute paths of the files the package owns, where its database records them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
+    /// Digests of those files as the package database records them (`sha256:<hex>`,
+    /// `md5:<hex>`), in the order of `files`, `""` for entries without content
+    /// (directories, links); empty when the database records none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_digests: Vec<String>,
     /// Ecosystem details policy gates and the API show (architecture, size, group id,
     /// Go version, …), keys in snake_case.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -159,6 +164,7 @@ impl Package {
             source_version: None,
             origin: None,
             files: Vec::new(),
+            file_digests: Vec::new(),
             metadata: BTreeMap::new(),
         }
     }

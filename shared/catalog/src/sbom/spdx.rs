@@ -156,7 +156,7 @@ pub fn spdx_json(catalog: &Catalog, image: &ImageMetadata) -> Result<serde_json:
             copyright_text: "NOASSERTION",
             source_info: Some(format!("distribution {}", d.namespace)),
             external_refs: Vec::new(),
-            primary_package_purpose: "OPERATING-SYSTEM",
+            primary_package_purpose: "OPERATING_SYSTEM",
         });
     }
     for (i, p) in catalog.packages.iter().enumerate() {

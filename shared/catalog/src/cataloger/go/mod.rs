@@ -233,7 +233,8 @@ impl BuildInfo {
                 PackageType::Go,
                 "stdlib",
                 &go,
-                purl::purl("golang", "", "stdlib", &go, &[]),
+                // syft's and OSV's purl: the version without the `go` prefix.
+                purl::purl("golang", "", "stdlib", &go[2..], &[]),
                 loc.clone(),
             );
             p.cpes = vec![cpe::cpe("golang", "go", &go[2..], "")];
@@ -280,7 +281,7 @@ mod tests {
             "pkg:golang/github.com/google/uuid@v1.3.0"
         );
         let std = find(&found.packages, "stdlib", "go1.19.8");
-        assert_eq!(std.purl, "pkg:golang/stdlib@go1.19.8");
+        assert_eq!(std.purl, "pkg:golang/stdlib@1.19.8");
         assert_eq!(std.cpes[0], "cpe:2.3:a:golang:go:1.19.8:*:*:*:*:*:*:*");
     }
 

@@ -1,7 +1,12 @@
 //! JavaScript packages: every installed `package.json` with a name and version (packages
 //! under `node_modules/` and the projects that hold them), and `package-lock.json` /
 //! `npm-shrinkwrap.json` (lockfile versions 1–3) for entries that are not installed in
-//! the image, so a package is reported once, from the best evidence.
+//! the image, so a package is reported once, from the best evidence. `yarn.lock` (yarn 1
+//! and berry) and `pnpm-lock.yaml` (lockfile 5–9) entries count as installed when a
+//! package of the same name and version was found under the lock file's `node_modules/`.
+
+mod pnpm;
+mod yarn;
 
 use customs_model::fs::FileSource;
 use customs_model::package::{Location, Package, PackageType};
@@ -33,6 +38,9 @@ impl Cataloger for NpmCataloger {
                 )
             })
             .collect();
+        let other_locks: Vec<_> = files(source)
+            .filter(|e| matches!(file_name(&e.entry.path), "yarn.lock" | "pnpm-lock.yaml"))
+            .collect();
         for e in targets {
             let path = e.entry.path.as_str();
             let json: Value = match read_bytes(source, path, MAX_TEXT)
@@ -52,7 +60,65 @@ impl Cataloger for NpmCataloger {
                 lock(&json, parent(path), location(e), source, &mut found);
             }
         }
+        for e in other_locks {
+            let path = e.entry.path.as_str();
+            let entries = read_bytes(source, path, MAX_TEXT)
+                .map_err(|err| err.to_string())
+                .and_then(|b| {
+                    if file_name(path) == "yarn.lock" {
+                        Ok(yarn::parse(&String::from_utf8_lossy(&b)))
+                    } else {
+                        pnpm::parse(&b)
+                    }
+                });
+            match entries {
+                Ok(entries) => {
+                    let nm = match parent(path) {
+                        "" => "/node_modules/".to_owned(),
+                        dir => format!("/{dir}/node_modules/"),
+                    };
+                    let fresh: Vec<Package> = entries
+                        .into_iter()
+                        .filter(|l| {
+                            !found.packages.iter().any(|p| {
+                                p.name == l.name
+                                    && p.version == l.version
+                                    && p.locations.iter().any(|loc| loc.path.starts_with(&nm))
+                            })
+                        })
+                        .map(|l| l.into_package(location(e)))
+                        .collect();
+                    found.packages.extend(fresh);
+                }
+                Err(err) => found.unknown(path, e.layer, err),
+            }
+        }
         found
+    }
+}
+
+/// One package of a `yarn.lock` or `pnpm-lock.yaml`.
+#[derive(Debug, Default, PartialEq)]
+struct LockEntry {
+    name: String,
+    version: String,
+    resolved: String,
+    integrity: String,
+    dev: bool,
+}
+
+impl LockEntry {
+    fn into_package(self, loc: Location) -> Package {
+        let mut p = npm_package(&self.name, &self.version, loc);
+        for (k, v) in [("resolved", self.resolved), ("integrity", self.integrity)] {
+            if !v.is_empty() {
+                p.metadata.insert(k.into(), v);
+            }
+        }
+        if self.dev {
+            p.metadata.insert("dev".into(), "true".into());
+        }
+        p
     }
 }
 
@@ -169,7 +235,7 @@ fn lock(v: &Value, dir: &str, loc: Location, source: &dyn FileSource, found: &mu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{find, run};
+    use crate::testutil::{MemSource, find, run};
 
     #[test]
     fn installed_express_app_is_reported_once_per_package() {
@@ -221,6 +287,76 @@ mod tests {
             find(&found.packages, "@babel/code-frame", "7.0.0").metadata["dev"],
             "true"
         );
+    }
+
+    #[test]
+    fn yarn_and_pnpm_lock_files_of_every_format() {
+        // Real lock files of one project (debug 4.3.4, @sindresorhus/is 4.6.0, dev ms ^2),
+        // written by yarn 1.22.22, yarn 4, pnpm 7 (lockfile 5.4), 8 (6.0) and 9 (9.0).
+        for case in ["yarn-v1", "yarn-berry", "pnpm-v5", "pnpm-v6", "pnpm-v9"] {
+            let found = run(&NpmCataloger, &[&format!("npm/{case}")]);
+            assert!(found.unknowns.is_empty(), "{case}: {:?}", found.unknowns);
+            let mut got: Vec<_> = found
+                .packages
+                .iter()
+                .filter(|p| p.name != "lock-demo")
+                .map(|p| format!("{}@{}", p.name, p.version))
+                .collect();
+            got.sort();
+            assert_eq!(
+                got,
+                [
+                    "@sindresorhus/is@4.6.0",
+                    "debug@4.3.4",
+                    "ms@2.1.2",
+                    "ms@2.1.3"
+                ],
+                "{case}"
+            );
+            let is = find(&found.packages, "@sindresorhus/is", "4.6.0");
+            assert_eq!(is.purl, "pkg:npm/%40sindresorhus/is@4.6.0");
+            assert!(is.locations[0].path.starts_with("/app/"), "{case}");
+        }
+        let v5 = run(&NpmCataloger, &["npm/pnpm-v5"]);
+        assert_eq!(find(&v5.packages, "ms", "2.1.3").metadata["dev"], "true");
+        let v1 = run(&NpmCataloger, &["npm/yarn-v1"]);
+        assert!(
+            find(&v1.packages, "debug", "4.3.4").metadata["resolved"]
+                .starts_with("https://registry.yarnpkg.com/debug/")
+        );
+    }
+
+    #[test]
+    fn lock_entries_installed_under_node_modules_are_not_repeated() {
+        let src = MemSource::files(&[
+            (
+                "app/yarn.lock",
+                b"ms@^2.0.0:\n  version \"2.1.3\"\n\nleft-pad@1.0.0:\n  version \"1.0.0\"\n",
+            ),
+            (
+                "app/node_modules/ms/package.json",
+                br#"{"name":"ms","version":"2.1.3"}"#,
+            ),
+            (
+                "app/pnpm-lock.yaml",
+                b"lockfileVersion: '9.0'\npackages:\n  [broken\n",
+            ),
+        ]);
+        let found = NpmCataloger.catalog(&src, &Context::default());
+        let got: Vec<_> = found
+            .packages
+            .iter()
+            .map(|p| (p.name.as_str(), p.locations[0].path.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("ms", "/app/node_modules/ms/package.json"),
+                ("left-pad", "/app/yarn.lock")
+            ]
+        );
+        assert_eq!(found.unknowns.len(), 1, "broken pnpm lock");
+        assert_eq!(found.unknowns[0].path, "/app/pnpm-lock.yaml");
     }
 
     #[test]

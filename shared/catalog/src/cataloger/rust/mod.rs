@@ -2,7 +2,11 @@
 //! `name`, `version`, `source` and `checksum`. Workspace members (no `source`) are the
 //! project's own crates and are reported too, marked `source = local`.
 //!
-//! Not covered yet: `cargo auditable` dependency lists embedded in binaries.
+//! `cargo auditable` dependency lists embedded in executables: [`auditable`].
+
+mod auditable;
+
+pub(crate) use auditable::AuditableCataloger;
 
 use customs_model::fs::FileSource;
 use customs_model::package::{Package, PackageType};
