@@ -34,7 +34,7 @@ fn licenses(p: &Package) -> (Value, Value) {
 }
 
 fn location(p: &Package) -> String {
-    p.locations.first().map_or_else(|| "/".to_owned(), |l| format!("/{}", l.path))
+    p.locations.first().map_or_else(|| "/".to_owned(), |l| format!("/{}", l.path.trim_start_matches('/')))
 }
 
 fn render(p: &Package) -> Value {
