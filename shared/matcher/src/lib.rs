@@ -207,6 +207,16 @@ fn finding(p: &Package, path: &str, vuln: &str, hits: &[Hit<'_>]) -> Finding {
     f
 }
 
+/// The rows filed under one key, by namespace then package.
+type ByKey<'a> = HashMap<&'a str, HashMap<&'a str, Vec<&'a Advisory>>>;
+
+fn lookup<'m, 'a>(by_key: &'m ByKey<'a>, k: &Key) -> &'m [&'a Advisory] {
+    match by_key.get(k.0.as_str()).and_then(|m| m.get(k.1.as_str())) {
+        Some(v) => v,
+        None => &[],
+    }
+}
+
 /// Matches every package against the advisories fetched for its keys ([`keys_for`]),
 /// de-duplicated across sources: one finding per (CVE or id, package, version, path),
 /// named by its CVE, carrying every source's id. A vulnerability the package's own
@@ -217,19 +227,15 @@ pub fn match_packages(
     distro: Option<&Distro>,
     advisories: &[Advisory],
 ) -> Vec<Finding> {
-    let mut by_key: HashMap<(&str, &str), Vec<&Advisory>> = HashMap::new();
+    let mut by_key: ByKey<'_> = HashMap::new();
     for a in advisories {
         by_key
-            .entry((a.namespace.as_str(), a.package.as_str()))
+            .entry(a.namespace.as_str())
+            .or_default()
+            .entry(a.package.as_str())
             .or_default()
             .push(a);
     }
-    let rows = |k: &Key| -> Vec<&Advisory> {
-        by_key
-            .get(&(k.0.as_str(), k.1.as_str()))
-            .cloned()
-            .unwrap_or_default()
-    };
     let mut out: BTreeMap<(String, String, String, String), Finding> = BTreeMap::new();
     for p in packages {
         let path = p
@@ -243,7 +249,7 @@ pub fn match_packages(
         let mut hits: Vec<Hit<'_>> = Vec::new();
         let mut not_affected: BTreeSet<&str> = BTreeSet::new();
         if let Some(m) = own {
-            for a in own_keys.iter().flat_map(|k| rows(k)) {
+            for a in own_keys.iter().flat_map(|k| lookup(&by_key, k)) {
                 if a.state == "not_affected" {
                     not_affected.insert(canonical(a));
                 } else if let Some(verdict) = m.matches(p, a) {
@@ -255,7 +261,8 @@ pub fn match_packages(
                 }
             }
         }
-        for a in cpe().keys(p, distro).iter().flat_map(|k| rows(k)) {
+        let cpe_keys = cpe().keys(p, distro);
+        for a in cpe_keys.iter().flat_map(|k| lookup(&by_key, k)) {
             if let Some(verdict) = cpe().matches(p, a) {
                 hits.push(Hit {
                     advisory: a,

@@ -113,7 +113,7 @@ fn language_packages_match_osv_ranges_and_aliases_merge() {
     let mut nvd = adv("nvd", "CVE-2020-28493", "pypi", "jinja2", "pep440");
     nvd.ranges = json!([{"kind": "ecosystem", "events": [{"introduced": "0"}, {"last_affected": "2.11.2"}]}]);
     nvd.vuln_severity = Some("MEDIUM".into());
-    let found = match_packages(&[p.clone()], None, &[ghsa.clone(), nvd]);
+    let found = match_packages(std::slice::from_ref(&p), None, &[ghsa.clone(), nvd]);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].vuln, "CVE-2020-28493");
     assert_eq!(found[0].aliases, ["GHSA-g3rq-g295-4j3m", "CVE-2020-28493"]);

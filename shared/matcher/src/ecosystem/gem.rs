@@ -1,4 +1,4 @@
-//!
+//! Ruby gems: namespace `rubygems`, RubyGems version order (`1.0.0.pre` before `1.0.0`).
 
 use customs_model::package::{Distro, Package, PackageType};
 use customs_version::Format;

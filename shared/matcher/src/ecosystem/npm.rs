@@ -1,4 +1,4 @@
-//!
+//! npm packages: namespace `npm`, the package name as published (scoped names included), node-semver order.
 
 use customs_model::package::{Distro, Package, PackageType};
 use customs_version::Format;

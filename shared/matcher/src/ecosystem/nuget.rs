@@ -1,4 +1,4 @@
-//!
+//! NuGet packages: namespace `nuget`, NuGet version order (four parts, case-insensitive labels).
 
 use customs_model::package::{Distro, Package, PackageType};
 use customs_version::Format;

@@ -1,4 +1,4 @@
-//!
+//! Rust crates: namespace `crates.io` (RustSec and GHSA), semver order.
 
 use customs_model::package::{Distro, Package, PackageType};
 use customs_version::Format;
