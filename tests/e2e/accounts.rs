@@ -364,6 +364,7 @@ impl Ids {
             "format" => "cyclonedx-json".into(),
             "webhook_type" => "general".into(),
             "feed" => "osv".into(),
+            "group" => "pypi".into(),
             "id" if path.starts_with("/policies") => self.policy.clone(),
             "id" if path.starts_with("/subscriptions") => self.subscription.clone(),
             "id" if path.starts_with("/webhooks") => self.webhook.clone(),
