@@ -113,14 +113,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ImageCmd) -> Result<Outcome, Error> {
             content_type,
         } => {
             let digest = ctx.client.digest(&image).await?;
-            let path = format!(
-                "/images/{}/content{}",
-                segment(&digest),
-                content_type
-                    .as_deref()
-                    .map(|t| format!("/{}", segment(t)))
-                    .unwrap_or_default()
-            );
+            let path = image_path(&digest, "content", content_type.as_deref());
             let v = ctx.client.get(&path, &[]).await?;
             if ctx.style.json {
                 print_json(&v);
@@ -142,14 +135,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ImageCmd) -> Result<Outcome, Error> {
             metadata_type,
         } => {
             let digest = ctx.client.digest(&image).await?;
-            let path = format!(
-                "/images/{}/metadata{}",
-                segment(&digest),
-                metadata_type
-                    .as_deref()
-                    .map(|t| format!("/{}", segment(t)))
-                    .unwrap_or_default()
-            );
+            let path = image_path(&digest, "metadata", metadata_type.as_deref());
             let v = ctx.client.get(&path, &[]).await?;
             if ctx.style.json {
                 print_json(&v);
@@ -510,4 +496,10 @@ pub(crate) async fn sbom(
         None => outln!("{text}"),
     }
     Ok(Outcome::Ok)
+}
+
+/// `/images/{digest}/{what}[/{sub}]`, each segment encoded.
+fn image_path(digest: &str, what: &str, sub: Option<&str>) -> String {
+    let sub = sub.map(|t| format!("/{}", segment(t))).unwrap_or_default();
+    format!("/images/{}/{what}{sub}", segment(digest))
 }

@@ -1,42 +1,13 @@
 //! Vulnerabilities and policy verdicts: real feed records synced, an image matched and
 //! evaluated against Anchore's default bundle, then against a user's bundle.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use anyhow::{Context, Result, ensure};
-use customs_tests::{registry, Stack};
+use customs_tests::{registry, sync_fixture_feeds, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::images::{add, by_tag};
 use crate::notify::{Receiver, SECRET, add_webhook, sns_received, sns_sink};
-
-/// The repo's copies of real upstream records, read through `file://`.
-async fn sync_fixture_feeds(stack: &Stack) -> Result<()> {
-    let t = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/feeds/testdata");
-    let urls = BTreeMap::from([
-        ("osv".to_owned(), vec![format!("file://{t}/osv/")]),
-        ("debian".to_owned(), vec![format!("file://{t}/debian/vunnel-debian.json")]),
-        ("kev".to_owned(), vec![format!("file://{t}/kev/known_exploited_vulnerabilities.json")]),
-        ("epss".to_owned(), vec![format!("file://{t}/epss/example-1.csv")]),
-    ]);
-    let deps = customs_feed_sync::Deps {
-        store: stack.app.store.clone(),
-        queues: None,
-        sources: customs_feed_sync::Sources {
-            urls,
-            nvd_api_key: None,
-            nvd_page_size: 2000,
-            nvd_delay: Duration::ZERO,
-            backoff: Duration::from_millis(10),
-            redhat_max_files: 10,
-            timeout: Duration::from_secs(30),
-        },
-    };
-    customs_feed_sync::sync_all(&deps, "test", false).await?;
-    Ok(())
-}
 
 async fn get(stack: &Stack, path: &str) -> Result<Value> {
     Ok(stack.request(Method::GET, path).send().await?.error_for_status()?.json().await?)
