@@ -4,14 +4,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use customs_contracts::AnalyzeImage;
-use customs_model::{ImageRef, ImageStatus};
+use customs_model::{AnalysisStatus, ImageRef, ImageStatus};
 use customs_store::ImageFilter;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::auth::Caller;
-use crate::params::{Params, flag, paginate};
+use crate::params::{Params, flag, window};
 use crate::routes::{Api, Kind, Operation, q};
 use crate::schemas::IMAGE_ADD;
 use crate::{ApiError, AppState, render};
@@ -256,20 +256,22 @@ async fn list(
         })?),
     };
     let digest = q.get("digest").filter(|d| !d.is_empty()).cloned();
+    let analysis_status = match q.get("analysis_status").map(String::as_str) {
+        None | Some("") => None,
+        Some(s) => Some(s.parse::<AnalysisStatus>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "analysis_status={s:?}: expected not_analyzed, analyzing, analyzed or analysis_failed"
+            ))
+        })?),
+    };
     let filter = ImageFilter {
         tag,
         digest,
         image_status,
+        analysis_status,
+        window: window(&q)?,
     };
-    let mut images = deps.store.list_images(&caller.account, &filter).await?;
-    if let Some(s) = q.get("analysis_status").filter(|s| !s.is_empty()) {
-        images.retain(|i| i.analysis_status.as_str() == s);
-    }
-    if filter.tag.is_none() {
-        // Newest first, ties broken by id, so pages are stable.
-        images.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
-    }
-    let images = paginate(&q, images)?;
+    let images = deps.store.list_images(&caller.account, &filter).await?;
     if filter.tag.is_some() {
         let mut out = Vec::with_capacity(images.len());
         for img in &images {
@@ -318,7 +320,7 @@ async fn delete_one(
     let force = flag(&q, "force", false)?;
     let (status, detail) = match deps.store.delete_image(&caller.account, &digest, force).await? {
         None => ("not_found", Some(format!("image {digest} not found"))),
-        Some(customs_model::AnalysisStatus::Analyzing) if !force => (
+        Some(AnalysisStatus::Analyzing) if !force => (
             "delete_failed",
             Some("cannot delete an image that is being analyzed; wait for the analysis or use force=true".to_owned()),
         ),

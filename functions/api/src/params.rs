@@ -38,11 +38,21 @@ pub(crate) const MAX_LIMIT: usize = 10_000;
 /// The `page` (from 1) of `limit` items of an already stably ordered list; without
 /// `limit`, the whole list (as anchore-cli expects).
 pub(crate) fn paginate<T>(q: &Params, items: Vec<T>) -> Result<Vec<T>, ApiError> {
+    Ok(match window(q)? {
+        None => items,
+        Some((limit, offset)) => items.into_iter().skip(offset).take(limit).collect(),
+    })
+}
+
+/// The `(limit, offset)` that `page` and `limit` ask for, for lists paged by the database;
+/// `None` is the whole list. Page 2 and beyond without a `limit` is an empty window.
+pub(crate) fn window(q: &Params) -> Result<Option<(usize, usize)>, ApiError> {
     let page = positive(q, "page", 1_000_000)?.unwrap_or(1);
-    let Some(limit) = positive(q, "limit", MAX_LIMIT)? else {
-        return Ok(if page == 1 { items } else { Vec::new() });
-    };
-    Ok(items.into_iter().skip((page - 1).saturating_mul(limit)).take(limit).collect())
+    Ok(match positive(q, "limit", MAX_LIMIT)? {
+        Some(limit) => Some((limit, (page - 1).saturating_mul(limit))),
+        None if page == 1 => None,
+        None => Some((0, 0)),
+    })
 }
 
 #[cfg(test)]

@@ -140,6 +140,10 @@ pub struct ImageFilter {
     pub digest: Option<String>,
     /// `None` means any status.
     pub image_status: Option<ImageStatus>,
+    /// `None` means any analysis status.
+    pub analysis_status: Option<AnalysisStatus>,
+    /// `(limit, offset)` of the ordered list; `None` is all of it.
+    pub window: Option<(usize, usize)>,
 }
 
 const COLUMNS: &str = "id, account, source_ref, platform, image_digest, parent_digest, manifest_media_type, config_digest, \
@@ -147,40 +151,46 @@ const COLUMNS: &str = "id, account, source_ref, platform, image_digest, parent_d
      analyzed_at, created_at, last_updated, record_version, findings, file_count, \
      distro, distro_version, distro_namespace, package_count";
 
+/// Decodes a row of `COLUMNS` by position (lists decode tens of thousands of rows; a
+/// lookup by name would scan the column list for every field).
 fn record(row: &Row) -> Result<ImageRecord, StoreError> {
-    let status: String = row.get("analysis_status");
-    let image_status: String = row.get("image_status");
+    let status: String = row.get(12);
+    let image_status: String = row.get(14);
     Ok(ImageRecord {
-        id: row.get("id"),
-        account: row.get("account"),
-        source_ref: row.get("source_ref"),
-        platform: row.get("platform"),
-        image_digest: row.get("image_digest"),
-        parent_digest: row.get("parent_digest"),
-        manifest_media_type: row.get("manifest_media_type"),
-        config_digest: row.get("config_digest"),
-        arch: row.get("arch"),
-        os: row.get("os"),
-        image_size: row.get("image_size"),
-        layer_count: row.get("layer_count"),
+        id: row.get(0),
+        account: row.get(1),
+        source_ref: row.get(2),
+        platform: row.get(3),
+        image_digest: row.get(4),
+        parent_digest: row.get(5),
+        manifest_media_type: row.get(6),
+        config_digest: row.get(7),
+        arch: row.get(8),
+        os: row.get(9),
+        image_size: row.get(10),
+        layer_count: row.get(11),
         analysis_status: AnalysisStatus::from_str(&status)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        analysis_error: row.get("analysis_error"),
+        analysis_error: row.get(13),
         image_status: ImageStatus::from_str(&image_status)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        annotations: row.get("annotations"),
-        analyzed_at: row.get("analyzed_at"),
-        created_at: row.get("created_at"),
-        last_updated: row.get("last_updated"),
-        record_version: row.get("record_version"),
-        findings: row.get("findings"),
-        file_count: row.get("file_count"),
-        distro: row.get("distro"),
-        distro_version: row.get("distro_version"),
-        distro_namespace: row.get("distro_namespace"),
-        package_count: row.get("package_count"),
+        annotations: row.get(15),
+        analyzed_at: row.get(16),
+        created_at: row.get(17),
+        last_updated: row.get(18),
+        record_version: row.get(19),
+        findings: row.get(20),
+        file_count: row.get(21),
+        distro: row.get(22),
+        distro_version: row.get(23),
+        distro_namespace: row.get(24),
+        package_count: row.get(25),
         tags: Vec::new(),
     })
+}
+
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Loads the records for `rows` with their tags, keeping the rows' order.
@@ -573,7 +583,8 @@ impl Store {
         by_id(&self.conn().await?, account, id).await
     }
 
-    /// Images of an account, newest first (by tag detection when filtering by tag).
+    /// Images of an account, newest first (by tag detection when filtering by tag), ties
+    /// broken by id so pages are stable; filtered and paged by the database.
     pub async fn list_images(
         &self,
         account: &str,
@@ -581,6 +592,11 @@ impl Store {
     ) -> Result<Vec<ImageRecord>, StoreError> {
         let conn = self.conn().await?;
         let status = f.image_status.map(ImageStatus::as_str);
+        let analysis = f.analysis_status.map(AnalysisStatus::as_str);
+        let (limit, offset) = match f.window {
+            Some((l, o)) => (Some(to_i64(l)), to_i64(o)),
+            None => (None, 0),
+        };
         let rows = match &f.tag {
             Some(r) => {
                 let tag = r.tag.clone().unwrap_or_default();
@@ -595,9 +611,20 @@ impl Store {
                          WHERE t.account = $1 AND t.registry = $2 AND t.repo = $3 AND t.tag = $4
                            AND ($5::text IS NULL OR i.image_status = $5)
                            AND ($6::text IS NULL OR i.image_digest = $6)
-                         ORDER BY t.tag_detected_at DESC"
+                           AND ($7::text IS NULL OR i.analysis_status = $7)
+                         ORDER BY t.tag_detected_at DESC, i.id LIMIT $8 OFFSET $9"
                     ),
-                    &[&account, &r.registry, &r.repo, &tag, &status, &f.digest],
+                    &[
+                        &account,
+                        &r.registry,
+                        &r.repo,
+                        &tag,
+                        &status,
+                        &f.digest,
+                        &analysis,
+                        &limit,
+                        &offset,
+                    ],
                 )
                 .await?
             }
@@ -607,9 +634,10 @@ impl Store {
                         "SELECT {COLUMNS} FROM images
                          WHERE account = $1 AND ($2::text IS NULL OR image_status = $2)
                            AND ($3::text IS NULL OR image_digest = $3)
-                         ORDER BY created_at DESC"
+                           AND ($4::text IS NULL OR analysis_status = $4)
+                         ORDER BY created_at DESC, id LIMIT $5 OFFSET $6"
                     ),
-                    &[&account, &status, &f.digest],
+                    &[&account, &status, &f.digest, &analysis, &limit, &offset],
                 )
                 .await?
             }
