@@ -151,9 +151,14 @@ impl SbomFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCmd {
-    /// Add an image by tag (registry/repo:tag) or digest reference (registry/repo@sha256:…).
+    /// Add an image by tag (registry/repo:tag) or digest reference (registry/repo@sha256:…),
+    /// or upload a locally built one: docker-archive:PATH (`docker save`) or
+    /// oci-archive:PATH (a tar of an OCI layout).
     Add {
         reference: String,
+        /// With an archive: the registry/repo:tag to list the image under (needed for --wait).
+        #[arg(long)]
+        tag: Option<String>,
         /// Analyse again even if it was analysed before.
         #[arg(long)]
         force: bool,

@@ -80,6 +80,11 @@ impl Client {
         Ok(Self { http, config })
     }
 
+    /// The HTTP client without the API's credentials (for presigned URLs).
+    pub fn raw(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub fn url(&self) -> &str {
         &self.config.url
     }

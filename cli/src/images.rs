@@ -22,6 +22,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ImageCmd) -> Result<Outcome, Error> {
     match cmd {
         ImageCmd::Add {
             reference,
+            tag,
             force,
             noautosubscribe,
             platform,
@@ -36,10 +37,25 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ImageCmd) -> Result<Outcome, Error> {
                     .ok_or_else(|| Error::Usage(format!("annotation {a:?} is not KEY=VALUE")))?;
                 ann.insert(k.to_owned(), Value::String(v.to_owned()));
             }
-            let source = if reference.contains('@') {
-                json!({ "digest": { "pullstring": reference } })
-            } else {
-                json!({ "tag": { "pullstring": reference } })
+            let archive = archive_of(&reference)?;
+            if archive.is_none() && tag.is_some() {
+                return Err(Error::Usage(
+                    "--tag names an uploaded archive; a registry image is listed under its own reference".into(),
+                ));
+            }
+            let source = match &archive {
+                Some((path, format)) => {
+                    if wait && tag.is_none() {
+                        return Err(Error::Usage(format!(
+                            "--wait with {format}:{} needs --tag registry/repo:tag to find the image by",
+                            path.display()
+                        )));
+                    }
+                    let upload_id = upload(ctx, path).await?;
+                    json!({ "archive": { "upload_id": upload_id, "format": format, "tag": tag } })
+                }
+                None if reference.contains('@') => json!({ "digest": { "pullstring": reference } }),
+                None => json!({ "tag": { "pullstring": reference } }),
             };
             let mut body = json!({ "source": source, "annotations": ann });
             if let (Some(p), Some(o)) = (platform, body.as_object_mut()) {
@@ -59,7 +75,10 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ImageCmd) -> Result<Outcome, Error> {
                 }
                 return Ok(Outcome::Ok);
             }
-            let lookup = lookup_key(&reference, &rec);
+            let lookup = match (&archive, tag) {
+                (Some(_), Some(t)) => t,
+                _ => lookup_key(&reference, &rec),
+            };
             wait_and_report(ctx, &lookup, timeout).await
         }
         ImageCmd::Wait { image, timeout } => wait_and_report(ctx, &image, timeout).await,
@@ -245,6 +264,98 @@ pub(crate) async fn run(ctx: &Ctx, cmd: ImageCmd) -> Result<Outcome, Error> {
 }
 
 /// What to poll an added image by: its digest if the add resolved it, else the reference.
+/// The archive an `image add` reference names (`docker-archive:PATH`, `oci-archive:PATH`),
+/// with the API's name for its format; `None` for a registry reference.
+fn archive_of(reference: &str) -> Result<Option<(std::path::PathBuf, &'static str)>, Error> {
+    use customs_image::ImageSource;
+    match ImageSource::parse(reference) {
+        Ok(ImageSource::DockerArchive {
+            path,
+            reference: None,
+        }) => Ok(Some((path, "docker-archive"))),
+        Ok(ImageSource::OciArchive {
+            path,
+            reference: None,
+        }) => Ok(Some((path, "oci-archive"))),
+        Ok(
+            ImageSource::DockerArchive {
+                reference: Some(r), ..
+            }
+            | ImageSource::OciArchive {
+                reference: Some(r), ..
+            },
+        ) => Err(Error::Usage(format!(
+            "{reference}: an uploaded archive must hold one image (the :{r} selector is for `customs scan`); use --tag to name it"
+        ))),
+        Ok(ImageSource::OciDir { path, .. }) => Err(Error::Usage(format!(
+            "{}: upload a tar of the OCI layout (oci-archive:PATH), not the directory",
+            path.display()
+        ))),
+        // Registry references (and anything else) are the API's to judge.
+        Ok(ImageSource::Registry(_)) | Err(_) => Ok(None),
+    }
+}
+
+/// Uploads an archive through `POST /v1/images/uploads`: the body goes straight to the
+/// presigned URL (streamed from the file), never through the API. Returns the upload id.
+async fn upload(ctx: &Ctx, path: &std::path::Path) -> Result<String, Error> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Error::io(path.display(), e))?;
+    let size = file
+        .metadata()
+        .await
+        .map_err(|e| Error::io(path.display(), e))?
+        .len();
+    let grant = ctx
+        .client
+        .post("/images/uploads", &[], &Value::Null)
+        .await?;
+    let (Some(id), Some(url)) = (
+        grant.get("upload_id").and_then(Value::as_str),
+        grant.get("url").and_then(Value::as_str),
+    ) else {
+        return Err(Error::Unexpected {
+            path: "/images/uploads".into(),
+            reason: "no upload_id and url".into(),
+        });
+    };
+    // Big archives take longer than an API call may.
+    let mut req = ctx
+        .client
+        .raw()
+        .put(url)
+        .header("Content-Length", size)
+        .timeout(std::time::Duration::from_secs(6 * 3600));
+    for (k, v) in grant
+        .get("headers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(v) = v.as_str() {
+            req = req.header(k.as_str(), v);
+        }
+    }
+    let body =
+        reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+    let transport = |source| Error::Transport {
+        url: "the upload URL".into(),
+        source,
+    };
+    let resp = req.body(body).send().await.map_err(transport)?;
+    if !resp.status().is_success() {
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        return Err(Error::Api {
+            status,
+            message: format!("upload of {} refused: {}", path.display(), text.trim()),
+            body: Value::Null,
+        });
+    }
+    Ok(id.to_owned())
+}
+
 fn lookup_key(reference: &str, rec: &Value) -> String {
     match digest_of(rec) {
         Some(d) if reference.contains('@') => d,

@@ -723,3 +723,82 @@ async fn customs_scan_catalogs_registry_images_and_archives_without_services() -
     assert!(r.stderr.contains("scan failed"), "{}", r.all());
     Ok(())
 }
+
+/// A CI pipeline that built an image locally: `customs image add docker-archive:PATH
+/// --tag … --wait` uploads the archive through the presigned URL, waits for the verdict
+/// and exits with it; the misuses get a usage error (exit 2) before anything is uploaded.
+#[tokio::test]
+async fn customs_image_add_uploads_a_local_archive_and_gates_on_its_verdict() -> Result<()> {
+    let stack = Stack::start().await?;
+    let runner = stack.runner.clone();
+    let polling = tokio::spawn(async move { runner.run().await });
+    let cli = Customs::new(&stack)?;
+    let tmp = tempfile::tempdir()?;
+    let archive = tmp.path().join("tiny.tar");
+    let out = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{}/customs/tiny:latest", registry()),
+            &format!("docker-archive:{}:customs/tiny:latest", archive.display()),
+        ])
+        .output()
+        .context("skopeo (tests/images/build.sh installs it)")?;
+    ensure!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let source = format!("docker-archive:{}", archive.display());
+
+    let r = cli.expect(2, &["image", "add", &source, "--wait"]).await?;
+    assert!(r.stderr.contains("needs --tag"), "{}", r.all());
+    let r = cli
+        .expect(
+            2,
+            &[
+                "image",
+                "add",
+                &format!("{}/customs/tiny:latest", registry()),
+                "--tag",
+                "x/y:z",
+            ],
+        )
+        .await?;
+    assert!(
+        r.stderr.contains("--tag names an uploaded archive"),
+        "{}",
+        r.all()
+    );
+
+    let tag = "ci.example/built/tiny:pr-7";
+    let r = cli
+        .expect(
+            0,
+            &[
+                "image",
+                "add",
+                &source,
+                "--tag",
+                tag,
+                "--wait",
+                "--timeout",
+                "180",
+            ],
+        )
+        .await?;
+    assert!(r.stderr.contains("analysed sha256:"), "{}", r.all());
+    assert!(r.stdout.contains("Status:       pass"), "{}", r.all());
+    let got = cli
+        .expect(0, &["--json", "image", "get", tag])
+        .await?
+        .json()?;
+    assert_eq!(got[0]["analysis_status"], "analyzed", "{got:#}");
+    // The archive's content, as from the registry: tiny's Go binary and its modules.
+    let r = cli.expect(0, &["image", "content", tag, "go"]).await?;
+    assert!(r.stdout.contains("github.com/google/uuid"), "{}", r.all());
+    polling.abort();
+    Ok(())
+}

@@ -80,21 +80,21 @@ impl ImageRef {
                 repo,
             });
         }
-        if let Some(t) = tag {
-            if !valid_tag(t) {
-                return Err(ReferenceError::BadTag {
-                    reference: s.to_owned(),
-                    tag: t.to_owned(),
-                });
-            }
+        if let Some(t) = tag
+            && !valid_tag(t)
+        {
+            return Err(ReferenceError::BadTag {
+                reference: s.to_owned(),
+                tag: t.to_owned(),
+            });
         }
-        if let Some(d) = digest {
-            if !valid_digest(d) {
-                return Err(ReferenceError::BadDigest {
-                    reference: s.to_owned(),
-                    digest: d.to_owned(),
-                });
-            }
+        if let Some(d) = digest
+            && !valid_digest(d)
+        {
+            return Err(ReferenceError::BadDigest {
+                reference: s.to_owned(),
+                digest: d.to_owned(),
+            });
         }
         let tag = match (tag, digest) {
             (None, None) => Some(DEFAULT_TAG.to_owned()),

@@ -57,7 +57,7 @@ mod tests {
 
     #[test]
     fn missing_variables_are_named_in_the_error() {
-        let e = required("CUSTOMS_TEST_SURELY_UNSET", " (set it)").unwrap_err();
+        let e = required("CUSTOMS_TEST_SURELY_UNSET", " (set it)").expect_err("the variable is unset");
         assert_eq!(
             e.to_string(),
             "environment variable CUSTOMS_TEST_SURELY_UNSET is not set (set it)"
