@@ -2,6 +2,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod apk;
+mod composer;
 mod deb;
 mod error;
 mod format;
@@ -15,6 +16,7 @@ mod rpm;
 mod semver;
 
 pub use apk::ApkVersion;
+pub use composer::ComposerVersion;
 pub use deb::DebVersion;
 pub use error::{ParseError, RangeError};
 pub use format::{Format, UnknownFormat, Version};
