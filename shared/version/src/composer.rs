@@ -49,7 +49,7 @@ fn is_php_trim(c: char) -> bool {
 }
 
 /// PCRE's `\s`.
-fn is_pcre_space(c: char) -> bool {
+pub(crate) fn is_pcre_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
 }
 
@@ -96,37 +96,44 @@ fn strip_stability_flag(s: &str) -> &str {
     s
 }
 
-fn starts_with_ci(s: &[u8], word: &str) -> bool {
-    s.len() >= word.len() && s[..word.len()].eq_ignore_ascii_case(word.as_bytes())
-}
-
 /// What `modifierRegex` captured: the stability word, its number, and whether `dev` followed.
-#[derive(Debug, Default)]
-struct Modifier<'a> {
-    word: Option<&'a str>,
-    number: &'a str,
-    dev: bool,
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Modifier<'a> {
+    pub(crate) word: Option<&'a str>,
+    pub(crate) number: &'a str,
+    pub(crate) dev: bool,
 }
 
 const MODIFIER_WORDS: [&str; 9] = [
     "stable", "beta", "b", "RC", "alpha", "a", "patch", "pl", "p",
 ];
 
-/// `[._-]?(?:(WORD)((?:[.-]?\d+)*+)?)?([.-]?dev)?$` over all of `s` (case-insensitive), with
-/// the groups of the first match the regex engine finds.
-fn modifier(s: &str) -> Option<Modifier<'_>> {
+/// Every way `[._-]?(?:(WORD)((?:[.-]?\d+)*+)?)?([.-]?dev)?` can match at the start of `s`,
+/// as (length, groups), in the order a backtracking regex engine tries them. `ci`: the
+/// pattern's `i` flag (without it only `RC` is upper case, and the subject is lower case).
+pub(crate) fn modifier_candidates(s: &str, ci: bool) -> Vec<(usize, Modifier<'_>)> {
     let b = s.as_bytes();
-    let dev_to_end = |at: usize| -> Option<bool> {
-        let rest = &b[at..];
-        if rest.is_empty() {
-            return Some(false);
+    let eq = |x: &[u8], w: &str| {
+        if ci {
+            x.eq_ignore_ascii_case(w.as_bytes())
+        } else {
+            x == w.as_bytes()
         }
-        let rest = match rest[0] {
-            b'.' | b'-' if rest.len() == 4 => &rest[1..],
-            _ => rest,
-        };
-        (rest.len() == 3 && rest.eq_ignore_ascii_case(b"dev")).then_some(true)
     };
+    let devs = |at: usize| -> Vec<(usize, bool)> {
+        let mut out = Vec::new();
+        if matches!(b.get(at), Some(b'.' | b'-'))
+            && b.get(at + 1..at + 4).is_some_and(|x| eq(x, "dev"))
+        {
+            out.push((at + 4, true));
+        }
+        if b.get(at..at + 3).is_some_and(|x| eq(x, "dev")) {
+            out.push((at + 3, true));
+        }
+        out.push((at, false));
+        out
+    };
+    let mut out = Vec::new();
     let seps: &[usize] = if matches!(b.first(), Some(b'.' | b'_' | b'-')) {
         &[1, 0]
     } else {
@@ -134,11 +141,11 @@ fn modifier(s: &str) -> Option<Modifier<'_>> {
     };
     for &start in seps {
         for word in MODIFIER_WORDS {
-            if !starts_with_ci(&b[start..], word) {
+            let word_end = start + word.len();
+            if !b.get(start..word_end).is_some_and(|x| eq(x, word)) {
                 continue;
             }
-            let word_end = start + word.len();
-            // `(?:[.-]?\d+)*+`: possessive, so as much as possible and no backtracking into it.
+            // `(?:[.-]?\d+)*+`: possessive, as much as possible; the group may also be skipped.
             let mut at = word_end;
             loop {
                 let digits_from = if matches!(b.get(at), Some(b'.' | b'-'))
@@ -150,32 +157,45 @@ fn modifier(s: &str) -> Option<Modifier<'_>> {
                 } else {
                     break;
                 };
-                at = digits_from
-                    + b[digits_from..]
-                        .iter()
-                        .take_while(|c| c.is_ascii_digit())
-                        .count();
+                at = digits_from + digits_at(b, digits_from);
             }
-            // The optional group may also match nothing at all.
-            for number_end in [at, word_end] {
-                if let Some(dev) = dev_to_end(number_end) {
-                    return Some(Modifier {
-                        word: Some(&s[start..word_end]),
-                        number: &s[word_end..number_end],
-                        dev,
-                    });
+            let mut number_ends = vec![at];
+            if at != word_end {
+                number_ends.push(word_end);
+            }
+            for number_end in number_ends {
+                for (end, dev) in devs(number_end) {
+                    out.push((
+                        end,
+                        Modifier {
+                            word: Some(&s[start..word_end]),
+                            number: &s[word_end..number_end],
+                            dev,
+                        },
+                    ));
                 }
             }
         }
-        if let Some(dev) = dev_to_end(start) {
-            return Some(Modifier {
-                word: None,
-                number: "",
-                dev,
-            });
+        for (end, dev) in devs(start) {
+            out.push((
+                end,
+                Modifier {
+                    word: None,
+                    number: "",
+                    dev,
+                },
+            ));
         }
     }
-    None
+    out
+}
+
+/// The modifier regex over all of `s` (case-insensitive), with the first match's groups.
+fn modifier(s: &str) -> Option<Modifier<'_>> {
+    modifier_candidates(s, true)
+        .into_iter()
+        .find(|(end, _)| *end == s.len())
+        .map(|(_, m)| m)
 }
 
 fn expand_stability(word: &str) -> String {
@@ -189,7 +209,7 @@ fn expand_stability(word: &str) -> String {
     }
 }
 
-fn digits_at(b: &[u8], at: usize) -> usize {
+pub(crate) fn digits_at(b: &[u8], at: usize) -> usize {
     b.get(at..)
         .unwrap_or_default()
         .iter()
@@ -425,7 +445,9 @@ fn special_rank(form: &[u8]) -> i32 {
 fn strtol(part: &[u8]) -> i64 {
     part.iter()
         .take_while(|c| c.is_ascii_digit())
-        .try_fold(0i64, |n, d| n.checked_mul(10)?.checked_add(i64::from(d - b'0')))
+        .try_fold(0i64, |n, d| {
+            n.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+        })
         .unwrap_or(i64::MAX)
 }
 
@@ -579,8 +601,14 @@ mod tests {
             ("dev-feature/foo", "dev-feature/foo"),
             ("dev-feature+issue-1", "dev-feature+issue-1"),
             ("dev-master as 1.0.0", "dev-master"),
-            ("dev-load-varnish-only-when-used as ^2.0", "dev-load-varnish-only-when-used"),
-            ("dev-load-varnish-only-when-used@dev as ^2.0@dev", "dev-load-varnish-only-when-used"),
+            (
+                "dev-load-varnish-only-when-used as ^2.0",
+                "dev-load-varnish-only-when-used",
+            ),
+            (
+                "dev-load-varnish-only-when-used@dev as ^2.0@dev",
+                "dev-load-varnish-only-when-used",
+            ),
             ("1.0.0+foo", "1.0.0.0"),
             ("1.0.0-alpha.3.1+foo", "1.0.0.0-alpha3.1"),
             ("1.0.0-alpha2.1+foo", "1.0.0.0-alpha2.1"),

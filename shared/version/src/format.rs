@@ -6,8 +6,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::{
-    ApkVersion, ComposerVersion, DebVersion, GemVersion, MavenVersion, NuGetVersion, ParseError, Pep440Version,
-    RpmVersion, SemverVersion,
+    ApkVersion, ComposerVersion, DebVersion, GemVersion, MavenVersion, NuGetVersion, ParseError,
+    Pep440Version, RpmVersion, SemverVersion,
 };
 
 /// A version format: how one ecosystem spells and orders versions.

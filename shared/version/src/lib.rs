@@ -3,6 +3,7 @@
 
 mod apk;
 mod composer;
+mod constraint;
 mod deb;
 mod error;
 mod format;
@@ -17,8 +18,9 @@ mod semver;
 
 pub use apk::ApkVersion;
 pub use composer::ComposerVersion;
+pub use constraint::Constraint;
 pub use deb::DebVersion;
-pub use error::{ParseError, RangeError};
+pub use error::{ConstraintError, ParseError, RangeError};
 pub use format::{Format, UnknownFormat, Version};
 pub use gem::GemVersion;
 pub use maven::MavenVersion;

@@ -249,8 +249,8 @@ fn generated(format: Format, text: &str) -> (usize, usize) {
 }
 
 /// `(a, b, Maven's cmp(a, b), witness)` rows of `maven-divergences.tsv`.
-fn maven_divergences(
-) -> impl Iterator<Item = (&'static str, &'static str, &'static str, &'static str)> {
+fn maven_divergences()
+-> impl Iterator<Item = (&'static str, &'static str, &'static str, &'static str)> {
     include_str!("../testdata/generated/maven-divergences.tsv")
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -500,5 +500,63 @@ fn maven_sorts_hostile_versions_without_panicking() {
                 );
             }
         }
+    }
+}
+
+/// `../testdata/generated/constraint-<format>.tsv`, written by the ecosystem's own tool
+/// (`testdata/generate/generate_constraints.py`): version, constraint, `true`/`false`/`invalid`.
+fn constraint_oracle(format: Format, text: &str) -> usize {
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f.len(), 3, "{line:?}");
+        n += 1;
+        let parsed = crate::Constraint::parse(format, f[1]);
+        match (f[2], parsed) {
+            ("invalid", Err(_)) => {}
+            ("invalid", Ok(_)) => {
+                failures.push(format!("{:?}: the tool rejects it, we accept", f[1]))
+            }
+            (_, Err(e)) => {
+                failures.push(format!("{:?}: the tool accepts it, we reject: {e}", f[1]))
+            }
+            (want, Ok(c)) => match c.matches_str(f[0]) {
+                Ok(got) if got.to_string() == want => {}
+                got => failures.push(format!("{} in {:?}: tool {want}, we {got:?}", f[0], f[1])),
+            },
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{format}: {} of {n} disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    n
+}
+
+#[test]
+fn constraint_oracles_agree() {
+    let files = [
+        (
+            Format::Gem,
+            include_str!("../testdata/generated/constraint-gem.tsv"),
+        ),
+        (
+            Format::Pep440,
+            include_str!("../testdata/generated/constraint-pep440.tsv"),
+        ),
+        (
+            Format::Composer,
+            include_str!("../testdata/generated/constraint-composer.tsv"),
+        ),
+    ];
+    let only = std::env::var("ORACLE").ok();
+    for (format, text) in files {
+        if only.as_deref().is_some_and(|o| o != format.name()) {
+            continue;
+        }
+        assert!(constraint_oracle(format, text) > 2_500, "{format}");
     }
 }
