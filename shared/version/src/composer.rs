@@ -87,7 +87,7 @@ fn strip_stability_flag(s: &str) -> &str {
         let n = flag.len() + 1;
         if s.len() >= n
             && s.is_char_boundary(s.len() - n)
-            && s[s.len() - n..].as_bytes()[0] == b'@'
+            && s.as_bytes()[s.len() - n] == b'@'
             && s[s.len() - flag.len()..].eq_ignore_ascii_case(flag)
         {
             return &s[..s.len() - n];

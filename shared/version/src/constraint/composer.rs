@@ -378,24 +378,23 @@ fn parse_one(input: &str) -> Result<Vec<Node>, String> {
         }
     }
     // Caret: `^\^VERSION$`
-    if let Some(rest) = c.strip_prefix('^') {
-        if let Some((_, g)) = version_matches(rest)
+    if let Some(rest) = c.strip_prefix('^')
+        && let Some((_, g)) = version_matches(rest)
             .into_iter()
             .find(|(e, _)| *e == rest.len())
-        {
-            let given = |i: usize| g.nums[i].is_some_and(|n| !n.is_empty());
-            let position = if g.nums[0] != Some("0") || !given(1) {
-                1
-            } else if g.nums[1] != Some("0") || !given(2) {
-                2
-            } else {
-                3
-            };
-            let low_input = format!("{}{}", &c[1..], if suffix_dev(&g) { "-dev" } else { "" });
-            let low = normalize(&low_input).map_err(bad)?;
-            let high = manipulate(g.nums, position, true) + "-dev";
-            return Ok(vec![Node::Atom(Op::Ge, low), Node::Atom(Op::Lt, high)]);
-        }
+    {
+        let given = |i: usize| g.nums[i].is_some_and(|n| !n.is_empty());
+        let position = if g.nums[0] != Some("0") || !given(1) {
+            1
+        } else if g.nums[1] != Some("0") || !given(2) {
+            2
+        } else {
+            3
+        };
+        let low_input = format!("{}{}", &c[1..], if suffix_dev(&g) { "-dev" } else { "" });
+        let low = normalize(&low_input).map_err(bad)?;
+        let high = manipulate(g.nums, position, true) + "-dev";
+        return Ok(vec![Node::Atom(Op::Ge, low), Node::Atom(Op::Lt, high)]);
     }
     // X-range: `^v?(\d++)(?:\.(\d++))?(?:\.(\d++))?(?:\.[xX*])++$` (case-sensitive `v`)
     if let Some(nodes) = x_range(c) {
