@@ -2,12 +2,14 @@ use anyhow::{Result, bail};
 use customs_local::{App, Settings, provision};
 use customs_runtime::{aws, tracing};
 
-const USAGE: &str = "usage: customs-local <provision|migrate|serve|version-cmp FORMAT A B>
+const USAGE: &str = "usage: customs-local <provision|migrate|serve|version-cmp FORMAT A B|version-match FORMAT VERSION CONSTRAINT>
   provision    create the bucket, queues + DLQs, topic and schedules on LocalStack (idempotent)
   migrate      apply migrations/ to DATABASE_URL under an advisory lock
   serve        serve the API on CUSTOMS_API_ADDR and run every function on its queue
   version-cmp  compare two versions as FORMAT's ecosystem does (deb, rpm, apk, semver, go,
-               pep440, maven, gem, nuget); prints -1, 0 or 1";
+               pep440, maven, gem, nuget, composer); prints -1, 0 or 1
+  version-match  whether VERSION satisfies CONSTRAINT in FORMAT's syntax (gem `~> 1.2, >= 1.2.3`,
+               pep440 `~=1.2,!=1.2.5`, composer `^1.2 || ~2.0`); prints true or false";
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -19,6 +21,13 @@ async fn main() -> Result<()> {
         let format: customs_version::Format = format.parse()?;
         let order = format.compare(a, b)?;
         println!("{}", order as i8);
+        return Ok(());
+    }
+    if cmd == "version-match" {
+        let [_, _, format, version, constraint] = args.as_slice() else { bail!("{USAGE}") };
+        let format: customs_version::Format = format.parse()?;
+        let constraint = customs_version::Constraint::parse(format, constraint)?;
+        println!("{}", constraint.matches_str(version)?);
         return Ok(());
     }
     let settings = Settings::from_env()?;

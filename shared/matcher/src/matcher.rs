@@ -174,7 +174,7 @@ pub(crate) fn verdict(format: Format, version: &str, a: &Advisory) -> Option<Ver
     })
 }
 
-/// The format an advisory's `version_format` names (`npm` is semver; `composer` and the
+/// The format an advisory's `version_format` names (`npm` is semver; the
 /// formats NVD ranges carry are decided by the matcher).
 pub(crate) fn format_named(version_format: &str) -> Option<Format> {
     match version_format {

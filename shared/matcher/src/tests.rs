@@ -428,7 +428,18 @@ fn apk_by_origin_and_composer_versions() {
         "pkg:composer/symfony/http-kernel@5.4.2.0",
     );
     assert!(
-        match_packages(&[four], None, &[c]).is_empty(),
+        match_packages(&[four], None, std::slice::from_ref(&c)).is_empty(),
         "5.4.2.0 is 5.4.2 in Composer"
+    );
+    let rc = pkg(
+        PackageType::Php,
+        "symfony/http-kernel",
+        "v5.4.2-RC1",
+        "pkg:composer/symfony/http-kernel@v5.4.2-RC1",
+    );
+    assert_eq!(
+        match_packages(&[rc], None, &[c]).len(),
+        1,
+        "5.4.2-RC1 comes before the fix 5.4.2"
     );
 }

@@ -58,3 +58,32 @@ pub enum RangeError {
         side: &'static str,
     },
 }
+
+/// A constraint that cannot be parsed, or a format without a constraint syntax here.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConstraintError {
+    /// The input is not a valid constraint in the format's syntax.
+    #[error("invalid {format} constraint {input:?}: {reason}")]
+    Invalid {
+        /// The format whose syntax was used.
+        format: Format,
+        /// The input (cut to 120 characters).
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No constraint syntax is implemented for this format.
+    #[error("no constraint syntax for {0} versions (supported: gem, pep440, composer)")]
+    Unsupported(Format),
+}
+
+impl ConstraintError {
+    pub(crate) fn invalid(format: Format, input: &str, reason: String) -> Self {
+        let ParseError { input, .. } = ParseError::new(format, input, "");
+        Self::Invalid {
+            format,
+            input,
+            reason,
+        }
+    }
+}

@@ -6,8 +6,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::{
-    ApkVersion, DebVersion, GemVersion, MavenVersion, NuGetVersion, ParseError, Pep440Version,
-    RpmVersion, SemverVersion,
+    ApkVersion, ComposerVersion, DebVersion, GemVersion, MavenVersion, NuGetVersion, ParseError,
+    Pep440Version, RpmVersion, SemverVersion,
 };
 
 /// A version format: how one ecosystem spells and orders versions.
@@ -31,11 +31,13 @@ pub enum Format {
     Gem,
     /// NuGet `NuGetVersion`.
     NuGet,
+    /// Composer (Packagist) versions, `composer/semver`.
+    Composer,
 }
 
 impl Format {
     /// Every format, in declaration order (the registry the tests walk).
-    pub const ALL: [Format; 9] = [
+    pub const ALL: [Format; 10] = [
         Format::Deb,
         Format::Rpm,
         Format::Apk,
@@ -45,6 +47,7 @@ impl Format {
         Format::Maven,
         Format::Gem,
         Format::NuGet,
+        Format::Composer,
     ];
 
     /// The stable short name (`"deb"`, `"rpm"`, …), as stored and as accepted by [`FromStr`].
@@ -59,6 +62,7 @@ impl Format {
             Format::Maven => "maven",
             Format::Gem => "gem",
             Format::NuGet => "nuget",
+            Format::Composer => "composer",
         }
     }
 
@@ -74,6 +78,7 @@ impl Format {
             Format::Maven => Version::Maven(MavenVersion::parse(input)?),
             Format::Gem => Version::Gem(GemVersion::parse(input)?),
             Format::NuGet => Version::NuGet(NuGetVersion::parse(input)?),
+            Format::Composer => Version::Composer(ComposerVersion::parse(input)?),
         })
     }
 
@@ -84,7 +89,7 @@ impl Format {
 
     /// The format of an OSV `affected[].package.ecosystem` value. A release suffix
     /// (`"Debian:12"`, `"Alpine:v3.20"`, `"Red Hat:enterprise_linux:9"`) is ignored.
-    /// `None` for ecosystems without a comparator here (e.g. `"Packagist"`, see README).
+    /// `None` for ecosystems without a comparator here.
     pub fn for_ecosystem(ecosystem: &str) -> Option<Format> {
         let base = ecosystem.split(':').next().unwrap_or_default().trim();
         Some(match base {
@@ -98,13 +103,14 @@ impl Format {
             "Maven" => Format::Maven,
             "RubyGems" => Format::Gem,
             "NuGet" => Format::NuGet,
+            "Packagist" => Format::Composer,
             _ => return None,
         })
     }
 
     /// The format for a package type as catalogers name it (syft/Anchore style:
-    /// `dpkg`/`deb`, `rpm`, `apk`, `python`, `npm`, `java`/`maven`, `go`, `rust`, `gem`, `nuget`).
-    /// Case-insensitive. `None` for unknown types and for `php` (no Composer comparator yet).
+    /// `dpkg`/`deb`, `rpm`, `apk`, `python`, `npm`, `java`/`maven`, `go`, `rust`, `gem`, `nuget`,
+    /// `php`/`composer`). Case-insensitive. `None` for unknown types.
     pub fn for_package_type(package_type: &str) -> Option<Format> {
         Some(match package_type.trim().to_ascii_lowercase().as_str() {
             "dpkg" | "deb" | "debian" => Format::Deb,
@@ -118,6 +124,7 @@ impl Format {
             "java" | "maven" | "java-archive" | "jar" | "jenkins-plugin" => Format::Maven,
             "gem" | "ruby" | "rubygems" => Format::Gem,
             "nuget" | "dotnet" | ".net" => Format::NuGet,
+            "php" | "composer" | "php-composer" | "packagist" => Format::Composer,
             _ => return None,
         })
     }
@@ -132,7 +139,7 @@ impl fmt::Display for Format {
 /// A format name that [`Format::from_str`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown version format {0:?}; known: deb, rpm, apk, semver, go, pep440, maven, gem, nuget"
+    "unknown version format {0:?}; known: deb, rpm, apk, semver, go, pep440, maven, gem, nuget, composer"
 )]
 pub struct UnknownFormat(pub String);
 
@@ -173,6 +180,8 @@ pub enum Version {
     Gem(GemVersion),
     /// See [`NuGetVersion`].
     NuGet(NuGetVersion),
+    /// See [`ComposerVersion`].
+    Composer(ComposerVersion),
 }
 
 impl Version {
@@ -188,6 +197,7 @@ impl Version {
             Version::Maven(_) => Format::Maven,
             Version::Gem(_) => Format::Gem,
             Version::NuGet(_) => Format::NuGet,
+            Version::Composer(_) => Format::Composer,
         }
     }
 
@@ -202,6 +212,7 @@ impl Version {
             Version::Maven(v) => v.as_str(),
             Version::Gem(v) => v.as_str(),
             Version::NuGet(v) => v.as_str(),
+            Version::Composer(v) => v.as_str(),
         }
     }
 }

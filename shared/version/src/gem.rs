@@ -109,9 +109,80 @@ impl GemVersion {
         })
     }
 
+    /// `Gem::Version#segments`: the uncanonicalised runs of digits and letters.
+    fn raw_segments(&self) -> Vec<Segment> {
+        let s = self.raw.trim_matches(is_ruby_space).replace('-', ".pre.");
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let start = i;
+            if b[i].is_ascii_digit() {
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                out.push(Segment::Num(Num::from_digits(&s[start..i])));
+            } else if b[i].is_ascii_alphabetic() {
+                while i < b.len() && b[i].is_ascii_alphabetic() {
+                    i += 1;
+                }
+                out.push(Segment::Str(s[start..i].into()));
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    fn from_numbers(numbers: &[Num]) -> Self {
+        let text: Vec<String> = numbers.iter().map(Num::to_string).collect();
+        Self::parse(&text.join(".")).unwrap_or_else(|_| unreachable_version())
+    }
+
+    /// `Gem::Version#release`: a pre-release without its letters and everything after the
+    /// first of them (`1.2.b3` → `1.2`); a release is itself.
+    pub(crate) fn release(&self) -> Self {
+        if !self.is_prerelease() {
+            return self.clone();
+        }
+        Self::from_numbers(&numeric_prefix(self.raw_segments()))
+    }
+
+    /// `Gem::Version#bump`: the release's second-to-last number incremented, the last dropped
+    /// (`1.2.3` → `1.3`, `1` → `2`, `1.2.b3` → `2`).
+    pub(crate) fn bump(&self) -> Self {
+        let mut numbers = numeric_prefix(self.raw_segments());
+        if numbers.len() > 1 {
+            numbers.pop();
+        }
+        if let Some(last) = numbers.last_mut() {
+            *last = last.succ();
+        }
+        Self::from_numbers(&numbers)
+    }
+
     /// True when the version contains a letter (RubyGems' `prerelease?`).
     pub fn is_prerelease(&self) -> bool {
         self.raw.bytes().any(|b| b.is_ascii_alphabetic())
+    }
+}
+
+/// The segments before the first string (`segments.pop while segments.any? String`).
+fn numeric_prefix(segments: Vec<Segment>) -> Vec<Num> {
+    segments
+        .into_iter()
+        .map_while(|s| match s {
+            Segment::Num(n) => Some(n),
+            Segment::Str(_) => None,
+        })
+        .collect()
+}
+
+/// A version built from numbers always parses; this keeps `from_numbers` panic-free.
+fn unreachable_version() -> GemVersion {
+    GemVersion {
+        raw: "0".into(),
+        segments: Vec::new(),
     }
 }
 

@@ -2,6 +2,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod apk;
+mod composer;
+mod constraint;
 mod deb;
 mod error;
 mod format;
@@ -15,8 +17,10 @@ mod rpm;
 mod semver;
 
 pub use apk::ApkVersion;
+pub use composer::ComposerVersion;
+pub use constraint::Constraint;
 pub use deb::DebVersion;
-pub use error::{ParseError, RangeError};
+pub use error::{ConstraintError, ParseError, RangeError};
 pub use format::{Format, UnknownFormat, Version};
 pub use gem::GemVersion;
 pub use maven::MavenVersion;

@@ -23,6 +23,26 @@ impl Num {
         }
     }
 
+    /// This number plus one.
+    pub(crate) fn succ(&self) -> Self {
+        let mut digits: Vec<u8> = self.0.bytes().collect();
+        let mut i = digits.len();
+        loop {
+            if i == 0 {
+                digits.insert(0, b'1');
+                break;
+            }
+            i -= 1;
+            if digits[i] == b'9' {
+                digits[i] = b'0';
+            } else {
+                digits[i] += 1;
+                break;
+            }
+        }
+        Self(String::from_utf8(digits).unwrap_or_default().into())
+    }
+
     pub(crate) fn is_zero(&self) -> bool {
         self.0.is_empty()
     }
@@ -34,6 +54,12 @@ impl Ord for Num {
             .len()
             .cmp(&other.0.len())
             .then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "0" } else { &self.0 })
     }
 }
 

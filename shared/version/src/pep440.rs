@@ -35,6 +35,8 @@ pub struct Pep440Version {
     dev: Option<Num>,
     local: Vec<LocalPart>,
     has_local: bool,
+    /// Release parts as written (before trailing zeros are dropped), for prefix matching.
+    release_len: usize,
 }
 
 crate::format::version_boilerplate!(Pep440Version);
@@ -275,6 +277,7 @@ impl Pep440Version {
         let (pre, post, dev, local) = tail.ok_or_else(|| {
             err("not a PEP 440 version: expected [N!]N(.N)*[{a|b|rc}N][.postN][.devN][+local]")
         })?;
+        let release_len = release.len();
         while release.len() > 1 && release.last().is_some_and(Num::is_zero) {
             release.pop();
         }
@@ -290,12 +293,57 @@ impl Pep440Version {
             dev,
             has_local: local.is_some(),
             local: local.unwrap_or_default(),
+            release_len,
         })
     }
 
     /// True for pre-releases and dev-releases (packaging's `is_prerelease`).
     pub fn is_prerelease(&self) -> bool {
         self.pre.is_some() || self.dev.is_some()
+    }
+
+    /// True for post-releases (packaging's `is_postrelease`).
+    pub(crate) fn is_postrelease(&self) -> bool {
+        self.post.is_some()
+    }
+
+    /// True when the version has a `+local` part.
+    pub(crate) fn has_local(&self) -> bool {
+        self.has_local
+    }
+
+    /// The release parts as written (`1.0` has two).
+    pub(crate) fn release_len(&self) -> usize {
+        self.release_len
+    }
+
+    /// The version without its local part (packaging's `public`).
+    pub(crate) fn public(&self) -> Self {
+        Self {
+            local: Vec::new(),
+            has_local: false,
+            ..self.clone()
+        }
+    }
+
+    /// Epoch and release only (packaging's `base_version`).
+    pub(crate) fn base(&self) -> Self {
+        Self {
+            pre: None,
+            post: None,
+            dev: None,
+            ..self.public()
+        }
+    }
+
+    /// True when `self`'s epoch equals `spec`'s and its release, padded with zeros, starts
+    /// with `spec`'s first `len` release parts (PEP 440 prefix matching, `==1.2.*`).
+    pub(crate) fn has_release_prefix(&self, spec: &Self, len: usize) -> bool {
+        let zero = Num::default();
+        self.epoch == spec.epoch
+            && (0..len).all(|i| {
+                self.release.get(i).unwrap_or(&zero) == spec.release.get(i).unwrap_or(&zero)
+            })
     }
 
     fn pre_key(&self) -> PreKey<'_> {

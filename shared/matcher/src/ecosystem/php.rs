@@ -1,7 +1,6 @@
 //! Composer packages: namespace `packagist` under `vendor/package` (lower case, as
-//! Packagist names are), compared in semver order with the `v` tag prefix dropped;
-//! versions semver can't read (four-part `1.2.3.4`) fall back to RubyGems' dotted order,
-//! which, like Composer, pads missing parts with zeros.
+//! Packagist names are), compared as Composer does (`Format::Composer`: `v` prefix, four-part
+//! normalisation, stability suffixes, PHP's `version_compare`).
 
 use customs_model::package::{Distro, Package, PackageType};
 use customs_version::Format;
@@ -25,12 +24,6 @@ impl Matcher for Php {
     }
 
     fn matches(&self, p: &Package, a: &Advisory) -> Option<Verdict> {
-        let version = p.version.strip_prefix(['v', 'V']).unwrap_or(&p.version);
-        let format = if Format::Semver.parse(version).is_ok() {
-            Format::Semver
-        } else {
-            Format::Gem
-        };
-        verdict(format, version, a)
+        verdict(Format::Composer, &p.version, a)
     }
 }

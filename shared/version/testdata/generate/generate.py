@@ -14,7 +14,8 @@ committed, so the tests never need the tools. To regenerate (Debian 12, see
 
 Tools: dpkg --compare-versions (deb), python3-rpm rpm.ver (rpm), go-apk-version (apk),
 npm semver 7 compare (semver), golang.org/x/mod/semver (go), packaging.version (pep440),
-Maven 3.8.7 ComparableVersion (maven), Ruby 3.1 Gem::Version (gem).
+Maven 3.8.7 ComparableVersion (maven), Ruby 3.1 Gem::Version (gem), composer/semver 3.3.2
+VersionParser::normalize + Comparator (composer; `apt-get install -y php-cli php-composer-semver`).
 Versions are random but seeded: the same tools give the same files.
 """
 import os
@@ -127,6 +128,28 @@ def gen_gem(r):
     return v
 
 
+def gen_composer(r):
+    k = r.random()
+    if k < 0.08:
+        return pick(r, ["dev-master", "dev-main", "master", "trunk", "default", "dev-feature/x", "DEV-Foo", "dev-1.0", "feature-x", "dev-master as 1.0.0", "dev-"])
+    if k < 0.13:
+        return pick(r, ["", "v"]) + pick(r, ["1", "2", "10", "0"]) + pick(r, ["", ".0", ".1", ".x", ".*", ".X"]) + pick(r, [".x", ".*", ""]) + pick(r, ["-dev", ".x-dev", "dev", "-DEV"])
+    if k < 0.2:
+        v = pick(r, ["2024", "2010", "1999", "20240101", "20100102", "202401"]) + "".join(pick(r, ["", ".", "-", ":"]) + pick(r, ["01", "12", "5", "123", "00"]) for _ in range(r.randrange(4)))
+    else:
+        v = pick(r, ["", "", "", "v", "V"]) + pick(r, ["0", "1", "2", "10", "01", "12345", "00", "1", "2", "3"] * 3 + ["999999", "99999999999999999999"])
+        for _ in range(pick(r, [0, 1, 2, 2, 3, 3, 3, 4])):
+            v += "." + pick(r, ["0", "1", "2", "10", "00", "05", "1", "2", "3"] * 4 + ["99999999999999999999", "99999999999999999998"])
+    if r.random() < 0.45:
+        v += pick(r, ["", "-", ".", "_", "-"]) + pick(r, ["alpha", "a", "beta", "b", "RC", "rc", "Rc", "patch", "pl", "p", "stable", "STABLE", "Beta", "ALPHA", "dev"] * 3 + ["pre", "snapshot"])
+        v += pick(r, ["", "", "1", "2", "10", ".1", "-2", ".1.2", "0"])
+    if r.random() < 0.2:
+        v += pick(r, ["-dev", "dev", ".dev", "-DEV", "_dev"])
+    if r.random() < 0.1:
+        v += pick(r, ["+build", "+1", "@dev", "@stable", "@RC", " as 2.0", "+", " ", "@beta"])
+    return v
+
+
 def mutate(r, v, gen):
     choice = r.randrange(5)
     if choice == 0 and v:
@@ -142,11 +165,11 @@ def mutate(r, v, gen):
     return gen(r)
 
 
-def pairs(gen, seed, extra=()):
+def pairs(gen, seed, extra=(), n=PAIRS):
     r = random.Random(seed)
     out, seen = [], set()
     seeds = list(extra)
-    while len(out) < PAIRS:
+    while len(out) < n:
         a = pick(r, seeds) if seeds and r.random() < 0.2 else gen(r)
         b = mutate(r, a, gen) if r.random() < 0.6 else gen(r)
         if not a or not b or "\t" in a + b or (a, b) in seen:
@@ -231,6 +254,21 @@ end
 """
 
 
+COMPOSER = r"""<?php
+require "/usr/share/php/Composer/Semver/autoload.php";
+use Composer\Semver\VersionParser; use Composer\Semver\Comparator;
+$p = new VersionParser();
+while (($line = fgets(STDIN)) !== false) {
+    [$a, $b] = explode("\t", rtrim($line, "\n"));
+    try { $x = $p->normalize($a); $y = $p->normalize($b); }
+    catch (UnexpectedValueException $e) { echo "$a\t$b\tinvalid\n"; continue; }
+    $r = [Comparator::lessThan($x, $y), Comparator::equalTo($x, $y), Comparator::greaterThan($x, $y)];
+    $c = $r == [true, false, false] ? "-1" : ($r == [false, true, false] ? "0" : ($r == [false, false, true] ? "1" : ($r == [false, false, false] ? "none" : "?")));
+    echo "$a\t$b\t$c\n";
+}
+"""
+
+
 def write(name, tool, rows):
     path = os.path.join(OUT, f"{name}.tsv")
     with open(path, "w", encoding="utf-8") as f:
@@ -265,6 +303,11 @@ def main():
         write("maven", "Maven 3.8.7 ComparableVersion", run_lines(cmd, pairs(gen_maven, 8)))
     if want("gem"):
         write("gem", "Ruby 3.1 Gem::Version", run_lines(["ruby", "-e", RUBY], pairs(gen_gem, 9)))
+    if want("composer"):
+        # Normalised by VersionParser::normalize, then Comparator on the normalised strings;
+        # "none": Composer orders two different branches neither way.
+        ps = [(a, b) for a, b in pairs(gen_composer, 10, n=3000) if a.strip() and b.strip()]
+        write("composer", "composer/semver 3.3.2 (PHP 8.2) normalize + Comparator", run_lines(["php", "-r", COMPOSER[len("<?php"):]], ps))
 
 
 if __name__ == "__main__":
