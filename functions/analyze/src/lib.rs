@@ -22,6 +22,8 @@ pub struct Deps {
     /// The staging bucket, where each distinct layer is unpacked once.
     pub staging: Staging,
     pub limits: Limits,
+    /// First redelivery delay of a retryable failure, doubled per receive (capped at 15 min).
+    pub retry_backoff: std::time::Duration,
 }
 
 /// The Lambda handler: one SQS batch of `AnalyzeImage` messages.
@@ -31,6 +33,24 @@ pub async fn handle(event: Event, deps: &Deps) -> BatchResponse {
 
 fn max_receives() -> u32 {
     route(queue::ANALYZE).map_or(1, |r| r.max_receives)
+}
+
+/// Hands a retryable failure back to SQS, to come back after the backoff rather than the
+/// queue's visibility timeout (sized for the longest analysis). Best effort: if the
+/// visibility cannot be changed, the timeout applies.
+async fn retry_later(deps: &Deps, delivery: &Delivery, e: Retry) -> Result<(), Retry> {
+    let doublings = delivery.receive_count.saturating_sub(1).min(10);
+    let delay = deps.retry_backoff.saturating_mul(1 << doublings).min(std::time::Duration::from_secs(900));
+    warn!(error = %e, receive = delivery.receive_count, of = max_receives(), retry_in = ?delay, "Retryable failure");
+    if let Err(v) = deps.queues.redeliver_after(queue::ANALYZE, delivery, delay).await {
+        warn!(error = %v, "Redelivery delay not set; the queue's visibility timeout applies");
+    }
+    Err(e)
+}
+
+/// The reason recorded when the last allowed delivery fails retryably.
+fn gave_up(e: &Retry) -> String {
+    format!("{e} (gave up after {} attempts)", max_receives())
 }
 
 #[instrument(skip_all, fields(account = %msg.account, image_id = %msg.image_id))]
@@ -85,8 +105,8 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
     };
     let (fetched, staged) = match got {
         Ok(v) => v,
-        Err(Failure::Retry(e)) if delivery.receive_count < max_receives() => return Err(e),
-        Err(Failure::Retry(e)) => return fail(e.to_string()).await,
+        Err(Failure::Retry(e)) if delivery.receive_count < max_receives() => return retry_later(deps, &delivery, e).await,
+        Err(Failure::Retry(e)) => return fail(gave_up(&e)).await,
         Err(Failure::Final(reason)) => return fail(reason).await,
     };
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
@@ -109,8 +129,8 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
     let layers: Vec<customs_image::StagedLayer> = staged.iter().map(|s| s.layer.clone()).collect();
     let source = match customs_image::StagedImage::load(&deps.staging, &layers).await {
         Ok(s) => s,
-        Err(e) if delivery.receive_count < max_receives() => return Err(Retry::new(e)),
-        Err(e) => return fail(e.to_string()).await,
+        Err(e) if delivery.receive_count < max_receives() => return retry_later(deps, &delivery, Retry::new(e)).await,
+        Err(e) => return fail(gave_up(&Retry::new(e))).await,
     };
     let catalog = match tokio::task::spawn_blocking(move || {
         let catalog = customs_catalog::catalog(&source);
