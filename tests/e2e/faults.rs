@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use customs_tests::{CountingProxy, Fault, Stack, push_image};
-use sha2::Digest as _;
 use reqwest::Method;
 use serde_json::{Value, json};
+use sha2::Digest as _;
 
 use crate::images::{add, by_tag};
 
@@ -33,7 +33,15 @@ async fn own_image(case: &str, proxy: &CountingProxy) -> Result<(String, String)
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&tar)?;
     let gz = gz.finish()?;
-    let hex = |b: &[u8]| format!("sha256:{}", sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect::<String>());
+    let hex = |b: &[u8]| {
+        format!(
+            "sha256:{}",
+            sha2::Sha256::digest(b)
+                .iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<String>()
+        )
+    };
     let layer = hex(&gz);
     let tag = format!("{case}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     push_image("customs/faults", &tag, &[(GZ, gz, hex(&tar))], None).await?;
@@ -59,20 +67,75 @@ async fn broken_registries_fail_the_analysis_with_a_precise_reason() -> Result<(
     // (case, path fragment ("blob": the layer), fault, words the recorded reason must
     // contain ("LAYER": the layer's digest), retried)
     let cases: Vec<(&str, &str, Fault, Vec<&str>, bool)> = vec![
-        ("blob-500", "blob", Fault::Status(500), vec!["failed transiently", "500", "gave up after 3 attempts"], true),
-        ("manifest-hang", "/manifests/", Fault::Hang, vec!["timed out", "gave up after 3 attempts"], true),
-        ("blob-truncated", "blob", Fault::Truncate, vec!["LAYER", "broke off after", "gave up after 3 attempts"], true),
-        ("manifest-not-json", "/manifests/", Fault::Body(OCI_MANIFEST, b"<html><body>502 Bad Gateway</body></html>".to_vec()), vec!["malformed manifest"], false),
-        ("manifest-oversized", "/manifests/", Fault::Body(OCI_MANIFEST, huge), vec!["manifest of", "over the 4194304-byte limit"], false),
-        ("manifest-404", "/manifests/", Fault::Status(404), vec!["was not found in the registry", "404"], false),
-        ("blob-404", "blob", Fault::Status(404), vec!["was not found in the registry", "404"], false),
-        ("blob-401", "blob", Fault::Status(401), vec!["refused the credentials", "401"], false),
+        (
+            "blob-500",
+            "blob",
+            Fault::Status(500),
+            vec!["failed transiently", "500", "gave up after 3 attempts"],
+            true,
+        ),
+        (
+            "manifest-hang",
+            "/manifests/",
+            Fault::Hang,
+            vec!["timed out", "gave up after 3 attempts"],
+            true,
+        ),
+        (
+            "blob-truncated",
+            "blob",
+            Fault::Truncate,
+            vec!["LAYER", "broke off after", "gave up after 3 attempts"],
+            true,
+        ),
+        (
+            "manifest-not-json",
+            "/manifests/",
+            Fault::Body(
+                OCI_MANIFEST,
+                b"<html><body>502 Bad Gateway</body></html>".to_vec(),
+            ),
+            vec!["malformed manifest"],
+            false,
+        ),
+        (
+            "manifest-oversized",
+            "/manifests/",
+            Fault::Body(OCI_MANIFEST, huge),
+            vec!["manifest of", "over the 4194304-byte limit"],
+            false,
+        ),
+        (
+            "manifest-404",
+            "/manifests/",
+            Fault::Status(404),
+            vec!["was not found in the registry", "404"],
+            false,
+        ),
+        (
+            "blob-404",
+            "blob",
+            Fault::Status(404),
+            vec!["was not found in the registry", "404"],
+            false,
+        ),
+        (
+            "blob-401",
+            "blob",
+            Fault::Status(401),
+            vec!["refused the credentials", "401"],
+            false,
+        ),
     ];
     let mut proxies = Vec::new();
     for (name, path, fault, _, _) in &cases {
         let proxy = CountingProxy::start().await?;
         let (tag, layer) = own_image(name, &proxy).await?;
-        let path = if *path == "blob" { format!("/blobs/{layer}") } else { (*path).to_owned() };
+        let path = if *path == "blob" {
+            format!("/blobs/{layer}")
+        } else {
+            (*path).to_owned()
+        };
         proxy.fail(&path, fault.clone());
         add(&stack, json!({ "tag": tag })).await?;
         proxies.push((*name, proxy, tag, layer));
@@ -94,8 +157,17 @@ async fn broken_registries_fail_the_analysis_with_a_precise_reason() -> Result<(
             assert_eq!(gets, if *retried { 3 } else { 1 }, "{name}: layer GETs");
         }
         // The same detail on the image's own record, when the add resolved a digest.
-        if let Some(digest) = img["imageDigest"].as_str().filter(|d| d.starts_with("sha256:")) {
-            let v: Value = stack.request(Method::GET, &format!("/v1/images/{digest}")).send().await?.error_for_status()?.json().await?;
+        if let Some(digest) = img["imageDigest"]
+            .as_str()
+            .filter(|d| d.starts_with("sha256:"))
+        {
+            let v: Value = stack
+                .request(Method::GET, &format!("/v1/images/{digest}"))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
             assert_eq!(v[0]["analysis_status"], "analysis_failed", "{name}: {v}");
             assert_eq!(v[0]["analysis_error"], img["analysis_error"], "{name}");
         }

@@ -547,10 +547,10 @@ impl Registry {
             match &chunk {
                 Ok(b) => received += b.len() as u64,
                 Err(e) => {
-                    if let Some(http) = e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>()) {
-                        if let Ok(mut slot) = tap.lock() {
-                            slot.get_or_insert((http.is_timeout(), error_chain(http), received));
-                        }
+                    if let Some(http) = e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>())
+                        && let Ok(mut slot) = tap.lock()
+                    {
+                        slot.get_or_insert((http.is_timeout(), error_chain(http), received));
                     }
                 }
             }
