@@ -63,6 +63,7 @@ export CUSTOMS_FEED_KEV_URL='file://$FEEDS/kev/known_exploited_vulnerabilities.j
 export CUSTOMS_FEED_EPSS_URL='file://$FEEDS/epss/example-1.csv'
 export CUSTOMS_TEST_REGISTRY='$REGISTRY'
 export CUSTOMS_TEST_BASIC_REGISTRY='127.0.0.1:$(( ${REGISTRY_PORT:-5000} + 1 ))'
+export CUSTOMS_TEST_TOKEN_REGISTRY='127.0.0.1:$(( ${REGISTRY_PORT:-5000} + 2 ))'
 EOV
 }
 

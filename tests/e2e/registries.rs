@@ -118,3 +118,59 @@ async fn basic_auth_registries_work_with_sealed_credentials() -> Result<()> {
     assert_eq!(resp.status(), 404);
     Ok(())
 }
+
+/// A registry with `auth: token` (Debian's docker-registry and the local stack's token
+/// service): the bearer challenge is answered with the stored credentials, for the
+/// analysis and for the watch function's HEAD check; a wrong password is refused with the
+/// token service's own reason, at validation and at analysis.
+#[tokio::test]
+async fn token_auth_registries_work_with_stored_credentials() -> Result<()> {
+    let stack = Stack::start().await?;
+    let reg = customs_tests::token_registry();
+    let body = |pass: &str| json!({ "registry": reg, "registry_user": USER, "registry_pass": pass, "registry_verify": false });
+
+    let resp = stack.request(Method::POST, "/v1/registries?validate=true").json(&body("wrong")).send().await?;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await?;
+    let msg = v["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("failed validation") && msg.contains("token service refused"), "{v}");
+
+    let resp = stack.request(Method::POST, "/v1/registries?validate=true").json(&body(PASS)).send().await?;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await?);
+
+    let tag = format!("{reg}/customs/tiny:latest");
+    add(&stack, json!({ "tag": tag })).await?;
+    stack.drain().await?;
+    let img = by_tag(&stack, &tag).await?;
+    assert_eq!(img["analysis_status"], "analyzed", "{img}");
+    let (digest, layers) = registry_truth("customs/tiny", "latest").await?;
+    assert_eq!(img["imageDigest"], digest, "pushed with preserved digests");
+    assert_eq!(img["layers"].as_array().map(Vec::len), Some(layers));
+
+    // The watch function's HEAD path answers the same challenge itself.
+    let r = customs_model::ImageRef::parse(&tag)?;
+    let creds = customs_image::Credentials { username: USER.into(), password: PASS.into() };
+    let headed = stack.app.registry.head_digest(&r, Some(&creds), false).await?;
+    assert_eq!(headed, digest);
+    let wrong = customs_image::Credentials { username: USER.into(), password: "wrong".into() };
+    let refused = stack.app.registry.head_digest(&r, Some(&wrong), false).await;
+    assert!(matches!(refused, Err(customs_image::RegistryError::Unauthorized { .. })), "{refused:?}");
+    let anonymous = stack.app.registry.head_digest(&r, None, false).await;
+    assert!(matches!(anonymous, Err(customs_image::RegistryError::Unauthorized { anonymous: true, .. })), "{anonymous:?}");
+
+    // A wrong stored password: the analysis fails with the token service's reason.
+    let encoded = reg.replace(':', "%3A");
+    let resp = stack.request(Method::PUT, &format!("/v1/registries/{encoded}?validate=false")).json(&body("wrong")).send().await?;
+    assert_eq!(resp.status(), 200);
+    let app = format!("{reg}/customs/debian-app:latest");
+    add(&stack, json!({ "tag": app })).await?;
+    stack.drain().await?;
+    let img = by_tag(&stack, &app).await?;
+    assert_eq!(img["analysis_status"], "analysis_failed", "{img}");
+    let err = img["analysis_error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("refused the credentials") && err.contains("token service refused them") && err.contains("invalid username or password"),
+        "{err}"
+    );
+    Ok(())
+}

@@ -32,6 +32,12 @@ pub fn basic_registry() -> String {
     std::env::var("CUSTOMS_TEST_BASIC_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5001".into())
 }
 
+/// The registry holding the same images behind Bearer token auth (its token service
+/// checks the same credentials as the Basic one).
+pub fn token_registry() -> String {
+    std::env::var("CUSTOMS_TEST_TOKEN_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5002".into())
+}
+
 async fn admin_client(url: &str) -> Result<tokio_postgres::Client> {
     let (client, conn) = tokio_postgres::connect(url, NoTls)
         .await
@@ -115,10 +121,15 @@ impl Stack {
 
     /// A stack whose layer limits are `limits` (to test the bounds cheaply).
     pub async fn start_with(limits: customs_image::layer::Limits) -> Result<Self> {
+        Self::start_tuned(|s| s.limits = limits).await
+    }
+
+    /// A stack whose settings `tune` adjusts (limits, registry timeouts, retry backoff).
+    pub async fn start_tuned(tune: impl FnOnce(&mut Settings)) -> Result<Self> {
         customs_runtime::tracing::init();
         env("AWS_ENDPOINT_URL")?;
         let prefix = format!("t{}-", &Uuid::new_v4().simple().to_string()[..10]);
-        let settings = Settings {
+        let mut settings = Settings {
             database_url: fresh_database().await?,
             names: Names {
                 queue_prefix: prefix.clone(),
@@ -127,8 +138,11 @@ impl Stack {
             api_addr: "127.0.0.1:0".parse()?,
             secrets_key: TEST_SECRETS_KEY.into(),
             allow_private_registries: true,
-            limits,
+            limits: customs_image::layer::Limits::default(),
+            registry_read_timeout: Duration::from_secs(60),
+            retry_backoff: Duration::from_secs(1),
         };
+        tune(&mut settings);
         let sdk = customs_runtime::aws::load().await;
         let app = App::new(sdk, settings, customs_api::AuthConfig::new(ADMIN_PASSWORD)).await?;
         let runner = app.runner().await?;
@@ -284,28 +298,57 @@ pub async fn push_image(repo: &str, tag: &str, layers: &[(&str, Vec<u8>, String)
     Ok(digest)
 }
 
-/// A pass-through proxy in front of the test registry that counts blob downloads, to
-/// prove which layers an analysis fetched.
+/// What a `CountingProxy` does instead of passing a request through.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status and a short plain-text body.
+    Status(u16),
+    /// Accept the request and never answer.
+    Hang,
+    /// Pass the answer through with its full `Content-Length`, but send only the first
+    /// half of the body and then drop the connection.
+    Truncate,
+    /// Answer 200 with this body (and no `Docker-Content-Digest`), as `Content-Type`.
+    Body(&'static str, Vec<u8>),
+}
+
+/// A pass-through proxy in front of the test registry that counts requests, to prove
+/// which layers an analysis fetched, and that injects faults (`fail`): the corpus of
+/// broken registries.
 pub struct CountingProxy {
     pub addr: SocketAddr,
     blob_gets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    faults: std::sync::Arc<std::sync::Mutex<Vec<(String, Fault)>>>,
 }
 
 impl CountingProxy {
     pub async fn start() -> Result<Self> {
-        use axum::body::Bytes;
+        use axum::body::{Body, Bytes};
         use axum::http::{HeaderMap, Method, StatusCode, Uri};
         let blob_gets: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
-        let seen = blob_gets.clone();
+        let faults: std::sync::Arc<std::sync::Mutex<Vec<(String, Fault)>>> = std::sync::Arc::default();
+        let (seen, rules) = (blob_gets.clone(), faults.clone());
         let http = reqwest::Client::new();
         let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (http, seen) = (http.clone(), seen.clone());
+            let (http, seen, rules) = (http.clone(), seen.clone(), rules.clone());
             async move {
                 let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
                 if method == Method::GET && path.contains("/blobs/sha256:") {
                     if let Ok(mut s) = seen.lock() {
                         s.push(path.rsplit('/').next().unwrap_or_default().to_owned());
                     }
+                }
+                let fault = rules.lock().ok().and_then(|r| r.iter().find(|(p, _)| path.contains(p.as_str())).map(|(_, f)| f.clone()));
+                match &fault {
+                    Some(Fault::Hang) => std::future::pending::<()>().await,
+                    Some(Fault::Status(code)) => {
+                        let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                        return (status, format!("injected fault: {code}\n")).into_response();
+                    }
+                    Some(Fault::Body(content_type, body)) => {
+                        return ([(axum::http::header::CONTENT_TYPE, *content_type)], body.clone()).into_response();
+                    }
+                    Some(Fault::Truncate) | None => {}
                 }
                 let mut req = http.request(method, format!("http://{}{path}", registry())).body(body);
                 for (k, v) in &headers {
@@ -323,6 +366,17 @@ impl CountingProxy {
                             }
                         }
                         let bytes = resp.bytes().await.unwrap_or_default();
+                        if matches!(fault, Some(Fault::Truncate)) && status.is_success() {
+                            out.insert(axum::http::header::CONTENT_LENGTH, bytes.len().into());
+                            let half = bytes.slice(..bytes.len() / 2);
+                            // The head and half the body go out first; then the connection drops.
+                            let cut = futures::stream::once(async {
+                                tokio::time::sleep(Duration::from_millis(300)).await;
+                                Err::<Bytes, _>(std::io::Error::other("injected fault: connection dropped"))
+                            });
+                            let body = futures::StreamExt::chain(futures::stream::iter([Ok(half)]), cut);
+                            return (status, out, Body::from_stream(body)).into_response();
+                        }
                         (status, out, bytes).into_response()
                     }
                     Err(_) => StatusCode::BAD_GATEWAY.into_response(),
@@ -332,7 +386,15 @@ impl CountingProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(Self { addr, blob_gets })
+        Ok(Self { addr, blob_gets, faults })
+    }
+
+    /// From now on, requests whose path (with query) contains `path` get `fault`
+    /// (the first matching rule wins).
+    pub fn fail(&self, path: &str, fault: Fault) {
+        if let Ok(mut f) = self.faults.lock() {
+            f.push((path.to_owned(), fault));
+        }
     }
 
     /// Digests of the blobs downloaded through the proxy so far.

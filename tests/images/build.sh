@@ -25,6 +25,7 @@
 #   127.0.0.1:$REGISTRY_PORT/customs/<image>:latest       (default port 5000, no auth, OCI manifest)
 #   127.0.0.1:$REGISTRY_PORT/customs/debian-app:v2s2      (converted to Docker schema 2)
 #   127.0.0.1:$REGISTRY_PORT+1/customs/<image>:latest     (Basic auth $REGISTRY_USER:$REGISTRY_PASS)
+#   127.0.0.1:$REGISTRY_PORT+2/customs/<image>:latest     (Bearer token auth, same credentials)
 #
 # Environment: MIRROR, SECURITY_MIRROR (default: parsed from /etc/apt/sources*),
 #   SOURCE_DATE_EPOCH (default 1716163200), PYTHON (a python3.11 with pip; default python3),
@@ -240,9 +241,12 @@ push() {
   [ "$code" = 200 ] || die "no open registry at http://127.0.0.1:$PORT/v2/ (HTTP $code); start it: localstack/scripts/registry.sh start"
   code=$(curl -s -o /dev/null -m 3 -w '%{http_code}' -u "$CREDS" "http://127.0.0.1:$((PORT + 1))/v2/" || true)
   [ "$code" = 200 ] || die "basic-auth registry at http://127.0.0.1:$((PORT + 1))/v2/ answered HTTP $code with the credentials; start it: localstack/scripts/registry.sh start"
+  code=$(curl -s -o /dev/null -m 3 -w '%{http_code}' "http://127.0.0.1:$((PORT + 2))/v2/" || true)
+  [ "$code" = 401 ] || die "no token-auth registry at http://127.0.0.1:$((PORT + 2))/v2/ (HTTP $code); start it: localstack/scripts/registry.sh start"
   for img in "${IMAGES[@]}"; do
     push_one "$img" "127.0.0.1:$PORT/customs/$img:latest" --preserve-digests
     push_one "$img" "127.0.0.1:$((PORT + 1))/customs/$img:latest" --preserve-digests --dest-creds "$CREDS"
+    push_one "$img" "127.0.0.1:$((PORT + 2))/customs/$img:latest" --preserve-digests --dest-creds "$CREDS"
   done
   push_one debian-app "127.0.0.1:$PORT/customs/debian-app:v2s2" --format v2s2
 }

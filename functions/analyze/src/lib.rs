@@ -22,15 +22,77 @@ pub struct Deps {
     /// The staging bucket, where each distinct layer is unpacked once.
     pub staging: Staging,
     pub limits: Limits,
+    /// First redelivery delay of a retryable failure, doubled per receive (capped at 15 min).
+    pub retry_backoff: std::time::Duration,
 }
 
 /// The Lambda handler: one SQS batch of `AnalyzeImage` messages.
 pub async fn handle(event: Event, deps: &Deps) -> BatchResponse {
-    sqs::for_each(event, |msg: AnalyzeImage, d| analyze(msg, d, deps)).await
+    sqs::for_each(event, |msg: AnalyzeImage, d| guarded(msg, d, deps)).await
+}
+
+/// How long one analysis may run: the function's timeout less a margin to record the
+/// outcome, so that a registry trickling bytes slower than any read timeout still ends in
+/// a retry (and, on the last delivery, a recorded failure) rather than a killed function.
+fn budget() -> std::time::Duration {
+    let secs = route(queue::ANALYZE).map_or(300, |r| r.function_timeout_secs);
+    std::time::Duration::from_secs(u64::from(secs.saturating_sub(30).max(30)))
+}
+
+/// `analyze`, run so that nothing leaves the image `analyzing` for good: a panic or an
+/// overrun of the time budget is a retryable failure, and when the last allowed delivery
+/// fails anyway (a database hiccup, say) the failure is recorded before SQS gives up on
+/// the message.
+async fn guarded(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(), Retry> {
+    let last = delivery.receive_count >= max_receives();
+    let (account, image_id) = (msg.account.clone(), msg.image_id);
+    let run = tokio::spawn({
+        let (deps, delivery) = (deps.clone(), delivery.clone());
+        async move { tokio::time::timeout(budget(), analyze(msg, delivery, &deps)).await }
+    });
+    let outcome = match run.await {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => Err(Retry(format!("the analysis did not finish within {} s", budget().as_secs()))),
+        Err(e) if e.is_panic() => Err(Retry(format!("the analysis crashed: {}", panic_message(e.into_panic())))),
+        Err(e) => Err(Retry::new(e)),
+    };
+    match outcome {
+        Err(e) if last => {
+            let reason = gave_up(&e);
+            warn!(reason = %reason, "Last delivery failed; recording the failure");
+            deps.store.fail_analysis(&account, image_id, &reason).await.map_err(Retry::new)?;
+            announce(deps, &AnalyzeImage { account, image_id }).await;
+            Ok(())
+        }
+        Err(e) => retry_later(deps, &delivery, e).await,
+        Ok(()) => Ok(()),
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
 }
 
 fn max_receives() -> u32 {
     route(queue::ANALYZE).map_or(1, |r| r.max_receives)
+}
+
+/// Hands a retryable failure back to SQS, to come back after the backoff rather than the
+/// queue's visibility timeout (sized for the longest analysis). Best effort: if the
+/// visibility cannot be changed, the timeout applies.
+async fn retry_later(deps: &Deps, delivery: &Delivery, e: Retry) -> Result<(), Retry> {
+    let doublings = delivery.receive_count.saturating_sub(1).min(10);
+    let delay = deps.retry_backoff.saturating_mul(1 << doublings).min(std::time::Duration::from_secs(900));
+    warn!(error = %e, receive = delivery.receive_count, of = max_receives(), retry_in = ?delay, "Retryable failure");
+    if let Err(v) = deps.queues.redeliver_after(queue::ANALYZE, delivery, delay).await {
+        warn!(error = %v, "Redelivery delay not set; the queue's visibility timeout applies");
+    }
+    Err(e)
+}
+
+/// The reason recorded when the last allowed delivery fails retryably.
+fn gave_up(e: &Retry) -> String {
+    format!("{e} (gave up after {} attempts)", max_receives())
 }
 
 #[instrument(skip_all, fields(account = %msg.account, image_id = %msg.image_id))]
@@ -86,7 +148,7 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
     let (fetched, staged) = match got {
         Ok(v) => v,
         Err(Failure::Retry(e)) if delivery.receive_count < max_receives() => return Err(e),
-        Err(Failure::Retry(e)) => return fail(e.to_string()).await,
+        Err(Failure::Retry(e)) => return fail(gave_up(&e)).await,
         Err(Failure::Final(reason)) => return fail(reason).await,
     };
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
@@ -110,7 +172,7 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
     let source = match customs_image::StagedImage::load(&deps.staging, &layers).await {
         Ok(s) => s,
         Err(e) if delivery.receive_count < max_receives() => return Err(Retry::new(e)),
-        Err(e) => return fail(e.to_string()).await,
+        Err(e) => return fail(gave_up(&Retry::new(e))).await,
     };
     let catalog = match tokio::task::spawn_blocking(move || {
         let catalog = customs_catalog::catalog(&source);

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use customs_image::layer::Limits;
 use customs_image::{s3_client, NetworkPolicy, Registry, Staging};
 use customs_runtime::{Queues, aws, config, sqs, tracing};
@@ -11,13 +13,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         store: Store::connect(&config::database_url()?, 4)?,
         registry: Registry::new(NetworkPolicy {
             allow_private: config::parsed("CUSTOMS_ALLOW_PRIVATE_REGISTRIES", false)?,
-        }),
+        })
+        .with_timeouts(
+            Duration::from_secs(config::parsed("CUSTOMS_REGISTRY_CONNECT_TIMEOUT_SECS", 10)?),
+            Duration::from_secs(config::parsed("CUSTOMS_REGISTRY_READ_TIMEOUT_SECS", 60)?),
+        ),
         queues: Queues::new(aws::sqs(&sdk), config::queue_prefix()),
         staging: Staging::new(
             s3_client(&sdk, config::parsed("CUSTOMS_S3_FORCE_PATH_STYLE", false)?),
             config::required("CUSTOMS_BUCKET", " (the staging bucket)")?,
         ),
         limits: Limits::default(),
+        retry_backoff: Duration::from_secs(config::parsed("CUSTOMS_RETRY_BACKOFF_SECS", 30)?),
         secrets: SecretBox::from_base64(&config::required(
             "CUSTOMS_SECRETS_KEY",
             " (base64 of 32 random bytes)",

@@ -121,7 +121,7 @@ async fn validate(deps: &AppState, rec: &RegistryRecord, password: &str) -> Resu
         .await
     {
         Ok(()) => Ok(()),
-        Err(e @ (RegistryError::Transient { .. } | RegistryError::Unreachable { .. })) => {
+        Err(e @ (RegistryError::Transient { .. } | RegistryError::TimedOut { .. } | RegistryError::Unreachable { .. })) => {
             Err(ApiError::bad_request(format!(
                 "cannot validate the registry: {e}; add it with validate=false to skip the check"
             )))

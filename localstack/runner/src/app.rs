@@ -27,6 +27,11 @@ pub struct Settings {
     pub allow_private_registries: bool,
     /// Bounds on one layer (decompressed size, entries, staged content).
     pub limits: customs_image::layer::Limits,
+    /// Longest wait for any one read from a registry (`CUSTOMS_REGISTRY_READ_TIMEOUT_SECS`, 60).
+    pub registry_read_timeout: std::time::Duration,
+    /// First redelivery delay of a retryable analysis failure (`CUSTOMS_RETRY_BACKOFF_SECS`,
+    /// 2 here: the local stack retries quickly; 30 in AWS).
+    pub retry_backoff: std::time::Duration,
 }
 
 impl Settings {
@@ -47,6 +52,8 @@ impl Settings {
             )?,
             allow_private_registries: config::parsed("CUSTOMS_ALLOW_PRIVATE_REGISTRIES", true)?,
             limits: customs_image::layer::Limits::default(),
+            registry_read_timeout: std::time::Duration::from_secs(config::parsed("CUSTOMS_REGISTRY_READ_TIMEOUT_SECS", 60)?),
+            retry_backoff: std::time::Duration::from_secs(config::parsed("CUSTOMS_RETRY_BACKOFF_SECS", 2)?),
         })
     }
 }
@@ -77,7 +84,8 @@ impl App {
         let secrets = SecretBox::from_base64(&settings.secrets_key)?;
         let registry = Registry::new(NetworkPolicy {
             allow_private: settings.allow_private_registries,
-        });
+        })
+        .with_timeouts(std::time::Duration::from_secs(10), settings.registry_read_timeout);
         let api = Arc::new(customs_api::Deps {
             store: store.clone(),
             queues: queues.clone(),
@@ -121,6 +129,7 @@ impl App {
                         self.settings.names.bucket.clone(),
                     ),
                     limits: self.settings.limits,
+                    retry_backoff: self.settings.retry_backoff,
                 });
                 consumer(move |ev| {
                     let deps = deps.clone();

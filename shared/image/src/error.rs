@@ -45,6 +45,10 @@ pub enum RegistryError {
     Forbidden { registry: String, reason: String },
     #[error("registry {registry} failed transiently: {reason}")]
     Transient { registry: String, reason: String },
+    /// The registry accepted the connection but did not answer (or stopped sending) within
+    /// the read timeout.
+    #[error("registry {registry} timed out: {reason}")]
+    TimedOut { registry: String, reason: String },
     #[error("registry {registry} answered {status}{after}", after = match .retry_after { Some(d) => format!(" and asked to retry after {} s", d.as_secs()), None => String::new() })]
     RateLimited {
         registry: String,
@@ -56,7 +60,7 @@ pub enum RegistryError {
 impl RegistryError {
     /// Whether a later attempt could succeed without anyone changing anything.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Transient { .. } | Self::RateLimited { .. })
+        matches!(self, Self::Transient { .. } | Self::TimedOut { .. } | Self::RateLimited { .. })
     }
 
     /// How long the registry asked callers to wait (`Retry-After`), if it said.

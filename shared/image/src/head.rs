@@ -215,7 +215,12 @@ fn status_error(t: &Target<'_>, status: StatusCode, headers: &HeaderMap, anonymo
 }
 
 fn transport(registry: &str, e: &reqwest::Error) -> RegistryError {
-    RegistryError::Transient { registry: registry.to_owned(), reason: crate::registry::error_chain(e) }
+    let reason = crate::registry::error_chain(e);
+    if e.is_timeout() {
+        RegistryError::TimedOut { registry: registry.to_owned(), reason }
+    } else {
+        RegistryError::Transient { registry: registry.to_owned(), reason }
+    }
 }
 
 fn unreachable(registry: &str, e: &reqwest::Error) -> RegistryError {

@@ -91,6 +91,16 @@ impl Registry {
         }
     }
 
+    /// The same registry client with other timeouts: `connect` to establish a connection,
+    /// `read` for any one read (a registry that accepts and never answers, or stalls
+    /// mid-blob, fails with `TimedOut` after `read`).
+    #[must_use]
+    pub fn with_timeouts(mut self, connect: Duration, read: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.read_timeout = read;
+        self
+    }
+
     /// Checks that `creds` log in to `registry` (for `POST /v1/registries?validate=true`).
     pub async fn check_login(
         &self,
@@ -164,6 +174,12 @@ impl Registry {
                 Reference::with_tag(r.registry.clone(), r.repo.clone(), "latest".into())
             }
         };
+        if creds.is_some() {
+            // Log in first, so a refusal carries the token service's own answer (oci-client
+            // otherwise drops it and goes on anonymously to a bare 401). The token is cached
+            // for the pulls below.
+            client.auth(&reference, &auth, RegistryOperation::Pull).await.map_err(map)?;
+        }
         let (raw, _) = client
             .pull_manifest_raw(&reference, &auth, media_type::ACCEPTED)
             .await
@@ -340,7 +356,7 @@ fn classify_error(r: &ImageRef, anonymous: bool, e: OciDistributionError) -> Reg
         OciDistributionError::AuthenticationFailure(reason) => RegistryError::Unauthorized {
             registry,
             anonymous,
-            reason,
+            reason: format!("the token service refused them: {}", reason.trim()),
         },
         OciDistributionError::UnauthorizedError { url } => RegistryError::Unauthorized {
             registry,
@@ -422,8 +438,10 @@ fn classify_error(r: &ImageRef, anonymous: bool, e: OciDistributionError) -> Reg
         OciDistributionError::RequestError(e) => {
             let reason = error_chain(&e);
             if e.is_timeout() {
-                RegistryError::Transient { registry, reason }
-            } else if e.is_connect() || e.is_builder() || e.is_request() {
+                RegistryError::TimedOut { registry, reason }
+            } else if e.is_connect() || e.is_builder() {
+                // No connection (refused, no route, DNS, TLS handshake) or a request that
+                // cannot be built. A connection that closes before the answer is transient.
                 RegistryError::Unreachable { registry, reason }
             } else {
                 RegistryError::Transient { registry, reason }
@@ -519,7 +537,26 @@ impl Registry {
         client.store_auth_if_needed(&r.registry, &auth).await;
         let desc = OciDescriptor { media_type: l.media_type.clone(), digest: l.digest.clone(), size: l.size, ..OciDescriptor::default() };
         let blob = client.pull_blob_stream(&reference, &desc).await.map_err(|e| classify_error(r, creds.is_none(), e))?;
-        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(blob.stream));
+        // Transport failures mid-stream (a dropped connection, a stalled read) surface in
+        // the tar reader as I/O errors; note them here so they are reported as the
+        // registry's fault, with how far the download got, rather than as a corrupt layer.
+        let broken: std::sync::Arc<std::sync::Mutex<Option<(bool, String, u64)>>> = std::sync::Arc::default();
+        let tap = broken.clone();
+        let mut received = 0u64;
+        let stream = futures::StreamExt::map(blob.stream, move |chunk| {
+            match &chunk {
+                Ok(b) => received += b.len() as u64,
+                Err(e) => {
+                    if let Some(http) = e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>())
+                        && let Ok(mut slot) = tap.lock()
+                    {
+                        slot.get_or_insert((http.is_timeout(), error_chain(http), received));
+                    }
+                }
+            }
+            chunk
+        });
+        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
         let indexed = crate::staging::index_blob(
             Box::new(reader),
             Some(l.media_type.clone()),
@@ -534,13 +571,13 @@ impl Registry {
                 layer.digest = l.digest.clone();
                 Ok((layer, files))
             }
-            // A connection dropped mid-stream is the registry's fault, worth a retry.
-            Err(crate::StageError::Layer(crate::layer::LayerError::Corrupt { reason, .. }))
-                if reason.contains("error decoding response body") || reason.contains("connection") =>
-            {
-                Err(RegistryError::Transient { registry: r.registry.clone(), reason }.into())
+            Err(e) => {
+                // A connection dropped or stalled mid-stream is the registry's fault, worth a retry.
+                let Some((timed_out, cause, got)) = broken.lock().ok().and_then(|mut s| s.take()) else { return Err(e) };
+                let registry = r.registry.clone();
+                let reason = format!("layer {} broke off after {got} of {} bytes: {cause}", l.digest, l.size);
+                Err(if timed_out { RegistryError::TimedOut { registry, reason } } else { RegistryError::Transient { registry, reason } }.into())
             }
-            Err(e) => Err(e),
         }
     }
 }

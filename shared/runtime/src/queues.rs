@@ -116,6 +116,25 @@ impl Queues {
         Ok(sent)
     }
 
+    /// Makes a message the handler is about to report failed visible again after `delay`
+    /// instead of the queue's visibility timeout (which is sized for the longest run, e.g.
+    /// 30 minutes for analyze): retryable failures come back soon, with backoff chosen
+    /// by the caller. SQS caps the timeout at 12 hours.
+    pub async fn redeliver_after(&self, queue: &str, delivery: &crate::sqs::Delivery, delay: std::time::Duration) -> Result<(), RuntimeError> {
+        let Some(receipt) = &delivery.receipt_handle else { return Ok(()) };
+        let url = self.url(queue).await?;
+        let secs = i32::try_from(delay.as_secs().min(43_200)).unwrap_or(43_200);
+        self.sqs
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle(receipt)
+            .visibility_timeout(secs)
+            .send()
+            .await
+            .map_err(|e| self.refused(queue, e))?;
+        Ok(())
+    }
+
     /// Puts a message straight into its queue's dead-letter queue (`<queue>-dlq`), for a
     /// handler that gave up on it deliberately.
     pub async fn send_dead_letter<M: Message>(&self, msg: &M) -> Result<String, RuntimeError> {

@@ -15,6 +15,8 @@ pub struct Delivery {
     pub message_id: String,
     /// SQS `ApproximateReceiveCount`: 1 on the first delivery.
     pub receive_count: u32,
+    /// The receipt handle of this delivery, to change its visibility (`Queues::redeliver_after`).
+    pub receipt_handle: Option<String>,
 }
 
 /// A handler's verdict on a message it could not finish. Permanent problems (a bad
@@ -48,7 +50,11 @@ where
 {
     let runs = event.records.into_iter().map(|record| {
         let id = record.message_id.clone().unwrap_or_default();
-        let delivery = Delivery { message_id: id.clone(), receive_count: receive_count(&record) };
+        let delivery = Delivery {
+            message_id: id.clone(),
+            receive_count: receive_count(&record),
+            receipt_handle: record.receipt_handle.clone(),
+        };
         let span = info_span!("message", queue = M::QUEUE, message_id = %id, receive = delivery.receive_count);
         let handle = &handle;
         async move {
