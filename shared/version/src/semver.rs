@@ -158,6 +158,11 @@ impl SemverVersion {
         !self.pre.is_empty()
     }
 
+    /// Whether `major.minor.patch` equal `other`'s (node-semver's pre-release rule in ranges).
+    pub(crate) fn same_release(&self, other: &Self) -> bool {
+        self.major == other.major && self.minor == other.minor && self.patch == other.patch
+    }
+
     /// Build metadata identifiers (ignored by the ordering), e.g. `["incompatible"]`.
     pub fn build(&self) -> &[String] {
         &self.build

@@ -551,6 +551,10 @@ fn constraint_oracles_agree() {
             Format::Composer,
             include_str!("../testdata/generated/constraint-composer.tsv"),
         ),
+        (
+            Format::Semver,
+            include_str!("../testdata/generated/constraint-npm.tsv"),
+        ),
     ];
     let only = std::env::var("ORACLE").ok();
     for (format, text) in files {

@@ -1,16 +1,16 @@
 //! Version constraints as each ecosystem writes them in manifests and advisories, matched as
 //! that ecosystem's own tool matches them:
 //!
-//! npm ranges (node-semver) are not here yet: `Format::Semver` is refused.
-//!
 //! | format | syntax | reference |
 //! |---|---|---|
 //! | [`Format::Gem`] | RubyGems requirements: `~> 1.2`, `= != > >= < <=`, comma lists | `Gem::Requirement#satisfied_by?` |
 //! | [`Format::Pep440`] | PEP 440 specifier sets: `~=`, `==`/`!=` with `.*`, `===`, exclusive `<`/`>`; prereleases always considered | packaging `SpecifierSet.contains(v, prereleases=True)` |
+//! | [`Format::Semver`] | npm ranges: `^`, `~`, `x`/`X`/`*` and partial versions, `< <= > >= =`, `a - b`, `\|\|`; a pre-release only matches beside a comparator with a pre-release on the same `major.minor.patch` | node-semver 7 `satisfies(v, range)` (default options) |
 //! | [`Format::Composer`] | Composer constraints: `^`, `~`, `*`/`x`, `a - b`, `\|\|`/`\|`, AND by space or comma, `@stability` | composer/semver `Semver::satisfies` |
 
 mod composer;
 mod gem;
+mod npm;
 mod pep440;
 
 use std::fmt;
@@ -30,6 +30,7 @@ enum Body {
     Gem(gem::Requirement),
     Pep440(pep440::SpecifierSet),
     Composer(composer::Constraint),
+    Npm(npm::Range),
 }
 
 impl Constraint {
@@ -41,6 +42,7 @@ impl Constraint {
             Format::Gem => Body::Gem(gem::Requirement::parse(input).map_err(err)?),
             Format::Pep440 => Body::Pep440(pep440::SpecifierSet::parse(input).map_err(err)?),
             Format::Composer => Body::Composer(composer::Constraint::parse(input).map_err(err)?),
+            Format::Semver => Body::Npm(npm::Range::parse(input).map_err(err)?),
             other => return Err(ConstraintError::Unsupported(other)),
         };
         Ok(Self {
@@ -66,6 +68,7 @@ impl Constraint {
             (Body::Gem(r), Version::Gem(v)) => r.matches(v),
             (Body::Pep440(r), Version::Pep440(v)) => r.matches(v),
             (Body::Composer(r), Version::Composer(v)) => r.matches(v),
+            (Body::Npm(r), Version::Semver(v)) => r.matches(v),
             _ => {
                 return Err(RangeError::FormatMismatch {
                     range: self.format,

@@ -12,7 +12,9 @@ files, so they need none of the tools. To regenerate (Debian 12):
 
 Tools: RubyGems 3.3 Gem::Requirement (gem; the comma list is passed as separate
 requirements), packaging 26 SpecifierSet.contains(v, prereleases=True) (pep440),
-composer/semver 3.3.2 Semver::satisfies (composer). Seeded: the same tools give the same files.
+composer/semver 3.3.2 Semver::satisfies (composer), node-semver 7.8.6
+`new Range(c).test(v)` with default options (npm; `cd /tmp/vref && npm install semver@7`,
+then NODE_PATH=/tmp/vref/node_modules). Seeded: the same tools give the same files.
 """
 import os
 import random
@@ -178,6 +180,69 @@ while (($line = fgets(STDIN)) !== false) {
 """
 
 
+# --- npm (node-semver) ----------------------------------------------------------------------
+
+def npm_version(r):
+    v = pick(r, ["", "", "", "", "v"]) + ".".join(num(r) for _ in range(3))
+    if r.random() < 0.35:
+        v += pick(r, ["-alpha", "-alpha.1", "-beta.2", "-rc.1", "-0", "-1", "-pre", "-beta", "-x.7.z.92", "-alpha.beta"])
+    if r.random() < 0.05:
+        v += pick(r, ["+build", "+001", "+sha.5114f85"])
+    return v
+
+
+def npm_partial(r):
+    k = r.random()
+    if k < 0.45:
+        return npm_version(r).lstrip("v")
+    parts = [num(r) for _ in range(pick(r, [1, 2, 3]))]
+    if r.random() < 0.4:  # trailing wildcards (1.x, 1.2.*); rarely a misplaced one
+        i = r.randrange(len(parts)) if r.random() < 0.9 else 0
+        for j in range(i, len(parts)):
+            parts[j] = pick(r, ["x", "X", "*"])
+        if r.random() < 0.05:
+            parts.append(num(r))
+    return ".".join(parts)
+
+
+def npm_one(r):
+    k = r.random()
+    if k < 0.2:
+        return pick(r, ["^", "~", "~>", "^ ", "~ "]) + npm_partial(r)
+    if k < 0.3:
+        return npm_partial(r) + pick(r, [" - ", " -  "]) + npm_partial(r)
+    if k < 0.33:
+        return pick(r, ["*", "x", "", "X", ">=0.0.0", ">*", "<x", "=*", "latest", "1.2.3.4", "01.2.3", "1.2.3-", ">=1.0.0 <=", "~1.2.3 || ^"])
+    s = pick(r, ["", "=", "<", "<=", ">", ">=", ">= ", "< ", "v", "=v", "= "]) + npm_partial(r)
+    return s
+
+
+def npm_constraint(r):
+    groups = []
+    for _ in range(pick(r, [1, 1, 1, 2, 2, 3])):
+        ands = [npm_one(r) for _ in range(pick(r, [1, 1, 1, 2, 2, 3]))]
+        groups.append(pick(r, [" ", " ", "  ", " \u00a0"]).join(ands))
+    s = pick(r, [" || ", "||", " ||  "]).join(groups)
+    if r.random() < 0.05:
+        s = pick(r, [" ", "||", "1.0 -", "- 1.0", "^1.2.3 - 2", ">>1", "=>1", "~=1", "1 || || 2", "1.2.3 - 2.3.4 - 3", "*.1", "1.x.3", ">= 1 .2", "1.2.3+build - 2.0.0", "~1.2.3+b", "  ^1.2  "])
+    return s
+
+
+JS = r"""
+const semver = require("semver");
+const rl = require("readline").createInterface({ input: process.stdin });
+const out = [];
+rl.on("line", (l) => {
+  const [v, c] = l.split("\t");
+  if (semver.valid(v) === null) { out.push(`${v}\t${c}\tbadversion`); return; }
+  let r;
+  try { r = new semver.Range(c); } catch (e) { out.push(`${v}\t${c}\tinvalid`); return; }
+  out.push(`${v}\t${c}\t${r.test(v)}`);
+});
+rl.on("close", () => process.stdout.write(out.join("\n") + "\n"));
+"""
+
+
 def rows(gen_v, gen_c, seed):
     r = random.Random(seed)
     out, seen = [], set()
@@ -216,6 +281,8 @@ def main():
         write("pep440", "packaging 26 SpecifierSet.contains(prereleases=True)", run([sys.executable, "-c", PYTHON], rows(pep_version, pep_constraint, 22)))
     if want("composer"):
         write("composer", "composer/semver 3.3.2 Semver::satisfies", run(["php", "-r", PHP], rows(composer_version, composer_constraint, 23)))
+    if want("npm"):
+        write("npm", "node-semver 7.8.6 new Range(c).test(v)", run(["node", "-e", JS], rows(npm_version, npm_constraint, 24)))
 
 
 if __name__ == "__main__":
