@@ -371,7 +371,11 @@ fn reserved_concurrency_does_not_throttle_the_event_source() -> Result<()> {
             .number(value)
             .with_context(|| format!("{id}: ReservedConcurrentExecutions"))?;
         // A function consuming several queues can be invoked by all their mappings at once.
-        let wanted: u64 = ROUTES.iter().filter(|r| r.consumer == name).map(|r| u64::from(r.max_concurrency)).sum();
+        let wanted: u64 = ROUTES
+            .iter()
+            .filter(|r| r.consumer == name)
+            .map(|r| u64::from(r.max_concurrency))
+            .sum();
         assert!(
             reserved >= wanted,
             "{id}: reserved concurrency {reserved} < the sum of its event sources' maxima {wanted}"

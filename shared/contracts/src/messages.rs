@@ -146,9 +146,15 @@ mod tests {
             diff_id: "sha256:bb".into(),
         };
         let wire = encode(&s);
-        assert!(wire.starts_with(r#"{"kind":"stage_layer","v":1,"body":"#), "{wire}");
+        assert!(
+            wire.starts_with(r#"{"kind":"stage_layer","v":1,"body":"#),
+            "{wire}"
+        );
         assert_eq!(decode::<StageLayer>(&wire).ok(), Some(s));
-        assert!(matches!(decode::<AnalyzeImage>(&wire), Err(DecodeError::WrongKind { .. })));
+        assert!(matches!(
+            decode::<AnalyzeImage>(&wire),
+            Err(DecodeError::WrongKind { .. })
+        ));
     }
 
     #[test]

@@ -48,7 +48,12 @@ impl Store {
     /// Records `job` as the staging job of image `id` (replacing an earlier one, whose
     /// messages then find it gone) with its initial progress, in one transaction. `false`:
     /// the image is no longer `analyzing` (finished, or gone), and nothing was written.
-    pub async fn start_staging_job(&self, account: &str, id: Uuid, job: &NewStagingJob<'_>) -> Result<bool, StoreError> {
+    pub async fn start_staging_job(
+        &self,
+        account: &str,
+        id: Uuid,
+        job: &NewStagingJob<'_>,
+    ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         let analyzing = tx
@@ -61,7 +66,8 @@ impl Store {
         if !analyzing {
             return Ok(false);
         }
-        tx.execute("DELETE FROM image_staging_jobs WHERE image_id = $1", &[&id]).await?;
+        tx.execute("DELETE FROM image_staging_jobs WHERE image_id = $1", &[&id])
+            .await?;
         let pending = i32::try_from(job.pending.len()).unwrap_or(i32::MAX);
         tx.execute(
             "INSERT INTO image_staging_jobs (job_id, image_id, manifest, resolved, layers_pending, assembler)
@@ -114,7 +120,10 @@ impl Store {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         let Some(row) = tx
-            .query_opt("SELECT image_id FROM image_staging_jobs WHERE job_id = $1 FOR UPDATE", &[&job_id])
+            .query_opt(
+                "SELECT image_id FROM image_staging_jobs WHERE job_id = $1 FOR UPDATE",
+                &[&job_id],
+            )
             .await?
         else {
             return Ok(None);
@@ -155,18 +164,30 @@ impl Store {
     /// Ends staging job `job_id` as failed and records `reason` on its image, once: of
     /// several failing layers (or repeated deliveries) only the first call does anything.
     /// Returns whether this call recorded the failure.
-    pub async fn fail_staging_job(&self, account: &str, id: Uuid, job_id: Uuid, reason: &str) -> Result<bool, StoreError> {
+    pub async fn fail_staging_job(
+        &self,
+        account: &str,
+        id: Uuid,
+        job_id: Uuid,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         if tx
-            .query_opt("SELECT 1 FROM images WHERE account = $1 AND id = $2 FOR UPDATE", &[&account, &id])
+            .query_opt(
+                "SELECT 1 FROM images WHERE account = $1 AND id = $2 FOR UPDATE",
+                &[&account, &id],
+            )
             .await?
             .is_none()
         {
             return Ok(false);
         }
         let ended = tx
-            .execute("DELETE FROM image_staging_jobs WHERE job_id = $1 AND image_id = $2", &[&job_id, &id])
+            .execute(
+                "DELETE FROM image_staging_jobs WHERE job_id = $1 AND image_id = $2",
+                &[&job_id, &id],
+            )
             .await?;
         if ended != 1 {
             return Ok(false);
@@ -184,7 +205,10 @@ impl Store {
     }
 }
 
-async fn job(c: &impl deadpool_postgres::GenericClient, job_id: Uuid) -> Result<Option<StagingJob>, StoreError> {
+async fn job(
+    c: &impl deadpool_postgres::GenericClient,
+    job_id: Uuid,
+) -> Result<Option<StagingJob>, StoreError> {
     let Some(r) = c
         .query_opt(
             "SELECT image_id, manifest, resolved, layers_pending, assembler,
