@@ -514,7 +514,7 @@ def cmd_e2e() -> None:
     wait_for(evaluate_ran, bool, 30, f"an invocation of {evaluate} (logs in {group})")
     log(f"{evaluate} was invoked by its event source mapping")
 
-    for name in ("analyze", "evaluate"):
+    for name in ("analyze", "stage-layer", "evaluate"):
         url = sqs.get_queue_url(QueueName=f"customs-{STAGE}-{name}-dlq")["QueueUrl"]
         n = int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
         if n:

@@ -7,6 +7,7 @@ mod catalog;
 mod cli;
 mod evaluate;
 mod evaluate_speed;
+mod fanout;
 mod faults;
 mod feeds;
 mod images;

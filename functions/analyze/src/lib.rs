@@ -1,14 +1,19 @@
 #![doc = include_str!("../README.md")]
 
-use customs_contracts::{AnalyzeImage, EvaluateImage, queue, route};
+use std::collections::HashMap;
+
+use customs_contracts::{AnalyzeImage, EvaluateImage, Message, StageLayer, queue, route};
 use customs_image::layer::Limits;
 use customs_image::{Credentials, Platform, Registry, Staging};
-use customs_model::fs::SquashedView;
-use serde_json::json;
 use customs_model::ImageRef;
+use customs_model::fs::SquashedView;
 use customs_runtime::Queues;
 use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
-use customs_store::{AnalysisResult, Claim, LayerRecord, SecretBox, StagedLayerRecord, StagingProgress, Store};
+use customs_store::{
+    AnalysisResult, Claim, LayerRecord, NewStagingJob, PendingLayer, SecretBox, StagedLayerRecord, StagingProgress, Store,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tracing::{info, instrument, warn};
 
 /// What the handler needs, built once per execution environment.
@@ -26,9 +31,25 @@ pub struct Deps {
     pub retry_backoff: std::time::Duration,
 }
 
-/// The Lambda handler: one SQS batch of `AnalyzeImage` messages.
+/// The Lambda handler: a batch of `AnalyzeImage` (the analyze queue) and `StageLayer`
+/// (the stage-layer queue, fanned out by `AnalyzeImage`) messages.
 pub async fn handle(event: Event, deps: &Deps) -> BatchResponse {
-    sqs::for_each(event, |msg: AnalyzeImage, d| guarded(msg, d, deps)).await
+    let (mut images, mut layers) = (Event::default(), Event::default());
+    for r in event.records {
+        let is_layer = r
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+            .is_some_and(|v| v["kind"] == StageLayer::KIND);
+        if is_layer { layers.records.push(r) } else { images.records.push(r) }
+    }
+    let (a, b) = tokio::join!(
+        sqs::for_each(images, |msg: AnalyzeImage, d| guarded(msg, d, deps)),
+        sqs::for_each(layers, |msg: StageLayer, d| stage_layer(msg, d, deps)),
+    );
+    let mut resp = a;
+    resp.batch_item_failures.extend(b.batch_item_failures);
+    resp
 }
 
 /// How long one analysis may run: the function's timeout less a margin to record the
@@ -73,8 +94,15 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
 }
 
+/// How many times SQS delivers an analyze message before the DLQ.
 fn max_receives() -> u32 {
     route(queue::ANALYZE).map_or(1, |r| r.max_receives)
+}
+
+/// Whether `d` is the last delivery SQS makes before the DLQ (then a retryable failure
+/// is recorded instead of retried).
+fn last_delivery(queue: &str, d: &Delivery) -> bool {
+    d.receive_count >= route(queue).map_or(1, |r| r.max_receives)
 }
 
 /// Hands a retryable failure back to SQS, to come back after the backoff rather than the
@@ -95,6 +123,10 @@ fn gave_up(e: &Retry) -> String {
     format!("{e} (gave up after {} attempts)", max_receives())
 }
 
+/// Resolves the image and records its staging job: with every layer staged already it
+/// assembles the image at once; otherwise it sends one `StageLayer` per layer not staged
+/// yet, and the last of those to finish assembles it. Uploaded archives are staged and
+/// assembled here, in one invocation (the archive is downloaded once, whole).
 #[instrument(skip_all, fields(account = %msg.account, image_id = %msg.image_id))]
 async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(), Retry> {
     let image = match deps
@@ -124,15 +156,8 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         }
     };
     let (account, image_id) = (msg.account.as_str(), msg.image_id);
-    let fail = |reason: String| async move {
-        warn!(reason = %reason, "Analysis failed");
-        deps.store
-            .fail_analysis(account, image_id, &reason)
-            .await
-            .map_err(Retry::new)?;
-        announce(deps, &AnalyzeImage { account: account.to_owned(), image_id }).await;
-        Ok(())
-    };
+    let last = last_delivery(queue::ANALYZE, &delivery);
+    let fail = |reason: String| record_failure(deps, account, image_id, None, reason);
     let Some(platform) = Platform::parse(&image.platform) else {
         return fail(format!(
             "platform {:?} is not os/arch[/variant]",
@@ -140,18 +165,185 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         ))
         .await;
     };
-    let got = if let Some(upload) = image.source_ref.strip_prefix(UPLOAD_PREFIX) {
-        fetch_upload(upload, image_id, &platform, deps).await
-    } else {
-        fetch_registry(&image.source_ref, account, image_id, &platform, deps).await
-    };
-    let (fetched, staged) = match got {
+    if let Some(upload) = image.source_ref.strip_prefix(UPLOAD_PREFIX) {
+        let (fetched, staged) = match fetch_upload(upload, image_id, &platform, deps).await {
+            Ok(v) => v,
+            Err(Failure::Retry(e)) if !last => return Err(e),
+            Err(Failure::Retry(e)) => return fail(e.to_string()).await,
+            Err(Failure::Final(reason)) => return fail(reason).await,
+        };
+        record_staged(deps, &staged).await?;
+        let layers = staged.into_iter().map(|s| s.layer).collect();
+        return assemble(deps, account, image_id, None, fetched, layers, last).await;
+    }
+    let resolved = match resolve(&image.source_ref, account, &platform, deps).await {
         Ok(v) => v,
-        Err(Failure::Retry(e)) if delivery.receive_count < max_receives() => return Err(e),
+        Err(Failure::Retry(e)) if !last => return Err(e),
         Err(Failure::Retry(e)) => return fail(gave_up(&e)).await,
         Err(Failure::Final(reason)) => return fail(reason).await,
     };
-    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let (fetched, staged) = resolved;
+    let plan = match plan(&fetched.layers, &staged) {
+        Ok(p) => p,
+        Err(reason) => return fail(reason).await,
+    };
+    let job_id = uuid::Uuid::new_v4();
+    let record = ResolvedImage::from(&fetched);
+    let resolved_json = serde_json::to_value(&record).map_err(Retry::new)?;
+    let started = deps
+        .store
+        .start_staging_job(
+            account,
+            image_id,
+            &NewStagingJob {
+                job_id,
+                manifest: &fetched.manifest,
+                resolved: &resolved_json,
+                pending: &plan.pending.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(),
+                assembler: plan.pending.is_empty().then_some(delivery.message_id.as_str()),
+                progress: plan.progress,
+            },
+        )
+        .await
+        .map_err(Retry::new)?;
+    if !started {
+        info!("Image no longer being analysed; nothing to do");
+        return Ok(());
+    }
+    if plan.pending.is_empty() {
+        info!(%job_id, "Every layer staged already; assembling");
+        let layers = match ordered(&fetched.layers, &staged) {
+            Ok(l) => l,
+            Err(reason) => return record_failure(deps, account, image_id, Some(job_id), reason).await,
+        };
+        return assemble(deps, account, image_id, Some(job_id), fetched, layers, last).await;
+    }
+    let msgs: Vec<StageLayer> = plan
+        .pending
+        .iter()
+        .map(|(l, p)| StageLayer {
+            account: account.to_owned(),
+            image_id,
+            job_id,
+            digest: l.digest.clone(),
+            media_type: l.media_type.clone(),
+            size: l.size,
+            diff_id: p.diff_id.clone(),
+        })
+        .collect();
+    // A failed send retries the analysis, whose new job replaces this one.
+    deps.queues.send_all(&msgs).await.map_err(Retry::new)?;
+    info!(%job_id, layers = msgs.len(), reused = plan.progress.layers_reused, "Fanned out layer staging");
+    Ok(())
+}
+
+/// Stages one layer (unless it is staged already) and, when it was the last one the job
+/// waited for, assembles the image. Messages of a job that is over are acknowledged.
+#[instrument(skip_all, fields(account = %msg.account, image_id = %msg.image_id, job_id = %msg.job_id, diff_id = %msg.diff_id))]
+async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result<(), Retry> {
+    let (account, image_id, job_id) = (msg.account.as_str(), msg.image_id, msg.job_id);
+    let last = last_delivery(queue::STAGE_LAYER, &delivery);
+    let fail = |reason: String| record_failure(deps, account, image_id, Some(job_id), reason);
+    let Some(job) = deps.store.staging_job(job_id).await.map_err(Retry::new)? else {
+        info!("Staging job is over; nothing to do");
+        return requeue_evaluation(&msg, &delivery, deps).await;
+    };
+    let mut fetched = false;
+    if job.pending.contains(&msg.diff_id) {
+        match stage_one(&msg, deps).await {
+            Ok(f) => fetched = f,
+            Err(Failure::Retry(e)) if !last => return Err(e),
+            Err(Failure::Retry(e)) => return fail(e.to_string()).await,
+            Err(Failure::Final(reason)) => return fail(reason).await,
+        }
+    }
+    let Some(job) = deps
+        .store
+        .finish_staged_layer(job_id, &msg.diff_id, &delivery.message_id, fetched)
+        .await
+        .map_err(Retry::new)?
+    else {
+        info!("Staging job ended meanwhile; nothing to do");
+        return Ok(());
+    };
+    if job.assembler.as_deref() != Some(delivery.message_id.as_str()) {
+        info!(pending = job.layers_pending, fetched, "Layer ready");
+        return Ok(());
+    }
+    info!(fetched, "Last layer ready; assembling");
+    let image = match ResolvedImage::parse(&job.resolved) {
+        Ok(r) => r.into_fetched(job.manifest),
+        Err(e) => return fail(format!("staging job record is unreadable: {e}")).await,
+    };
+    let mut staged = HashMap::new();
+    for d in image.layers.iter().filter_map(|l| l.diff_id.as_deref()) {
+        if staged.contains_key(d) {
+            continue;
+        }
+        match deps.staging.index(d).await {
+            Ok(Some(l)) => {
+                staged.insert(d.to_owned(), l);
+            }
+            Ok(None) if !last => return Err(Retry(format!("staged layer {d} is missing"))),
+            Ok(None) => return fail(format!("staged layer {d} is missing")).await,
+            Err(e) if e.is_retryable() && !last => return Err(Retry::new(e)),
+            Err(e) => return fail(e.to_string()).await,
+        }
+    }
+    let layers = match ordered(&image.layers, &staged) {
+        Ok(l) => l,
+        Err(reason) => return fail(reason).await,
+    };
+    assemble(deps, account, image_id, Some(job_id), image, layers, last).await
+}
+
+/// A job that is over was assembled or failed. If this message is a redelivery (its
+/// first delivery may have assembled the image and crashed before queueing the
+/// evaluation), queue the evaluation again: it is idempotent.
+async fn requeue_evaluation(msg: &StageLayer, delivery: &Delivery, deps: &Deps) -> Result<(), Retry> {
+    if delivery.receive_count < 2 {
+        return Ok(());
+    }
+    let image = deps.store.image(&msg.account, msg.image_id).await.map_err(Retry::new)?;
+    if image.is_some_and(|i| i.analysis_status == customs_model::AnalysisStatus::Analyzed) {
+        deps.queues
+            .send(&EvaluateImage { account: msg.account.clone(), image_id: msg.image_id })
+            .await
+            .map_err(Retry::new)?;
+    }
+    Ok(())
+}
+
+/// Downloads and stages the message's layer unless its index is in the bucket already.
+/// Returns whether it was downloaded.
+async fn stage_one(msg: &StageLayer, deps: &Deps) -> Result<bool, Failure> {
+    let image = deps
+        .store
+        .image(&msg.account, msg.image_id)
+        .await
+        .map_err(|e| Failure::Retry(Retry::new(e)))?
+        .ok_or_else(|| Failure::Final("the image record is gone".into()))?;
+    let (reference, creds, insecure) = registry_access(&image.source_ref, &msg.account, deps).await?;
+    let layer = customs_image::LayerDescriptor {
+        digest: msg.digest.clone(),
+        media_type: msg.media_type.clone(),
+        size: msg.size,
+        diff_id: Some(msg.diff_id.clone()),
+    };
+    let staged = deps
+        .registry
+        .stage_layers(&reference, creds.as_ref(), insecure, std::slice::from_ref(&layer), &deps.staging, &deps.limits)
+        .await
+        .map_err(|e| {
+            let r = e.is_retryable();
+            staged_failure(e, r)
+        })?;
+    record_staged(deps, &staged).await.map_err(Failure::Retry)?;
+    Ok(staged.iter().any(|s| s.fetched))
+}
+
+/// Records the layers this invocation staged (idempotent).
+async fn record_staged(deps: &Deps, staged: &[customs_image::StagedOutcome]) -> Result<(), Retry> {
     for s in staged.iter().filter(|s| s.fetched) {
         let l = &s.layer;
         deps.store
@@ -168,10 +360,47 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
             .await
             .map_err(Retry::new)?;
     }
-    let layers: Vec<customs_image::StagedLayer> = staged.iter().map(|s| s.layer.clone()).collect();
+    Ok(())
+}
+
+fn n(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Records a failed analysis and announces it. With a staging job, only the first
+/// failure of the job is recorded (one failing layer fails the image once).
+async fn record_failure(deps: &Deps, account: &str, image_id: uuid::Uuid, job: Option<uuid::Uuid>, reason: String) -> Result<(), Retry> {
+    warn!(reason = %reason, "Analysis failed");
+    let recorded = match job {
+        Some(job_id) => deps.store.fail_staging_job(account, image_id, job_id, &reason).await.map_err(Retry::new)?,
+        None => {
+            deps.store.fail_analysis(account, image_id, &reason).await.map_err(Retry::new)?;
+            true
+        }
+    };
+    if recorded {
+        announce(deps, &AnalyzeImage { account: account.to_owned(), image_id }).await;
+    } else {
+        info!("The analysis had ended already; failure not recorded");
+    }
+    Ok(())
+}
+
+/// Catalogs the staged layers, squashes the view and records the analysis (for a
+/// staging job: only if the job is still on, ending it), then queues the evaluation.
+async fn assemble(
+    deps: &Deps,
+    account: &str,
+    image_id: uuid::Uuid,
+    job: Option<uuid::Uuid>,
+    fetched: customs_image::FetchedImage,
+    layers: Vec<customs_image::StagedLayer>,
+    last: bool,
+) -> Result<(), Retry> {
+    let fail = |reason: String| record_failure(deps, account, image_id, job, reason);
     let source = match customs_image::StagedImage::load(&deps.staging, &layers).await {
         Ok(s) => s,
-        Err(e) if delivery.receive_count < max_receives() => return Err(Retry::new(e)),
+        Err(e) if !last => return Err(Retry::new(e)),
         Err(e) => return fail(gave_up(&Retry::new(e))).await,
     };
     let catalog = match tokio::task::spawn_blocking(move || {
@@ -184,11 +413,11 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         Err(e) => return fail(format!("cataloguing crashed: {e}")).await,
     };
     info!(packages = catalog.packages.len(), distro = ?catalog.distro.as_ref().map(|d| &d.namespace), "Catalogued image");
-    let view = SquashedView::squash(staged.iter().map(|s| s.layer.entries.as_slice()));
-    let mut findings: Vec<serde_json::Value> = staged
+    let view = SquashedView::squash(layers.iter().map(|l| l.entries.as_slice()));
+    let mut findings: Vec<serde_json::Value> = layers
         .iter()
         .enumerate()
-        .flat_map(|(i, s)| s.layer.findings.iter().map(move |(path, reason)| json!({ "layer": i, "path": path, "reason": reason })))
+        .flat_map(|(i, l)| l.findings.iter().map(move |(path, reason)| json!({ "layer": i, "path": path, "reason": reason })))
         .collect();
     findings.extend(view.findings.iter().map(|f| json!({ "layer": f.layer, "path": f.path, "reason": f.reason })));
     if !findings.is_empty() {
@@ -207,14 +436,14 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         layers: fetched
             .layers
             .into_iter()
-            .zip(&staged)
+            .zip(&layers)
             .map(|(l, s)| LayerRecord {
                 digest: l.digest,
                 media_type: l.media_type,
                 size: l.size,
                 diff_id: l.diff_id,
-                uncompressed_size: Some(n(s.layer.uncompressed_size)),
-                entry_count: Some(n(s.layer.entries.len() as u64)),
+                uncompressed_size: Some(n(s.uncompressed_size)),
+                entry_count: Some(n(s.entries.len() as u64)),
             })
             .collect(),
         findings: serde_json::Value::Array(findings),
@@ -224,12 +453,16 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         distro: catalog.distro,
         packages: catalog.packages,
     };
-    let stored = match deps
-        .store
-        .complete_analysis(&msg.account, msg.image_id, &result)
-        .await
-    {
-        Ok(img) => img,
+    let stored = match job {
+        Some(job_id) => deps.store.complete_staged_analysis(account, image_id, job_id, &result).await,
+        None => deps.store.complete_analysis(account, image_id, &result).await.map(Some),
+    };
+    let stored = match stored {
+        Ok(Some(img)) => img,
+        Ok(None) => {
+            info!("Staging job already assembled, failed or replaced; dropping this assembly");
+            return Ok(());
+        }
         Err(customs_store::StoreError::ImageNotFound(_)) => {
             info!("Image was deleted during analysis; dropping the result");
             return Ok(());
@@ -237,15 +470,127 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         Err(e) => return Err(Retry::new(e)),
     };
     info!(digest = ?stored.image_digest, layers = stored.layer_count, "Analyzed image");
-    announce(deps, &AnalyzeImage { account: msg.account.clone(), image_id: stored.id }).await;
+    announce(deps, &AnalyzeImage { account: account.to_owned(), image_id: stored.id }).await;
     deps.queues
         .send(&EvaluateImage {
-            account: msg.account.clone(),
+            account: account.to_owned(),
             image_id: stored.id,
         })
         .await
         .map_err(Retry::new)?;
     Ok(())
+}
+
+/// What a staging job keeps of the resolved image besides the manifest bytes, so the
+/// delivery that finishes the last layer can assemble it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ResolvedImage {
+    digest: String,
+    parent_digest: Option<String>,
+    media_type: String,
+    config_digest: String,
+    config: serde_json::Value,
+    layers: Vec<ResolvedLayer>,
+    os: Option<String>,
+    arch: Option<String>,
+    size: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ResolvedLayer {
+    digest: String,
+    media_type: String,
+    size: i64,
+    diff_id: Option<String>,
+}
+
+impl From<&customs_image::FetchedImage> for ResolvedImage {
+    fn from(f: &customs_image::FetchedImage) -> Self {
+        Self {
+            digest: f.digest.clone(),
+            parent_digest: f.parent_digest.clone(),
+            media_type: f.media_type.clone(),
+            config_digest: f.config_digest.clone(),
+            config: f.config.clone(),
+            layers: f
+                .layers
+                .iter()
+                .map(|l| ResolvedLayer { digest: l.digest.clone(), media_type: l.media_type.clone(), size: l.size, diff_id: l.diff_id.clone() })
+                .collect(),
+            os: f.os.clone(),
+            arch: f.arch.clone(),
+            size: f.size,
+        }
+    }
+}
+
+impl ResolvedImage {
+    fn parse(v: &serde_json::Value) -> Result<Self, serde_json::Error> {
+        Self::deserialize(v)
+    }
+
+    fn into_fetched(self, manifest: Vec<u8>) -> customs_image::FetchedImage {
+        customs_image::FetchedImage {
+            digest: self.digest,
+            parent_digest: self.parent_digest,
+            media_type: self.media_type,
+            manifest,
+            config_digest: self.config_digest,
+            config: self.config,
+            layers: self
+                .layers
+                .into_iter()
+                .map(|l| customs_image::LayerDescriptor { digest: l.digest, media_type: l.media_type, size: l.size, diff_id: l.diff_id })
+                .collect(),
+            os: self.os,
+            arch: self.arch,
+            size: self.size,
+        }
+    }
+}
+
+/// The staging work an image needs: one entry per distinct diff id not staged yet (in
+/// manifest order, with the first layer that has it), and the progress to start from.
+#[derive(Debug, PartialEq)]
+struct Plan<'a> {
+    pending: Vec<(&'a customs_image::LayerDescriptor, PendingLayer)>,
+    progress: StagingProgress,
+}
+
+fn plan<'a, T>(layers: &'a [customs_image::LayerDescriptor], staged: &HashMap<String, T>) -> Result<Plan<'a>, String> {
+    let mut progress = StagingProgress {
+        layers_total: i32::try_from(layers.len()).unwrap_or(i32::MAX),
+        bytes_total: layers.iter().map(|l| l.size.max(0)).sum(),
+        ..StagingProgress::default()
+    };
+    let mut pending: Vec<(&customs_image::LayerDescriptor, PendingLayer)> = Vec::new();
+    for l in layers {
+        let Some(d) = l.diff_id.as_deref() else {
+            return Err(format!("malformed image config: no diff_id for layer {}", l.digest));
+        };
+        if staged.contains_key(d) {
+            progress.layers_staged += 1;
+            progress.layers_reused += 1;
+            progress.bytes_staged += l.size.max(0);
+        } else if let Some((_, p)) = pending.iter_mut().find(|(_, p)| p.diff_id == d) {
+            p.layers += 1;
+            p.bytes += l.size.max(0);
+        } else {
+            pending.push((l, PendingLayer { diff_id: d.to_owned(), layers: 1, bytes: l.size.max(0) }));
+        }
+    }
+    Ok(Plan { pending, progress })
+}
+
+/// The staged layers in manifest order (a diff id that appears twice, twice).
+fn ordered(layers: &[customs_image::LayerDescriptor], staged: &HashMap<String, customs_image::StagedLayer>) -> Result<Vec<customs_image::StagedLayer>, String> {
+    layers
+        .iter()
+        .map(|l| {
+            let d = l.diff_id.as_deref().unwrap_or_default();
+            staged.get(d).cloned().ok_or_else(|| format!("staged layer {d} is missing"))
+        })
+        .collect()
 }
 
 /// `source_ref` of an uploaded archive: `upload:<format>:<key in the staging bucket>`.
@@ -265,8 +610,9 @@ fn staged_failure(e: impl std::error::Error + Send + Sync + 'static, retryable: 
     if retryable { Failure::Retry(Retry::new(e)) } else { Failure::Final(e.to_string()) }
 }
 
-/// Resolves `source_ref` in its registry and stages every layer not staged yet.
-async fn fetch_registry(source_ref: &str, account: &str, image_id: uuid::Uuid, platform: &Platform, deps: &Deps) -> Result<Fetched, Failure> {
+/// The registry reference of `source_ref`, with the account's credentials for it and
+/// whether it is marked insecure.
+async fn registry_access(source_ref: &str, account: &str, deps: &Deps) -> Result<(ImageRef, Option<Credentials>, bool), Failure> {
     let reference = ImageRef::parse(source_ref).map_err(|e| Failure::Final(e.to_string()))?;
     let stored = deps.store.registry_credential(&deps.secrets, account, &reference.registry).await;
     let (creds, insecure) = match stored {
@@ -280,34 +626,34 @@ async fn fetch_registry(source_ref: &str, account: &str, image_id: uuid::Uuid, p
         }
         Err(e) => return Err(Failure::Retry(Retry::new(e))),
     };
+    Ok((reference, creds, insecure))
+}
+
+/// Resolves `source_ref` in its registry (manifest and config, verified) and reads the
+/// staged index of each of its layers that is staged already (by diff id).
+async fn resolve(
+    source_ref: &str,
+    account: &str,
+    platform: &Platform,
+    deps: &Deps,
+) -> Result<(customs_image::FetchedImage, HashMap<String, customs_image::StagedLayer>), Failure> {
+    let (reference, creds, insecure) = registry_access(source_ref, account, deps).await?;
     let fetched = deps.registry.fetch(&reference, creds.as_ref(), platform, insecure).await.map_err(|e| {
         let r = e.is_retryable();
         staged_failure(e, r)
     })?;
-    // One layer at a time, so `customs_progress` moves as each is staged.
-    let mut progress = StagingProgress {
-        layers_total: i32::try_from(fetched.layers.len()).unwrap_or(i32::MAX),
-        bytes_total: fetched.layers.iter().map(|l| l.size.max(0)).sum(),
-        ..StagingProgress::default()
-    };
-    record_progress(deps, image_id, &progress).await;
-    let mut staged = Vec::with_capacity(fetched.layers.len());
-    for l in &fetched.layers {
-        let one = deps
-            .registry
-            .stage_layers(&reference, creds.as_ref(), insecure, std::slice::from_ref(l), &deps.staging, &deps.limits)
-            .await
-            .map_err(|e| {
-                let r = e.is_retryable();
-                staged_failure(e, r)
-            })?;
-        for s in one {
-            progress.layers_staged += 1;
-            progress.layers_reused += i32::from(!s.fetched);
-            progress.bytes_staged += l.size.max(0);
-            staged.push(s);
+    let mut staged = HashMap::new();
+    for d in fetched.layers.iter().filter_map(|l| l.diff_id.as_deref()) {
+        if staged.contains_key(d) {
+            continue;
         }
-        record_progress(deps, image_id, &progress).await;
+        let index = deps.staging.index(d).await.map_err(|e| {
+            let r = e.is_retryable();
+            staged_failure(e, r)
+        })?;
+        if let Some(l) = index {
+            staged.insert(d.to_owned(), l);
+        }
     }
     Ok((fetched, staged))
 }
@@ -375,5 +721,76 @@ async fn announce(deps: &Deps, image: &AnalyzeImage) {
             }
         }
         Err(e) => warn!(error = %e, "Analysis events not recorded"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use customs_image::LayerDescriptor;
+
+    fn layer(n: u8, diff: u8, size: i64) -> LayerDescriptor {
+        LayerDescriptor {
+            digest: format!("sha256:{n:064x}"),
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            size,
+            diff_id: Some(format!("sha256:{diff:064x}")),
+        }
+    }
+
+    #[test]
+    fn the_plan_fans_out_each_unstaged_diff_id_once_and_counts_staged_ones_as_reused() {
+        // Layers 1 and 3 share a diff id (the same content twice); layer 2 is staged.
+        let layers = [layer(1, 0xa, 100), layer(2, 0xb, 10), layer(3, 0xa, 100), layer(4, 0xc, 1)];
+        let staged = HashMap::from([(format!("sha256:{:064x}", 0xb), ())]);
+        let p = plan(&layers, &staged).expect("plan");
+        let pending: Vec<_> = p.pending.iter().map(|(l, p)| (l.digest.clone(), p.clone())).collect();
+        assert_eq!(
+            pending,
+            [
+                (layers[0].digest.clone(), PendingLayer { diff_id: format!("sha256:{:064x}", 0xa), layers: 2, bytes: 200 }),
+                (layers[3].digest.clone(), PendingLayer { diff_id: format!("sha256:{:064x}", 0xc), layers: 1, bytes: 1 }),
+            ]
+        );
+        assert_eq!(
+            p.progress,
+            StagingProgress { layers_total: 4, layers_staged: 1, layers_reused: 1, bytes_total: 211, bytes_staged: 10 }
+        );
+        // Staged and pending together account for every layer and byte.
+        let pending_layers: i32 = p.pending.iter().map(|(_, p)| p.layers).sum();
+        let pending_bytes: i64 = p.pending.iter().map(|(_, p)| p.bytes).sum();
+        assert_eq!(p.progress.layers_staged + pending_layers, p.progress.layers_total);
+        assert_eq!(p.progress.bytes_staged + pending_bytes, p.progress.bytes_total);
+    }
+
+    #[test]
+    fn everything_staged_means_nothing_to_fan_out_and_a_missing_diff_id_is_refused() {
+        let layers = [layer(1, 0xa, 5), layer(2, 0xb, 6)];
+        let staged: HashMap<String, ()> = layers.iter().filter_map(|l| l.diff_id.clone()).map(|d| (d, ())).collect();
+        let p = plan(&layers, &staged).expect("plan");
+        assert!(p.pending.is_empty());
+        assert_eq!((p.progress.layers_staged, p.progress.bytes_staged), (2, 11));
+        let mut broken = layers.clone();
+        broken[1].diff_id = None;
+        assert!(plan(&broken, &staged).is_err_and(|e| e.contains("no diff_id")));
+    }
+
+    #[test]
+    fn the_resolved_image_survives_the_staging_job_record() {
+        let fetched = customs_image::FetchedImage {
+            digest: "sha256:d".into(),
+            parent_digest: Some("sha256:p".into()),
+            media_type: customs_image::media_type::OCI_MANIFEST.into(),
+            manifest: b"{\"schemaVersion\":2}".to_vec(),
+            config_digest: "sha256:c".into(),
+            config: json!({ "os": "linux" }),
+            layers: vec![layer(1, 0xa, 5)],
+            os: Some("linux".into()),
+            arch: Some("amd64".into()),
+            size: 5,
+        };
+        let stored = serde_json::to_value(ResolvedImage::from(&fetched)).expect("json");
+        let back = ResolvedImage::parse(&stored).expect("parse").into_fetched(fetched.manifest.clone());
+        assert_eq!(format!("{back:?}"), format!("{fetched:?}"));
     }
 }

@@ -17,6 +17,30 @@ impl Message for AnalyzeImage {
     const QUEUE: &'static str = queue::ANALYZE;
 }
 
+/// Stage one layer of an image being analysed. `AnalyzeImage` resolves the image and
+/// fans out one message per layer (by diff id) not staged yet; the consumer stages it
+/// unless it already is, and the delivery that finishes the last pending layer of the
+/// staging job assembles the image (catalog and record), once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageLayer {
+    pub account: String,
+    pub image_id: Uuid,
+    /// The image's staging job: a new analysis of the image starts a new job, and
+    /// messages of a job that is over are acknowledged without work.
+    pub job_id: Uuid,
+    /// The layer as the manifest describes it (compressed blob) and its config diff id.
+    pub digest: String,
+    pub media_type: String,
+    pub size: i64,
+    pub diff_id: String,
+}
+
+impl Message for StageLayer {
+    const KIND: &'static str = "stage_layer";
+    const VERSION: u32 = 1;
+    const QUEUE: &'static str = queue::STAGE_LAYER;
+}
+
 /// Match vulnerabilities and evaluate policy for an analysed image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvaluateImage {
@@ -112,6 +136,25 @@ mod tests {
             "{wire}"
         );
         assert_eq!(decode::<AnalyzeImage>(&wire).ok(), Some(m));
+        let s = StageLayer {
+            account: "admin".into(),
+            image_id: Uuid::nil(),
+            job_id: Uuid::max(),
+            digest: "sha256:aa".into(),
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            size: 42,
+            diff_id: "sha256:bb".into(),
+        };
+        let wire = encode(&s);
+        assert!(
+            wire.starts_with(r#"{"kind":"stage_layer","v":1,"body":"#),
+            "{wire}"
+        );
+        assert_eq!(decode::<StageLayer>(&wire).ok(), Some(s));
+        assert!(matches!(
+            decode::<AnalyzeImage>(&wire),
+            Err(DecodeError::WrongKind { .. })
+        ));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use crate::messages::{FeedSync, FeedSyncTrigger, WatchTick};
 /// `<prefix><name>-dlq`.
 pub mod queue {
     pub const ANALYZE: &str = "analyze";
+    /// One layer of an image being analysed (consumed by analyze too).
+    pub const STAGE_LAYER: &str = "stage-layer";
     pub const EVALUATE: &str = "evaluate";
     pub const NOTIFY: &str = "notify";
     pub const FEED_SYNC: &str = "feed-sync";
@@ -70,6 +72,8 @@ const fn entry(
 
 pub const ROUTES: &[Route] = &[
     entry(queue::ANALYZE, "analyze", 1, 300, 3, 10),
+    // One layer per invocation, so an image's layers are staged in parallel.
+    entry(queue::STAGE_LAYER, "analyze", 1, 300, 3, 10),
     entry(queue::EVALUATE, "evaluate", 10, 60, 5, 10),
     entry(queue::NOTIFY, "notify", 10, 30, 8, 5),
     entry(queue::FEED_SYNC, "feed-sync", 1, 900, 3, 2),
@@ -111,12 +115,13 @@ pub fn route(queue: &str) -> Option<&'static Route> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::{AnalyzeImage, EvaluateImage, Notify};
+    use crate::messages::{AnalyzeImage, EvaluateImage, Notify, StageLayer};
 
     #[test]
     fn every_message_travels_on_a_routed_queue() {
         for q in [
             AnalyzeImage::QUEUE,
+            StageLayer::QUEUE,
             EvaluateImage::QUEUE,
             Notify::QUEUE,
             FeedSync::QUEUE,

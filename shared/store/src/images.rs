@@ -454,17 +454,49 @@ impl Store {
         id: Uuid,
         r: &AnalysisResult,
     ) -> Result<ImageRecord, StoreError> {
+        self.complete(account, id, None, r).await?.ok_or(StoreError::ImageNotFound(id))
+    }
+
+    /// Stores the analysis assembled for staging job `job_id`, and ends the job, in one
+    /// transaction: only while the job is still the image's and the image `analyzing`,
+    /// so of concurrent or repeated assemblies of a job exactly one is recorded. `None`:
+    /// nothing was written (the job is over, or a newer analysis replaced it).
+    pub async fn complete_staged_analysis(
+        &self,
+        account: &str,
+        id: Uuid,
+        job_id: Uuid,
+        r: &AnalysisResult,
+    ) -> Result<Option<ImageRecord>, StoreError> {
+        self.complete(account, id, Some(job_id), r).await
+    }
+
+    async fn complete(
+        &self,
+        account: &str,
+        id: Uuid,
+        job: Option<Uuid>,
+        r: &AnalysisResult,
+    ) -> Result<Option<ImageRecord>, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        if tx
+        let Some(row) = tx
             .query_opt(
-                "SELECT 1 FROM images WHERE account = $1 AND id = $2 FOR UPDATE",
+                "SELECT analysis_status FROM images WHERE account = $1 AND id = $2 FOR UPDATE",
                 &[&account, &id],
             )
             .await?
-            .is_none()
-        {
+        else {
             return Err(StoreError::ImageNotFound(id));
+        };
+        if let Some(job) = job {
+            let status: String = row.get(0);
+            let ended = tx
+                .execute("DELETE FROM image_staging_jobs WHERE job_id = $1 AND image_id = $2", &[&job, &id])
+                .await?;
+            if status != AnalysisStatus::Analyzing.as_str() || ended != 1 {
+                return Ok(None);
+            }
         }
         let other = tx
             .query_opt(
@@ -557,7 +589,7 @@ impl Store {
             .await?
             .ok_or(StoreError::ImageNotFound(target))?;
         tx.commit().await?;
-        Ok(image)
+        Ok(Some(image))
     }
 
     /// Records why an analysis failed. An analysed image is never downgraded.

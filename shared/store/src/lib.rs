@@ -9,6 +9,7 @@ mod migrate;
 mod policies;
 mod registries;
 mod secrets;
+mod staging_jobs;
 mod subscriptions;
 mod vulns;
 
@@ -26,6 +27,7 @@ pub use migrate::{MIGRATIONS, Migration};
 pub use policies::{EvaluationLogEntry, EvaluationRecord, PolicyRecord, bundle_digest};
 pub use registries::{RegistryCredential, RegistryRecord};
 pub use secrets::{SecretBox, SecretError};
+pub use staging_jobs::{NewStagingJob, PendingLayer, StagingJob};
 pub use subscriptions::{SUBSCRIPTION_TYPES, SubscriptionFilter, SubscriptionRecord, subscription_id};
 pub use vulns::{Enrichment, MatchCandidate};
 

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(70, "V0070__evaluation_history"),
     migration!(71, "V0071__registry_holds"),
     migration!(80, "V0080__staging_progress"),
+    migration!(90, "V0090__staging_jobs"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.

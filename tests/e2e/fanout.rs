@@ -1,0 +1,523 @@
+//! Layers are staged in parallel: analyze fans out one stage-layer message per unstaged
+//! layer, and the last layer to finish assembles the image, exactly once, whatever the
+//! duplicate deliveries and concurrent finishers.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use customs_contracts::{StageLayer, decode, queue, route};
+use customs_local::{Binding, Runner};
+use customs_runtime::sqs::{BatchResponse, Event};
+use customs_store::{NewStagingJob, PendingLayer, StagingProgress};
+use customs_tests::{CountingProxy, Stack, push_image, registry};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::images::{add, by_tag};
+
+const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+fn sha(b: &[u8]) -> String {
+    format!(
+        "sha256:{}",
+        Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    )
+}
+
+fn gzip(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+/// A layer holding one file `path` with `data`: (media type, gzipped blob, diff id).
+fn layer(path: &str, data: &[u8]) -> (&'static str, Vec<u8>, String) {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(&mut h, path, data).expect("tar");
+    let tar = b.into_inner().expect("tar");
+    (GZ, gzip(&tar), sha(&tar))
+}
+
+/// A runner bound to `queue` alone (to run the analysis but hold back its fan-out).
+async fn only(stack: &Stack, q: &str) -> Result<Runner> {
+    let r = route(q).context("no route")?;
+    let binding = Binding {
+        queue_url: stack.app.queues.url(q).await?,
+        queue_arn: String::new(),
+        batch_size: r.batch_size,
+        consumer: stack.app.consumer_for(r)?,
+    };
+    Ok(Runner::new(
+        stack.app.queues.client().clone(),
+        "us-east-1",
+        vec![binding],
+    ))
+}
+
+/// Receives and deletes every message on `q`; returns the bodies.
+async fn take_all(stack: &Stack, q: &str) -> Result<Vec<String>> {
+    let sqs = stack.app.queues.client();
+    let url = stack.app.queues.url(q).await?;
+    let mut bodies = Vec::new();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await?;
+        let msgs = out.messages.unwrap_or_default();
+        if msgs.is_empty() {
+            return Ok(bodies);
+        }
+        for m in msgs {
+            bodies.push(m.body.clone().unwrap_or_default());
+            sqs.delete_message()
+                .queue_url(&url)
+                .receipt_handle(m.receipt_handle.unwrap_or_default())
+                .send()
+                .await?;
+        }
+    }
+}
+
+async fn send(stack: &Stack, q: &str, body: &str) -> Result<()> {
+    let url = stack.app.queues.url(q).await?;
+    stack
+        .app
+        .queues
+        .client()
+        .send_message()
+        .queue_url(url)
+        .message_body(body)
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// One SQS record (a fresh message id, first receive) as Lambda would deliver it.
+fn event(body: &str) -> Result<Event> {
+    Ok(serde_json::from_value(json!({ "Records": [{
+        "messageId": Uuid::new_v4().to_string(),
+        "body": body,
+        "attributes": { "ApproximateReceiveCount": "1" },
+        "messageAttributes": {},
+    }]}))?)
+}
+
+/// Runs each body as its own invocation of the stage-layer consumer, all at once (on the
+/// multi-threaded runtime, in parallel), and returns the responses.
+async fn invoke_all(stack: &Stack, bodies: &[String]) -> Result<Vec<BatchResponse>> {
+    let consumer = stack
+        .app
+        .consumer_for(route(queue::STAGE_LAYER).context("no route")?)?;
+    let mut tasks = Vec::new();
+    for b in bodies {
+        tasks.push(tokio::spawn(consumer(event(b)?)));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await?);
+    }
+    Ok(out)
+}
+
+/// The image as the API shows it, and its record.
+async fn record(stack: &Stack, digest_or_tag: &str) -> Result<(Value, customs_store::ImageRecord)> {
+    let img = by_tag(stack, digest_or_tag).await?;
+    let digest = img["imageDigest"].as_str().map(str::to_owned);
+    let found = stack
+        .app
+        .store
+        .list_images(
+            "admin",
+            &customs_store::ImageFilter {
+                digest,
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok((img, found.into_iter().next().context("no record")?))
+}
+
+async fn jobs_left(stack: &Stack) -> Result<i64> {
+    let (client, conn) =
+        tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    Ok(client
+        .query_one("SELECT count(*) FROM image_staging_jobs", &[])
+        .await?
+        .get(0))
+}
+
+#[tokio::test]
+async fn duplicate_stage_layer_deliveries_stage_each_layer_once_and_assemble_once() -> Result<()> {
+    let stack = Stack::start().await?;
+    let proxy = CountingProxy::start().await?;
+    let tag = format!("{}/customs/debian-app:latest", proxy.addr);
+    add(&stack, json!({ "tag": tag })).await?;
+    only(&stack, queue::ANALYZE)
+        .await?
+        .drain_until_idle(Duration::from_secs(120))
+        .await?;
+    let bodies = take_all(&stack, queue::STAGE_LAYER).await?;
+    assert_eq!(bodies.len(), 3, "one message per layer: {bodies:?}");
+    let img = by_tag(&stack, &tag).await?;
+    assert_eq!(img["analysis_status"], "analyzing", "{img}");
+
+    // Every layer delivered twice (distinct SQS messages with the same body).
+    for b in bodies.iter().chain(&bodies) {
+        send(&stack, queue::STAGE_LAYER, b).await?;
+    }
+    stack.drain().await?;
+    let (img, rec) = record(&stack, &tag).await?;
+    assert_eq!(img["analysis_status"], "analyzed", "{img}");
+    assert_eq!(rec.record_version, 2, "added (1), then assembled once (+1)");
+    let gets = proxy.blob_gets();
+    for b in &bodies {
+        let m: StageLayer = decode(b)?;
+        assert_eq!(
+            gets.iter().filter(|g| **g == m.digest).count(),
+            1,
+            "{} fetched once: {gets:?}",
+            m.digest
+        );
+    }
+    let packages = stack.app.store.image_packages(rec.id).await?;
+    assert!(
+        packages.iter().any(|p| p.name == "coreutils"),
+        "dpkg packages recorded"
+    );
+    assert!(
+        packages
+            .iter()
+            .any(|p| p.name == "requests" && p.version == "2.31.0"),
+        "python packages recorded"
+    );
+    assert_eq!(rec.package_count, i32::try_from(packages.len()).ok());
+    assert_eq!(
+        jobs_left(&stack).await?,
+        0,
+        "the job ended with the assembly"
+    );
+    let digest = img["imageDigest"].as_str().unwrap_or_default();
+    let got: Value = stack
+        .request(reqwest::Method::GET, &format!("/v1/images/{digest}"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let p = &got[0]["customs_progress"];
+    assert_eq!(
+        (
+            p["layers_total"].as_i64(),
+            p["layers_staged"].as_i64(),
+            p["layers_reused"].as_i64()
+        ),
+        (Some(3), Some(3), Some(0)),
+        "{got}"
+    );
+    assert_eq!(p["bytes_staged"], p["bytes_total"], "{p}");
+
+    // Late duplicates, after the assembly, are acknowledged without work.
+    for b in &bodies {
+        send(&stack, queue::STAGE_LAYER, b).await?;
+    }
+    stack.drain().await?;
+    let (_, again) = record(&stack, &tag).await?;
+    assert_eq!(
+        (again.record_version, again.analyzed_at),
+        (rec.record_version, rec.analyzed_at)
+    );
+    assert_eq!(proxy.blob_gets().len(), gets.len(), "nothing fetched again");
+
+    // The same image again: every layer is staged, so analyze assembles at once.
+    let before = proxy.blob_gets().len();
+    add(&stack, json!({ "tag": tag, "force": true })).await?;
+    only(&stack, queue::ANALYZE)
+        .await?
+        .drain_until_idle(Duration::from_secs(120))
+        .await?;
+    assert!(
+        take_all(&stack, queue::STAGE_LAYER).await?.is_empty(),
+        "nothing to fan out"
+    );
+    let (img, _) = record(&stack, &tag).await?;
+    assert_eq!(img["analysis_status"], "analyzed", "{img}");
+    assert_eq!(proxy.blob_gets().len(), before, "no layer fetched");
+    stack.drain().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_finishers_of_an_image_elect_exactly_one_assembler() -> Result<()> {
+    let stack = Stack::start().await?;
+    let run = Uuid::new_v4().simple().to_string();
+    let mut tags = Vec::new();
+    for i in 0..4 {
+        let a = layer("etc/a", format!("{run} {i} a\n").as_bytes());
+        let b = layer("etc/b", format!("{run} {i} b\n").as_bytes());
+        let tag = format!("race-{}-{i}", &run[..8]);
+        push_image("customs/fanout", &tag, &[a, b], None).await?;
+        let full = format!("{}/customs/fanout:{tag}", registry());
+        add(&stack, json!({ "tag": full })).await?;
+        tags.push(full);
+    }
+    only(&stack, queue::ANALYZE)
+        .await?
+        .drain_until_idle(Duration::from_secs(120))
+        .await?;
+    let bodies = take_all(&stack, queue::STAGE_LAYER).await?;
+    assert_eq!(bodies.len(), 8, "two layers for each of four images");
+    // Every layer of every image at once, each twice: 16 concurrent invocations.
+    let twice: Vec<String> = bodies.iter().chain(&bodies).cloned().collect();
+    for resp in invoke_all(&stack, &twice).await? {
+        assert!(
+            resp.batch_item_failures.is_empty(),
+            "no delivery failed (no deadlock, no conflict)"
+        );
+    }
+    stack.drain().await?;
+    for tag in &tags {
+        let (img, rec) = record(&stack, tag).await?;
+        assert_eq!(img["analysis_status"], "analyzed", "{tag}: {img}");
+        assert_eq!(rec.record_version, 2, "{tag}: assembled once");
+        assert_eq!(
+            rec.file_count,
+            Some(2),
+            "{tag}: etc/a and etc/b, the files of both layers"
+        );
+        let p = stack
+            .app
+            .store
+            .staging_progress(rec.id)
+            .await?
+            .map(|(p, _)| p);
+        assert_eq!(
+            p.map(|p| (p.layers_total, p.layers_staged)),
+            Some((2, 2)),
+            "{tag}"
+        );
+    }
+    assert_eq!(jobs_left(&stack).await?, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_layer_fails_its_image_once_and_the_other_layers_are_acknowledged() -> Result<()>
+{
+    let stack = Stack::start().await?;
+    let run = Uuid::new_v4().simple().to_string();
+    let good = layer("etc/good", run.as_bytes());
+    let other = layer("etc/other", run.as_bytes());
+    let (_, gz, diff_id) = layer("etc/broken", run.as_bytes());
+    let truncated = (GZ, gz[..gz.len() - 12].to_vec(), diff_id.clone());
+    let wrong_diff_id = (GZ, gz, sha(b"not the tar"));
+    let tag = format!("broken-{}", &run[..8]);
+    push_image(
+        "customs/fanout",
+        &tag,
+        &[good.clone(), truncated, wrong_diff_id, other.clone()],
+        None,
+    )
+    .await?;
+    let full = format!("{}/customs/fanout:{tag}", registry());
+    add(&stack, json!({ "tag": full })).await?;
+    only(&stack, queue::ANALYZE)
+        .await?
+        .drain_until_idle(Duration::from_secs(120))
+        .await?;
+    let bodies = take_all(&stack, queue::STAGE_LAYER).await?;
+    assert_eq!(bodies.len(), 4);
+    let (broken, fine): (Vec<String>, Vec<String>) = bodies.into_iter().partition(|b| {
+        decode::<StageLayer>(b).is_ok_and(|m| m.diff_id != good.2 && m.diff_id != other.2)
+    });
+    // Both broken layers fail at once: the image fails once, with one of their reasons.
+    for resp in invoke_all(&stack, &broken).await? {
+        assert!(
+            resp.batch_item_failures.is_empty(),
+            "a permanent failure is acknowledged"
+        );
+    }
+    let (img, rec) = record(&stack, &full).await?;
+    assert_eq!(img["analysis_status"], "analysis_failed", "{img}");
+    let err = img["analysis_error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("truncated or corrupt") || err.contains("diff_id"),
+        "{err}"
+    );
+    assert_eq!(rec.record_version, 2, "added (1), failed once (+1)");
+    assert_eq!(
+        jobs_left(&stack).await?,
+        0,
+        "the job ended with the failure"
+    );
+    // The good layers' messages come later: acknowledged without work.
+    for b in &fine {
+        send(&stack, queue::STAGE_LAYER, b).await?;
+    }
+    stack.drain().await?;
+    let (img, again) = record(&stack, &full).await?;
+    assert_eq!(img["analysis_status"], "analysis_failed", "{img}");
+    assert_eq!(
+        img["analysis_error"].as_str(),
+        Some(err),
+        "the first reason stays"
+    );
+    assert_eq!(again.record_version, 2);
+    let staged = stack
+        .app
+        .store
+        .staged_at(&[good.2.clone(), other.2.clone()])
+        .await?;
+    assert!(
+        staged.is_empty(),
+        "the good layers were not staged for a failed image: {staged:?}"
+    );
+    Ok(())
+}
+
+/// The race itself, in PostgreSQL: fifty layers, each finished twice, by a hundred
+/// concurrent callers. Exactly one is named assembler, and it is the one that finished
+/// the last pending layer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_last_of_many_concurrent_finishers_is_the_only_assembler() -> Result<()> {
+    let store = customs_store::Store::connect(&customs_tests::fresh_database().await?, 16)?;
+    let reference = customs_model::ImageRef::parse("registry.example/race:latest")?;
+    let image = store
+        .add_image("admin", &reference, "linux/amd64", &json!({}), false, None)
+        .await?
+        .image;
+    assert!(matches!(
+        store.begin_analysis("admin", image.id).await?,
+        customs_store::Claim::Claimed(_)
+    ));
+    let pending: Vec<PendingLayer> = (0..50)
+        .map(|i| PendingLayer {
+            diff_id: format!("sha256:{i:064x}"),
+            layers: 1,
+            bytes: 10,
+        })
+        .collect();
+    let job_id = Uuid::new_v4();
+    let started = store
+        .start_staging_job(
+            "admin",
+            image.id,
+            &NewStagingJob {
+                job_id,
+                manifest: b"{}",
+                resolved: &json!({}),
+                pending: &pending,
+                assembler: None,
+                progress: StagingProgress {
+                    layers_total: 50,
+                    bytes_total: 500,
+                    ..StagingProgress::default()
+                },
+            },
+        )
+        .await?;
+    assert!(started);
+    let mut tasks = Vec::new();
+    for (n, l) in pending.iter().chain(&pending).enumerate() {
+        let (store, diff_id, message_id) = (store.clone(), l.diff_id.clone(), format!("m{n}"));
+        tasks.push(tokio::spawn(async move {
+            let job = store
+                .finish_staged_layer(job_id, &diff_id, &message_id, true)
+                .await;
+            (message_id, job)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (me, job) = t.await?;
+        let job = job?.context("job present until assembled")?;
+        if job.assembler.as_deref() == Some(me.as_str()) {
+            assert_eq!(job.layers_pending, 0);
+            assert!(job.pending.is_empty());
+            winners.push(me);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let job = store.staging_job(job_id).await?.context("job")?;
+    assert_eq!(
+        (job.layers_pending, job.assembler),
+        (0, Some(winners[0].clone()))
+    );
+    let (p, _) = store
+        .staging_progress(image.id)
+        .await?
+        .context("progress")?;
+    assert_eq!(
+        (p.layers_staged, p.layers_reused, p.bytes_staged),
+        (50, 0, 500),
+        "each layer counted once"
+    );
+    // A failure after the fact changes nothing twice: the first ends the job, the next is a no-op.
+    assert!(
+        store
+            .fail_staging_job("admin", image.id, job_id, "first")
+            .await?
+    );
+    assert!(
+        !store
+            .fail_staging_job("admin", image.id, job_id, "second")
+            .await?
+    );
+    assert!(store.staging_job(job_id).await?.is_none());
+    Ok(())
+}
+
+/// Not in CI: how long the analysis of debian-app takes from add to `analyzed`, staging
+/// every layer afresh (each stack has its own bucket), through the runner's queues. Run
+/// by hand: `cargo test --workspace --test e2e -- --ignored --nocapture analysis_time_of_debian_app`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "measurement"]
+async fn analysis_time_of_debian_app() -> Result<()> {
+    for _ in 0..3 {
+        let stack = Stack::start().await?;
+        let tag = format!("{}/customs/debian-app:latest", registry());
+        let t0 = std::time::Instant::now();
+        add(&stack, json!({ "tag": tag })).await?;
+        stack.drain().await?;
+        let wall = t0.elapsed();
+        let (img, rec) = record(&stack, &tag).await?;
+        assert_eq!(img["analysis_status"], "analyzed", "{img}");
+        let analysis = rec.analyzed_at.map(|a| a - rec.created_at);
+        println!(
+            "debian-app (runner, one stage-layer poll loop): add → analyzed {analysis:?}, add → queues idle {wall:?}"
+        );
+    }
+    // As Lambda's mapping runs them: every stage-layer message its own invocation, at once.
+    for _ in 0..3 {
+        let stack = Stack::start().await?;
+        let tag = format!("{}/customs/debian-app:latest", registry());
+        let t0 = std::time::Instant::now();
+        add(&stack, json!({ "tag": tag })).await?;
+        only(&stack, queue::ANALYZE)
+            .await?
+            .drain_until_idle(Duration::from_secs(120))
+            .await?;
+        invoke_all(&stack, &take_all(&stack, queue::STAGE_LAYER).await?).await?;
+        stack.drain().await?;
+        let wall = t0.elapsed();
+        let (img, rec) = record(&stack, &tag).await?;
+        assert_eq!(img["analysis_status"], "analyzed", "{img}");
+        let analysis = rec.analyzed_at.map(|a| a - rec.created_at);
+        println!(
+            "debian-app (layers staged in parallel invocations): add → analyzed {analysis:?}, add → queues idle {wall:?}"
+        );
+    }
+    Ok(())
+}
