@@ -39,36 +39,99 @@ fn parse_date(s: Option<&str>) -> Option<Date> {
     Date::parse(s?.get(..10)?, &fmt).ok()
 }
 
-pub(crate) fn advisory_row(a: &Advisory) -> AdvisoryRow {
-    let hash = Sha256::digest(serde_json::to_vec(a).unwrap_or_default());
+/// Feeds bytes into a hasher, so a record is hashed as it is serialised.
+struct HashWriter<'h>(&'h mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.update(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn hex(d: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(d.len() * 2);
+    for b in d {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// The row of one advisory (its content hash over the whole normalised record). Takes
+/// the advisory so its strings move into the row rather than being copied.
+pub(crate) fn advisory_row(a: Advisory) -> AdvisoryRow {
+    let mut sha = Sha256::new();
+    let _ = serde_json::to_writer(HashWriter(&mut sha), &a);
+    let content_hash = hex(&sha.finalize());
     AdvisoryRow {
-        id: a.id.clone(),
-        aliases: a.aliases.clone(),
-        summary: a.summary.clone(),
-        description: a.description.clone(),
-        severity: a.severity.as_ref().map(|s| s.label.clone()),
-        severity_source: a.severity.as_ref().map(|s| s.source.clone()),
         cvss: serde_json::to_value(&a.cvss).unwrap_or_default(),
+        severity: a.severity.as_ref().map(|s| s.label.clone()),
+        severity_source: a.severity.map(|s| s.source),
         published: parse_time(&a.published),
         modified: parse_time(&a.modified),
         withdrawn: parse_time(&a.withdrawn),
-        references: a.references.clone(),
+        id: a.id,
+        aliases: a.aliases,
+        summary: a.summary,
+        description: a.description,
+        references: a.references,
         packages: a
             .affected
-            .iter()
+            .into_iter()
             .map(|p| PackageRow {
-                namespace: p.namespace.clone(),
-                package: p.package.clone(),
-                version_format: p.version_format.clone(),
                 ranges: serde_json::to_value(&p.ranges).unwrap_or_default(),
-                versions: p.versions.clone(),
-                fixed: p.fixed.clone(),
                 state: p.state.as_str().to_owned(),
-                severity: p.severity.clone(),
+                namespace: p.namespace,
+                package: p.package,
+                version_format: p.version_format,
+                versions: p.versions,
+                fixed: p.fixed,
+                severity: p.severity,
             })
             .collect(),
-        content_hash: hash.iter().map(|b| format!("{b:02x}")).collect(),
+        content_hash,
     }
+}
+
+/// An advisory without the packages of disabled groups, as its row.
+fn prepare(mut a: Advisory, disabled: &BTreeSet<String>) -> AdvisoryRow {
+    if !disabled.is_empty() {
+        a.affected.retain(|p| !disabled.contains(&p.namespace));
+    }
+    advisory_row(a)
+}
+
+/// The ids a snapshot scope has seen, compactly: one string of NUL-terminated ids (about
+/// the ids' own bytes; a set of `String`s costs several times that), sorted for lookups
+/// only when the scope ends.
+#[derive(Default)]
+pub(crate) struct SeenIds(String);
+
+impl SeenIds {
+    fn insert(&mut self, id: &str) {
+        self.0.push_str(id);
+        self.0.push('\0');
+    }
+
+    /// A sorted view for membership tests.
+    fn sorted(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.0.split_terminator('\0').collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// What the normalising thread hands to the writer: advisories already turned into rows
+/// (hashing and conversion happen there, beside parsing, not on the writer's task).
+enum Item {
+    Row(AdvisoryRow),
+    Other(Output),
 }
 
 /// Accumulates one scope's outputs and writes them in batches.
@@ -78,7 +141,7 @@ pub(crate) struct Writer<'s> {
     pub feed: &'static str,
     pub scope: String,
     pub summary: &'s mut SyncSummary,
-    pub seen: BTreeSet<String>,
+    seen: SeenIds,
     advisories: BTreeMap<String, AdvisoryRow>,
     kev: Vec<KevRow>,
     epss: Vec<EpssRow>,
@@ -87,22 +150,40 @@ pub(crate) struct Writer<'s> {
 }
 
 impl<'s> Writer<'s> {
-    pub fn new(store: &'s Store, sync_id: i64, feed: &'static str, scope: String, summary: &'s mut SyncSummary) -> Self {
-        Self { store, sync_id, feed, scope, summary, seen: BTreeSet::new(), advisories: BTreeMap::new(), kev: vec![], epss: vec![], disabled: None }
+    pub fn new(
+        store: &'s Store,
+        sync_id: i64,
+        feed: &'static str,
+        scope: String,
+        summary: &'s mut SyncSummary,
+    ) -> Self {
+        Self {
+            store,
+            sync_id,
+            feed,
+            scope,
+            summary,
+            seen: SeenIds::default(),
+            advisories: BTreeMap::new(),
+            kev: vec![],
+            epss: vec![],
+            disabled: None,
+        }
+    }
+
+    /// The feed's disabled groups (namespaces), loaded on first use.
+    async fn disabled(&mut self) -> Result<&BTreeSet<String>, SyncError> {
+        if self.disabled.is_none() {
+            self.disabled = Some(self.store.disabled_feed_groups(self.feed).await?);
+        }
+        Ok(self.disabled.get_or_insert_with(BTreeSet::new))
     }
 
     pub async fn push(&mut self, o: Output) -> Result<(), SyncError> {
         match o {
-            Output::Advisory(mut a) => {
-                self.summary.records += 1;
-                if self.disabled.is_none() {
-                    self.disabled = Some(self.store.disabled_feed_groups(self.feed).await?);
-                }
-                if let Some(off) = self.disabled.as_ref().filter(|d| !d.is_empty()) {
-                    a.affected.retain(|p| !off.contains(&p.namespace));
-                }
-                self.seen.insert(a.id.clone());
-                self.advisories.insert(a.id.clone(), advisory_row(&a));
+            Output::Advisory(a) => {
+                let row = prepare(a, self.disabled().await?);
+                return self.push_row(row).await;
             }
             Output::Enrichment(e) => {
                 self.summary.records += 1;
@@ -117,6 +198,18 @@ impl<'s> Writer<'s> {
                 }
             }
         }
+        self.flush_if_full().await
+    }
+
+    /// Takes one advisory already prepared (disabled groups left out).
+    async fn push_row(&mut self, row: AdvisoryRow) -> Result<(), SyncError> {
+        self.summary.records += 1;
+        self.seen.insert(&row.id);
+        self.advisories.insert(row.id.clone(), row);
+        self.flush_if_full().await
+    }
+
+    async fn flush_if_full(&mut self) -> Result<(), SyncError> {
         if self.advisories.len() + self.kev.len() + self.epss.len() >= BATCH {
             self.flush().await?;
         }
@@ -139,11 +232,17 @@ impl<'s> Writer<'s> {
     }
 
     pub async fn flush(&mut self) -> Result<(), SyncError> {
+        let started = Instant::now();
         let batch: Vec<AdvisoryRow> = std::mem::take(&mut self.advisories).into_values().collect();
         let s = self.store.write_advisories(self.sync_id, self.feed, &self.scope, &batch).await?;
         let k = self.store.write_kev(&std::mem::take(&mut self.kev)).await?;
-        let e = self.store.write_epss(&std::mem::take(&mut self.epss)).await?;
-        self.summary.records_written += i32::try_from(s.written + k.written + e.written).unwrap_or(i32::MAX);
+        let e = self
+            .store
+            .write_epss(&std::mem::take(&mut self.epss))
+            .await?;
+        self.summary.records_written +=
+            i32::try_from(s.written + k.written + e.written).unwrap_or(i32::MAX);
+        self.summary.write_seconds += started.elapsed().as_secs_f64();
         Ok(())
     }
 
@@ -151,7 +250,14 @@ impl<'s> Writer<'s> {
     pub async fn finish_snapshot(mut self) -> Result<(), SyncError> {
         self.flush().await?;
         if !matches!(self.feed, names::KEV | names::EPSS) {
-            let removed = self.store.remove_missing_advisories(self.sync_id, self.feed, &self.scope, &self.seen).await?;
+            let seen = self.seen.sorted();
+            let is_seen = |id: &str| seen.binary_search(&id).is_ok();
+            let started = Instant::now();
+            let removed = self
+                .store
+                .remove_missing_advisories(self.sync_id, self.feed, &self.scope, &is_seen)
+                .await?;
+            self.summary.write_seconds += started.elapsed().as_secs_f64();
             self.summary.records_removed += i32::try_from(removed).unwrap_or(i32::MAX);
         }
         Ok(())
@@ -160,16 +266,32 @@ impl<'s> Writer<'s> {
 
 /// Normalises `body` on a blocking thread (zip entries one by one, gzip decompressed)
 /// and hands the outputs to `w` in batches.
-pub(crate) async fn normalize_into(feed: &'static dyn Feed, url: &str, body: Body, w: &mut Writer<'_>) -> Result<(), SyncError> {
-    let (tx, mut rx) = mpsc::channel::<Vec<Output>>(4);
-    let name = url.rsplit('/').next().unwrap_or(url).split(['?', '#']).next().unwrap_or_default().to_owned();
+pub(crate) async fn normalize_into(
+    feed: &'static dyn Feed,
+    url: &str,
+    body: Body,
+    w: &mut Writer<'_>,
+) -> Result<(), SyncError> {
+    let (tx, mut rx) = mpsc::channel::<Vec<Item>>(4);
+    let name = url
+        .rsplit('/')
+        .next()
+        .unwrap_or(url)
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let url_owned = url.to_owned();
+    let disabled = w.disabled().await?.clone();
     let worker = tokio::task::spawn_blocking(move || -> Result<(), SyncError> {
         let mut buf = Vec::with_capacity(BATCH);
         let mut emit = |o: Output| {
-            buf.push(o);
+            buf.push(match o {
+                Output::Advisory(a) => Item::Row(prepare(a, &disabled)),
+                other => Item::Other(other),
+            });
             if buf.len() >= BATCH {
-                let _ = tx.blocking_send(std::mem::take(&mut buf));
+                let _ = tx.blocking_send(std::mem::replace(&mut buf, Vec::with_capacity(BATCH)));
             }
         };
         match body {
@@ -189,20 +311,94 @@ pub(crate) async fn normalize_into(feed: &'static dyn Feed, url: &str, body: Bod
         Ok(())
     });
     while let Some(batch) = rx.recv().await {
-        for o in batch {
-            w.push(o).await?;
+        for item in batch {
+            match item {
+                Item::Row(r) => w.push_row(r).await?,
+                Item::Other(o) => w.push(o).await?,
+            }
         }
     }
     worker.await.map_err(|e| SyncError::Worker(e.to_string()))?
 }
 
 /// Normalises every entry of a zip archive (OSV's `all.zip`: one record per entry), one
-/// entry in memory at a time; an unreadable entry is skipped with its reason.
-pub(crate) fn read_archive(path: &std::path::Path, url: &str, feed: &dyn Feed, emit: &mut dyn FnMut(Output)) -> Result<(), SyncError> {
-    let file = std::fs::File::open(path).map_err(|e| SyncError::Archive { url: url.to_owned(), reason: e.to_string() })?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| SyncError::Archive { url: url.to_owned(), reason: e.to_string() })?;
+/// entry in memory at a time; an unreadable entry is skipped with its reason. Entries are
+/// read in file order from their local headers, so memory stays flat however many there
+/// are (the central directory of 300 000 entries alone would take ~100 MB); an archive
+/// whose entries keep their sizes only in trailing data descriptors continues through the
+/// central directory from the first such entry.
+pub(crate) fn read_archive(
+    path: &std::path::Path,
+    url: &str,
+    feed: &dyn Feed,
+    emit: &mut dyn FnMut(Output),
+) -> Result<(), SyncError> {
+    let failed = |e: &dyn std::fmt::Display| SyncError::Archive {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(|e| failed(&e))?;
+    let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
     let mut entry_buf = Vec::new();
-    for i in 0..zip.len() {
+    let mut entries = 0usize;
+    loop {
+        match zip::read::read_zipfile_from_stream(&mut reader) {
+            Ok(Some(mut f)) => {
+                entries += 1;
+                if f.is_dir() {
+                    continue;
+                }
+                entry_buf.clear();
+                let read = f.read_to_end(&mut entry_buf);
+                let name = f.name().to_owned();
+                drop(f);
+                match read {
+                    Ok(_) => feed.normalize(&Document::new(&name, &entry_buf), emit),
+                    Err(e) => emit(Output::Skipped(customs_feeds::Skip {
+                        at: name,
+                        reason: "unreadable archive entry",
+                        detail: e.to_string(),
+                        dropped: true,
+                    })),
+                }
+            }
+            Ok(None) => return Ok(()),
+            Err(zip::result::ZipError::UnsupportedArchive(why)) => {
+                debug!(
+                    url,
+                    entries, why, "Archive read through its central directory from here"
+                );
+                return read_archive_indexed(path, url, entries, feed, emit);
+            }
+            Err(e) if entries == 0 => return Err(failed(&e)),
+            // A broken local header: the central directory still knows where the rest are.
+            Err(e) => {
+                warn!(url, entries, error = %e, "Archive entry header unreadable; reading on through the central directory");
+                return read_archive_indexed(path, url, entries, feed, emit);
+            }
+        }
+    }
+}
+
+/// The entries of a zip archive from index `from` on, through its central directory.
+fn read_archive_indexed(
+    path: &std::path::Path,
+    url: &str,
+    from: usize,
+    feed: &dyn Feed,
+    emit: &mut dyn FnMut(Output),
+) -> Result<(), SyncError> {
+    let file = std::fs::File::open(path).map_err(|e| SyncError::Archive {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let mut zip =
+        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| SyncError::Archive {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let mut entry_buf = Vec::new();
+    for i in from..zip.len() {
         let (entry_name, read) = match zip.by_index(i) {
             Ok(mut f) if !f.is_dir() => {
                 entry_buf.clear();
@@ -306,6 +502,7 @@ pub async fn sync_feed(store: &Store, fetcher: &Fetcher, sources: &Sources, feed
         removed = report.summary.records_removed,
         skipped = ?report.summary.skipped,
         seconds = report.seconds,
+        write_seconds = report.summary.write_seconds,
         "Feed sync finished"
     );
     Ok(report)
@@ -351,11 +548,75 @@ mod tests {
     }
 
     #[test]
+    fn archives_with_data_descriptors_continue_through_the_central_directory() {
+        let path = std::env::temp_dir().join(format!("customs-feed-dd-{}.zip", std::process::id()));
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, rel) in [
+            ("GO-2022-0969.json", "osv/go/GO-2022-0969.json"),
+            ("GO-2024-2442.json", "osv/go/GO-2024-2442.json"),
+        ] {
+            z.start_file(name, opts).expect("entry");
+            z.write_all(&fixture(rel)).expect("write");
+        }
+        let bytes = z.finish().expect("finish").into_inner();
+        let feed = customs_feeds::by_name("osv").expect("osv");
+        // Flag the n-th local header "sizes in a data descriptor" (bit 3), as streaming
+        // writers do: the stream reader cannot size that entry and hands over.
+        for n in [0, 1] {
+            let mut patched = bytes.clone();
+            let at = patched
+                .windows(4)
+                .enumerate()
+                .filter(|(_, w)| *w == b"PK\x03\x04")
+                .nth(n)
+                .map(|(i, _)| i)
+                .expect("local header");
+            patched[at + 6] |= 8;
+            std::fs::write(&path, &patched).expect("write");
+            let mut ids = Vec::new();
+            read_archive(&path, "file://all.zip", feed, &mut |o| {
+                if let Output::Advisory(a) = o {
+                    ids.push(a.id);
+                }
+            })
+            .expect("archive");
+            assert_eq!(
+                ids,
+                ["GO-2022-0969", "GO-2024-2442"],
+                "data descriptor on entry {n}"
+            );
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn seen_ids_are_exact() {
+        let mut seen = SeenIds::default();
+        for id in ["GHSA-b", "GHSA-a", "GHSA-b", "CVE-1"] {
+            seen.insert(id);
+        }
+        let sorted = seen.sorted();
+        assert_eq!(sorted, ["CVE-1", "GHSA-a", "GHSA-b"]);
+        assert!(sorted.binary_search(&"GHSA-c").is_err());
+    }
+
+    #[test]
     fn content_hashes_are_stable_and_follow_content() {
         let a = customs_feeds::Advisory { id: "X".into(), ..Default::default() };
         let mut b = a.clone();
-        assert_eq!(advisory_row(&a).content_hash, advisory_row(&b).content_hash);
+        assert_eq!(
+            advisory_row(a.clone()).content_hash,
+            advisory_row(b.clone()).content_hash
+        );
         b.summary = Some("changed".into());
-        assert_ne!(advisory_row(&a).content_hash, advisory_row(&b).content_hash);
+        assert_ne!(
+            advisory_row(a.clone()).content_hash,
+            advisory_row(b).content_hash
+        );
+        // The same bytes as hashing the serialised record in one piece.
+        let whole = Sha256::digest(serde_json::to_vec(&a).unwrap_or_default());
+        assert_eq!(advisory_row(a).content_hash, hex(&whole));
     }
 }

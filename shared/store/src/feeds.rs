@@ -3,11 +3,13 @@
 //! package) keys each run changed. Writes are idempotent: a record whose content hash
 //! is unchanged is not written, so a repeated or redelivered sync changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
 
 use crate::{Store, StoreError};
 
@@ -91,6 +93,8 @@ pub struct SyncSummary {
     pub error: Option<String>,
     /// True when every document of the feed was read (sets `last_full_sync`).
     pub full: bool,
+    /// Seconds spent waiting for record writes (reported, not stored).
+    pub write_seconds: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -241,6 +245,156 @@ fn text_array(v: &[String]) -> String {
     out
 }
 
+/// Streams advisories that are not stored yet into `vulnerabilities` (binary COPY).
+async fn copy_advisories(
+    tx: &deadpool_postgres::Transaction<'_>,
+    feed: &str,
+    scope: &str,
+    rows: &[&AdvisoryRow],
+) -> Result<(), StoreError> {
+    let sink = tx
+        .copy_in(
+            "COPY vulnerabilities (feed, scope, id, aliases, summary, description, severity, severity_source, cvss,
+                 published, modified, withdrawn, refs, content_hash) FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let types = [
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT_ARRAY,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::JSONB,
+        Type::TIMESTAMPTZ,
+        Type::TIMESTAMPTZ,
+        Type::TIMESTAMPTZ,
+        Type::TEXT_ARRAY,
+        Type::TEXT,
+    ];
+    let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    for a in rows {
+        w.as_mut()
+            .write(&[
+                &feed,
+                &scope,
+                &a.id,
+                &a.aliases,
+                &a.summary,
+                &a.description,
+                &a.severity,
+                &a.severity_source,
+                &a.cvss,
+                &a.published,
+                &a.modified,
+                &a.withdrawn,
+                &a.references,
+                &a.content_hash,
+            ])
+            .await?;
+    }
+    w.finish().await?;
+    Ok(())
+}
+
+/// Streams the affected packages of `rows` into `vulnerability_packages` (binary COPY);
+/// their previous packages are already gone.
+async fn copy_packages<'a>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    feed: &str,
+    scope: &str,
+    rows: impl Iterator<Item = &'a AdvisoryRow>,
+) -> Result<(), StoreError> {
+    let sink = tx
+        .copy_in(
+            "COPY vulnerability_packages (feed, scope, vuln_id, ordinal, namespace, package, version_format, ranges, versions,
+                 fixed, state, severity) FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let types = [
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT4,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::JSONB,
+        Type::TEXT_ARRAY,
+        Type::TEXT_ARRAY,
+        Type::TEXT,
+        Type::TEXT,
+    ];
+    let mut w = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    for a in rows {
+        for (i, p) in a.packages.iter().enumerate() {
+            let ord = i32::try_from(i).unwrap_or(i32::MAX);
+            w.as_mut()
+                .write(&[
+                    &feed,
+                    &scope,
+                    &a.id,
+                    &ord,
+                    &p.namespace,
+                    &p.package,
+                    &p.version_format,
+                    &p.ranges,
+                    &p.versions,
+                    &p.fixed,
+                    &p.state,
+                    &p.severity,
+                ])
+                .await?;
+        }
+    }
+    w.finish().await?;
+    Ok(())
+}
+
+/// Rewrites stored advisories whose content changed, in one multi-row statement.
+async fn update_advisories(
+    tx: &deadpool_postgres::Transaction<'_>,
+    feed: &str,
+    scope: &str,
+    rows: &[&AdvisoryRow],
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = rows.iter().map(|a| a.id.as_str()).collect();
+    let aliases: Vec<String> = rows.iter().map(|a| text_array(&a.aliases)).collect();
+    let summary: Vec<Option<&str>> = rows.iter().map(|a| a.summary.as_deref()).collect();
+    let description: Vec<Option<&str>> = rows.iter().map(|a| a.description.as_deref()).collect();
+    let severity: Vec<Option<&str>> = rows.iter().map(|a| a.severity.as_deref()).collect();
+    let severity_source: Vec<Option<&str>> =
+        rows.iter().map(|a| a.severity_source.as_deref()).collect();
+    let cvss: Vec<&Value> = rows.iter().map(|a| &a.cvss).collect();
+    let published: Vec<Option<OffsetDateTime>> = rows.iter().map(|a| a.published).collect();
+    let modified: Vec<Option<OffsetDateTime>> = rows.iter().map(|a| a.modified).collect();
+    let withdrawn: Vec<Option<OffsetDateTime>> = rows.iter().map(|a| a.withdrawn).collect();
+    let refs: Vec<String> = rows.iter().map(|a| text_array(&a.references)).collect();
+    let hash: Vec<&str> = rows.iter().map(|a| a.content_hash.as_str()).collect();
+    tx.execute(
+        "INSERT INTO vulnerabilities (feed, scope, id, aliases, summary, description, severity, severity_source, cvss,
+             published, modified, withdrawn, refs, content_hash)
+         SELECT $1, $2, t.id, t.aliases::text[], t.summary, t.description, t.severity,
+                t.severity_source, t.cvss, t.published, t.modified, t.withdrawn,
+                t.refs::text[], t.hash
+           FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[],
+                       $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[])
+                AS t(id, aliases, summary, description, severity, severity_source, cvss, published, modified, withdrawn, refs, hash)
+         ON CONFLICT (feed, scope, id) DO UPDATE SET aliases = EXCLUDED.aliases, summary = EXCLUDED.summary,
+             description = EXCLUDED.description, severity = EXCLUDED.severity, severity_source = EXCLUDED.severity_source,
+             cvss = EXCLUDED.cvss, published = EXCLUDED.published, modified = EXCLUDED.modified,
+             withdrawn = EXCLUDED.withdrawn, refs = EXCLUDED.refs, content_hash = EXCLUDED.content_hash, updated_at = now()",
+        &[
+            &feed, &scope, &ids, &aliases, &summary, &description, &severity, &severity_source, &cvss, &published, &modified, &withdrawn,
+            &refs, &hash,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Starts a sync run of `feed` (registering the feed on first use); returns its id.
     pub async fn begin_feed_sync(&self, feed: &str, trigger: &str) -> Result<i64, StoreError> {
@@ -282,101 +436,65 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a batch of advisories of one (feed, scope) in one transaction, with a fixed
-    /// number of multi-row statements (UNNEST) whatever the batch size. Records whose
-    /// content hash is already stored are left alone; for the others the changed
-    /// (namespace, package) keys are recorded on the sync run. Callers pass each id once.
-    pub async fn write_advisories(&self, sync_id: i64, feed: &str, scope: &str, batch: &[AdvisoryRow]) -> Result<WriteStats, StoreError> {
+    /// Writes a batch of advisories of one (feed, scope) in one transaction. Records
+    /// whose content hash is already stored are left alone; new ones are streamed in with
+    /// binary COPY (no per-row statement work), changed ones replaced with a fixed number
+    /// of multi-row statements (UNNEST); the changed (namespace, package) keys of both are
+    /// recorded on the sync run. Writers of one (feed, scope) take turns (a transaction
+    /// advisory lock), so what is not stored yet cannot appear under our feet. Callers
+    /// pass each id once.
+    pub async fn write_advisories(
+        &self,
+        sync_id: i64,
+        feed: &str,
+        scope: &str,
+        batch: &[AdvisoryRow],
+    ) -> Result<WriteStats, StoreError> {
         let mut stats = WriteStats::default();
         if batch.is_empty() {
             return Ok(stats);
         }
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, 7))",
+            &[&feed, &scope],
+        )
+        .await?;
         let ids: Vec<&str> = batch.iter().map(|a| a.id.as_str()).collect();
-        let existing: BTreeMap<String, String> = tx
+        let existing: HashMap<String, String> = tx
             .query("SELECT id, content_hash FROM vulnerabilities WHERE feed = $1 AND scope = $2 AND id = ANY($3)", &[&feed, &scope, &ids])
             .await?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-        let changed: Vec<&AdvisoryRow> = batch.iter().filter(|a| existing.get(&a.id) != Some(&a.content_hash)).collect();
-        stats.unchanged = (batch.len() - changed.len()) as u64;
-        stats.written = changed.len() as u64;
-        if changed.is_empty() {
+        let (mut fresh, mut replaced) = (Vec::new(), Vec::new());
+        for a in batch {
+            match existing.get(&a.id) {
+                None => fresh.push(a),
+                Some(h) if *h != a.content_hash => replaced.push(a),
+                Some(_) => stats.unchanged += 1,
+            }
+        }
+        stats.written = (fresh.len() + replaced.len()) as u64;
+        if stats.written == 0 {
             tx.commit().await?;
             return Ok(stats);
         }
-        let replaced: Vec<&str> = changed.iter().filter(|a| existing.contains_key(&a.id)).map(|a| a.id.as_str()).collect();
-        let old = packages_of(&tx, feed, scope, &replaced).await?;
-
-        let ids: Vec<&str> = changed.iter().map(|a| a.id.as_str()).collect();
-        let aliases: Vec<String> = changed.iter().map(|a| text_array(&a.aliases)).collect();
-        let summary: Vec<Option<&str>> = changed.iter().map(|a| a.summary.as_deref()).collect();
-        let description: Vec<Option<&str>> = changed.iter().map(|a| a.description.as_deref()).collect();
-        let severity: Vec<Option<&str>> = changed.iter().map(|a| a.severity.as_deref()).collect();
-        let severity_source: Vec<Option<&str>> = changed.iter().map(|a| a.severity_source.as_deref()).collect();
-        let cvss: Vec<&Value> = changed.iter().map(|a| &a.cvss).collect();
-        let published: Vec<Option<OffsetDateTime>> = changed.iter().map(|a| a.published).collect();
-        let modified: Vec<Option<OffsetDateTime>> = changed.iter().map(|a| a.modified).collect();
-        let withdrawn: Vec<Option<OffsetDateTime>> = changed.iter().map(|a| a.withdrawn).collect();
-        let refs: Vec<String> = changed.iter().map(|a| text_array(&a.references)).collect();
-        let hash: Vec<&str> = changed.iter().map(|a| a.content_hash.as_str()).collect();
-        tx.execute(
-            "INSERT INTO vulnerabilities (feed, scope, id, aliases, summary, description, severity, severity_source, cvss,
-                 published, modified, withdrawn, refs, content_hash)
-             SELECT $1, $2, t.id, t.aliases::text[], t.summary, t.description, t.severity,
-                    t.severity_source, t.cvss, t.published, t.modified, t.withdrawn,
-                    t.refs::text[], t.hash
-               FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[],
-                           $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[])
-                    AS t(id, aliases, summary, description, severity, severity_source, cvss, published, modified, withdrawn, refs, hash)
-             ON CONFLICT (feed, scope, id) DO UPDATE SET aliases = EXCLUDED.aliases, summary = EXCLUDED.summary,
-                 description = EXCLUDED.description, severity = EXCLUDED.severity, severity_source = EXCLUDED.severity_source,
-                 cvss = EXCLUDED.cvss, published = EXCLUDED.published, modified = EXCLUDED.modified,
-                 withdrawn = EXCLUDED.withdrawn, refs = EXCLUDED.refs, content_hash = EXCLUDED.content_hash, updated_at = now()",
-            &[
-                &feed, &scope, &ids, &aliases, &summary, &description, &severity, &severity_source, &cvss, &published, &modified,
-                &withdrawn, &refs, &hash,
-            ],
-        )
-        .await?;
+        let replaced_ids: Vec<&str> = replaced.iter().map(|a| a.id.as_str()).collect();
+        let old = packages_of(&tx, feed, scope, &replaced_ids).await?;
+        if !fresh.is_empty() {
+            copy_advisories(&tx, feed, scope, &fresh).await?;
+        }
         if !replaced.is_empty() {
-            tx.execute("DELETE FROM vulnerability_packages WHERE feed = $1 AND scope = $2 AND vuln_id = ANY($3)", &[&feed, &scope, &replaced])
+            update_advisories(&tx, feed, scope, &replaced).await?;
+            tx.execute("DELETE FROM vulnerability_packages WHERE feed = $1 AND scope = $2 AND vuln_id = ANY($3)", &[&feed, &scope, &replaced_ids])
                 .await?;
         }
-        let n: usize = changed.iter().map(|a| a.packages.len()).sum();
-        let (mut vid, mut ord, mut ns, mut name, mut fmt) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut ranges, mut versions, mut fixed, mut state, mut sev) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        for a in &changed {
-            for (i, p) in a.packages.iter().enumerate() {
-                vid.push(a.id.as_str());
-                ord.push(i32::try_from(i).unwrap_or(i32::MAX));
-                ns.push(p.namespace.as_str());
-                name.push(p.package.as_str());
-                fmt.push(p.version_format.as_str());
-                ranges.push(&p.ranges);
-                versions.push(text_array(&p.versions));
-                fixed.push(text_array(&p.fixed));
-                state.push(p.state.as_str());
-                sev.push(p.severity.as_deref());
-            }
-        }
-        if n > 0 {
-            tx.execute(
-                "INSERT INTO vulnerability_packages (feed, scope, vuln_id, ordinal, namespace, package, version_format, ranges,
-                     versions, fixed, state, severity)
-                 SELECT $1, $2, t.vid, t.ord, t.ns, t.name, t.fmt, t.ranges, t.versions::text[],
-                        t.fixed::text[], t.state, t.sev
-                   FROM UNNEST($3::text[], $4::int4[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::text[],
-                               $11::text[], $12::text[]) AS t(vid, ord, ns, name, fmt, ranges, versions, fixed, state, sev)",
-                &[&feed, &scope, &vid, &ord, &ns, &name, &fmt, &ranges, &versions, &fixed, &state, &sev],
-            )
-            .await?;
-        }
+        copy_packages(&tx, feed, scope, fresh.iter().chain(&replaced).copied()).await?;
         let none = Vec::new();
         let mut changes = Vec::new();
-        for a in &changed {
+        for a in fresh.iter().chain(&replaced) {
             for d in diff(old.get(&a.id).unwrap_or(&none), &a.packages) {
                 changes.push((a.id.as_str(), d));
             }
@@ -386,18 +504,44 @@ impl Store {
         Ok(stats)
     }
 
-    /// Deletes the advisories of (feed, scope) not in `seen` (the upstream dropped them),
-    /// recording their keys as removed. Returns how many were deleted.
-    pub async fn remove_missing_advisories(&self, sync_id: i64, feed: &str, scope: &str, seen: &BTreeSet<String>) -> Result<u64, StoreError> {
+    /// Deletes the advisories of (feed, scope) for which `seen` is false (the upstream
+    /// dropped them), recording their keys as removed. The stored ids are read through a
+    /// cursor, a page at a time, so memory does not follow the size of the scope. Returns
+    /// how many were deleted.
+    pub async fn remove_missing_advisories(
+        &self,
+        sync_id: i64,
+        feed: &str,
+        scope: &str,
+        seen: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        let stored: Vec<String> = tx
-            .query("SELECT id FROM vulnerabilities WHERE feed = $1 AND scope = $2", &[&feed, &scope])
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let missing: Vec<&str> = stored.iter().filter(|id| !seen.contains(*id)).map(String::as_str).collect();
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, 7))",
+            &[&feed, &scope],
+        )
+        .await?;
+        let portal = tx
+            .bind(
+                "SELECT id FROM vulnerabilities WHERE feed = $1 AND scope = $2",
+                &[&feed, &scope],
+            )
+            .await?;
+        let mut missing: Vec<String> = Vec::new();
+        loop {
+            let page = tx.query_portal(&portal, 10_000).await?;
+            missing.extend(
+                page.iter()
+                    .map(|r| r.get::<_, &str>(0))
+                    .filter(|id| !seen(id))
+                    .map(str::to_owned),
+            );
+            if page.len() < 10_000 {
+                break;
+            }
+        }
+        let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
         let mut removed = 0;
         for chunk in missing.chunks(1000) {
             let old = packages_of(&tx, feed, scope, chunk).await?;

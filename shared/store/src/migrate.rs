@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(71, "V0071__registry_holds"),
     migration!(80, "V0080__staging_progress"),
     migration!(90, "V0090__staging_jobs"),
+    migration!(95, "V0095__feed_bulk_writes"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.

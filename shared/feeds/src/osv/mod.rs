@@ -242,6 +242,18 @@ impl Feed for Osv {
     }
 
     fn normalize(&self, doc: &Document<'_>, out: &mut dyn FnMut(Output)) {
+        // The common case (an `all.zip` entry: one JSON object) is read straight into a
+        // record; anything else, or anything that fails, takes the general path below,
+        // which also says where a record went wrong.
+        if !doc.is_yaml()
+            && doc.bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+            && let Ok(r) = serde_json::from_slice::<Record>(doc.bytes)
+        {
+            if let Some(a) = convert(r, out) {
+                out(Output::Advisory(a));
+            }
+            return;
+        }
         let parsed: Result<Value, String> = if doc.is_yaml() {
             serde_norway::from_slice(doc.bytes).map_err(|e| e.to_string())
         } else {
