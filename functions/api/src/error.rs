@@ -38,6 +38,9 @@ impl ApiError {
 
 impl From<customs_store::StoreError> for ApiError {
     fn from(e: customs_store::StoreError) -> Self {
+        if e.is_invalid_text() {
+            return Self::bad_request("text in the request cannot be stored (it holds a NUL byte or an invalid character)");
+        }
         Self::Internal(e.to_string())
     }
 }

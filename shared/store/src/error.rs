@@ -40,3 +40,17 @@ fn describe(e: &tokio_postgres::Error) -> String {
         },
     }
 }
+
+impl StoreError {
+    /// Text the database cannot store (a NUL byte, an invalid sequence): the caller's
+    /// input, not a failure of the store.
+    pub fn is_invalid_text(&self) -> bool {
+        use tokio_postgres::error::SqlState;
+        match self {
+            Self::Db(e) => e.code().is_some_and(|c| {
+                *c == SqlState::CHARACTER_NOT_IN_REPERTOIRE || *c == SqlState::UNTRANSLATABLE_CHARACTER
+            }),
+            _ => false,
+        }
+    }
+}
