@@ -45,7 +45,12 @@ pub async fn handle(event: Event, deps: &Deps) -> BatchResponse {
     }
     let (a, b) = tokio::join!(
         sqs::for_each(images, |msg: AnalyzeImage, d| guarded(msg, d, deps)),
-        sqs::for_each(layers, |msg: StageLayer, d| stage_layer(msg, d, deps)),
+        sqs::for_each(layers, |msg: StageLayer, d| async move {
+            match stage_layer(msg, d.clone(), deps).await {
+                Err(e) => retry_later(deps, queue::STAGE_LAYER, &d, e).await,
+                ok => ok,
+            }
+        }),
     );
     let mut resp = a;
     resp.batch_item_failures.extend(b.batch_item_failures);
@@ -85,7 +90,7 @@ async fn guarded(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
             announce(deps, &AnalyzeImage { account, image_id }).await;
             Ok(())
         }
-        Err(e) => retry_later(deps, &delivery, e).await,
+        Err(e) => retry_later(deps, queue::ANALYZE, &delivery, e).await,
         Ok(()) => Ok(()),
     }
 }
@@ -108,11 +113,11 @@ fn last_delivery(queue: &str, d: &Delivery) -> bool {
 /// Hands a retryable failure back to SQS, to come back after the backoff rather than the
 /// queue's visibility timeout (sized for the longest analysis). Best effort: if the
 /// visibility cannot be changed, the timeout applies.
-async fn retry_later(deps: &Deps, delivery: &Delivery, e: Retry) -> Result<(), Retry> {
+async fn retry_later(deps: &Deps, queue: &str, delivery: &Delivery, e: Retry) -> Result<(), Retry> {
     let doublings = delivery.receive_count.saturating_sub(1).min(10);
     let delay = deps.retry_backoff.saturating_mul(1 << doublings).min(std::time::Duration::from_secs(900));
     warn!(error = %e, receive = delivery.receive_count, of = max_receives(), retry_in = ?delay, "Retryable failure");
-    if let Err(v) = deps.queues.redeliver_after(queue::ANALYZE, delivery, delay).await {
+    if let Err(v) = deps.queues.redeliver_after(queue, delivery, delay).await {
         warn!(error = %v, "Redelivery delay not set; the queue's visibility timeout applies");
     }
     Err(e)
@@ -253,7 +258,7 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
         match stage_one(&msg, deps).await {
             Ok(f) => fetched = f,
             Err(Failure::Retry(e)) if !last => return Err(e),
-            Err(Failure::Retry(e)) => return fail(e.to_string()).await,
+            Err(Failure::Retry(e)) => return fail(gave_up(&e)).await,
             Err(Failure::Final(reason)) => return fail(reason).await,
         }
     }
