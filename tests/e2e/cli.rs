@@ -93,6 +93,28 @@ impl Customs {
     }
 }
 
+/// `docker save` of a registry image, as a pipeline would have it (skopeo; tests/images/build.sh
+/// installs it).
+fn save_docker_archive(tag: &str, archive: &Path) -> Result<()> {
+    let out = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            &format!("docker://{tag}"),
+            &format!("docker-archive:{}:customs/tiny:latest", archive.display()),
+        ])
+        .output()
+        .context("skopeo (tests/images/build.sh installs it)")?;
+    ensure!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
 fn stop_all_bundle() -> Value {
     json!({
         "id": "stop-all", "name": "stop all", "version": "1_0", "comment": "",
@@ -674,22 +696,7 @@ async fn customs_scan_catalogs_registry_images_and_archives_without_services() -
 
     // The same image as a `docker save` archive: the same packages.
     let archive = tmp.path().join("tiny.tar");
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "-q",
-            "--src-tls-verify=false",
-            &format!("docker://{tag}"),
-            &format!("docker-archive:{}:customs/tiny:latest", archive.display()),
-        ])
-        .output()
-        .context("skopeo (tests/images/build.sh installs it)")?;
-    ensure!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    save_docker_archive(&tag, &archive)?;
     let fresh = tmp.path().join("fresh").display().to_string();
     let from_archive = run(vec![
         "--json".into(),
@@ -735,22 +742,7 @@ async fn customs_image_add_uploads_a_local_archive_and_gates_on_its_verdict() ->
     let cli = Customs::new(&stack)?;
     let tmp = tempfile::tempdir()?;
     let archive = tmp.path().join("tiny.tar");
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "-q",
-            "--src-tls-verify=false",
-            &format!("docker://{}/customs/tiny:latest", registry()),
-            &format!("docker-archive:{}:customs/tiny:latest", archive.display()),
-        ])
-        .output()
-        .context("skopeo (tests/images/build.sh installs it)")?;
-    ensure!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    save_docker_archive(&format!("{}/customs/tiny:latest", registry()), &archive)?;
     let source = format!("docker-archive:{}", archive.display());
 
     let r = cli.expect(2, &["image", "add", &source, "--wait"]).await?;
