@@ -178,6 +178,7 @@ test_all() {
   ANCHORE_CLI=$("$S/anchore-cli.sh" path)
   export ANCHORE_CLI
   CUSTOMS_CHROMIUM=$("$S/chromium.sh" path); export CUSTOMS_CHROMIUM
+  "$CUSTOMS_ROOT/tests/sbom/validator.sh" install
   log "cargo test --workspace"
   local rc=0
   (cd "$CUSTOMS_ROOT" && cargo test --workspace --no-fail-fast) || rc=$?

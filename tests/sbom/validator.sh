@@ -16,6 +16,12 @@ install() {
   local want
   want=$(sha256sum "$REQS" | cut -c1-64)
   [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ] && return 0
+  # Tests run in parallel and more than one may ask for the venv on a fresh clone: the first
+  # installs it under the lock, the others wait and then find it ready.
+  mkdir -p "$(dirname "$VENV")"
+  exec 9>"$(dirname "$VENV")/.install.lock"
+  flock 9
+  [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ] && return 0
   command -v python3 >/dev/null || die "python3 is needed (apt-get install python3 python3-venv)"
   log "installing jsonschema into $VENV"
   rm -rf "$VENV"
