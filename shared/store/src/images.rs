@@ -194,19 +194,27 @@ fn to_i64(n: usize) -> i64 {
 }
 
 /// Loads the records for `rows` with their tags, keeping the rows' order.
+const TAG_COLUMNS: &str = "image_id, registry, repo, tag, tag_detected_at, created_at, last_updated";
+
 async fn with_tags(c: &impl GenericClient, rows: &[Row]) -> Result<Vec<ImageRecord>, StoreError> {
-    let mut out = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+    let out = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
     if out.is_empty() {
         return Ok(out);
     }
     let ids: Vec<Uuid> = out.iter().map(|r| r.id).collect();
     let tags = c
         .query(
-            "SELECT image_id, registry, repo, tag, tag_detected_at, created_at, last_updated
-             FROM image_tags WHERE image_id = ANY($1) ORDER BY tag_detected_at DESC, tag",
+            &format!("SELECT {TAG_COLUMNS} FROM image_tags WHERE image_id = ANY($1)"),
             &[&ids],
         )
         .await?;
+    Ok(attach_tags(out, &tags))
+}
+
+/// Hands each row of `TAG_COLUMNS` to its image in `out` (rows of other images are ignored),
+/// newest tag first. The few tags of each image are ordered here rather than all of them in
+/// the database (a collation-aware sort of every tag of the account).
+fn attach_tags(mut out: Vec<ImageRecord>, tags: &[Row]) -> Vec<ImageRecord> {
     let index: std::collections::HashMap<Uuid, usize> = out.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     for t in tags {
         let id: Uuid = t.get(0);
@@ -221,7 +229,12 @@ async fn with_tags(c: &impl GenericClient, rows: &[Row]) -> Result<Vec<ImageReco
             });
         }
     }
-    Ok(out)
+    for r in &mut out {
+        if r.tags.len() > 1 {
+            r.tags.sort_by(|a, b| b.tag_detected_at.cmp(&a.tag_detected_at).then_with(|| a.tag.cmp(&b.tag)));
+        }
+    }
+    out
 }
 
 async fn by_id(
@@ -661,17 +674,26 @@ impl Store {
                 .await?
             }
             None => {
-                conn.query(
-                    &format!(
-                        "SELECT {COLUMNS} FROM images
-                         WHERE account = $1 AND ($2::text IS NULL OR image_status = $2)
-                           AND ($3::text IS NULL OR image_digest = $3)
-                           AND ($4::text IS NULL OR analysis_status = $4)
-                         ORDER BY created_at DESC, id LIMIT $5 OFFSET $6"
-                    ),
-                    &[&account, &status, &f.digest, &analysis, &limit, &offset],
-                )
-                .await?
+                let images = format!(
+                    "SELECT {COLUMNS} FROM images
+                     WHERE account = $1 AND ($2::text IS NULL OR image_status = $2)
+                       AND ($3::text IS NULL OR image_digest = $3)
+                       AND ($4::text IS NULL OR analysis_status = $4)
+                     ORDER BY created_at DESC, id LIMIT $5 OFFSET $6"
+                );
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [&account, &status, &f.digest, &analysis, &limit, &offset];
+                let images = conn.query(&images, &params);
+                if f.window.is_none() && f.digest.is_none() {
+                    // The whole account: its tags are read by account on a second
+                    // connection at the same time (no list of ids to send, no wait for
+                    // the first answer), rather than by id after the images arrive.
+                    let other = self.conn().await?;
+                    let tags = format!("SELECT {TAG_COLUMNS} FROM image_tags WHERE account = $1");
+                    let (rows, tags) = futures::future::try_join(images, other.query(&tags, &[&account])).await?;
+                    let out = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+                    return Ok(attach_tags(out, &tags));
+                }
+                images.await?
             }
         };
         with_tags(&conn, &rows).await
