@@ -127,7 +127,7 @@ pub(crate) async fn answer_challenge(
                 Some(p) => format!("{host}:{p}"),
                 None => host.to_owned(),
             };
-            policy.check(&authority).await?;
+            policy.check(&authority).await.map_err(|e| named_by(t.registry, format!("the token realm {realm} it names"), e))?;
             {
                 let mut q = url.query_pairs_mut();
                 if let Some((_, s)) = params.iter().find(|(k, _)| k == "service") {
@@ -197,6 +197,15 @@ pub(crate) async fn capped_text(mut resp: reqwest::Response, limit: usize) -> St
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A policy refusal of an address the registry named (a token realm, a redirect), said of
+/// the registry that named it.
+pub(crate) fn named_by(registry: &str, what: String, e: RegistryError) -> RegistryError {
+    match e {
+        RegistryError::Forbidden { reason, .. } => RegistryError::Forbidden { registry: registry.to_owned(), reason: format!("{what}: {reason}") },
+        other => other,
+    }
 }
 
 pub(crate) fn basic(c: &Credentials) -> String {

@@ -18,7 +18,7 @@ use oci_client::errors::{OciDistributionError, OciEnvelope};
 use reqwest::header::{ACCEPT, AUTHORIZATION, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{StatusCode, Url};
 
-use crate::head::{Capped, Target, answer_challenge, capped_body, capped_text};
+use crate::head::{Capped, Target, answer_challenge, capped_body, capped_text, named_by};
 use crate::registry::{Credentials, classify_error};
 use crate::{NetworkPolicy, RegistryError};
 
@@ -108,7 +108,7 @@ impl Session {
                         Some(p) => format!("{host}:{p}"),
                         None => host.to_owned(),
                     };
-                    self.policy.check(&authority).await?;
+                    self.policy.check(&authority).await.map_err(|e| named_by(&self.r.registry, format!("the redirect to {next} it sent"), e))?;
                 }
                 url = next;
                 continue;
