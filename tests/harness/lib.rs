@@ -363,7 +363,7 @@ impl CountingProxy {
                         }
                         let head = Bytes::from_static(br#"{"schemaVersion":2,"annotations":{"pad":""#);
                         let pad = Bytes::from(vec![b'x'; 64 << 10]);
-                        let chunks = std::iter::once(head).chain(std::iter::repeat(pad).take(1 << 14));
+                        let chunks = std::iter::once(head).chain(std::iter::repeat_n(pad, 1 << 14));
                         let body = futures::StreamExt::map(futures::stream::iter(chunks), move |c| {
                             count.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed);
                             Ok::<_, std::io::Error>(c)
