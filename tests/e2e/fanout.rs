@@ -521,3 +521,56 @@ async fn analysis_time_of_debian_app() -> Result<()> {
     }
     Ok(())
 }
+
+/// A message that cannot be decoded is never retried and never leaves its image
+/// `analyzing`: a stage-layer message cut off mid-body and an analyze message of an
+/// unknown version still name their image, which fails with the reason (the other layer
+/// of the first image is staged as usual); garbage that names no image is acknowledged and
+/// logged. Through the real queues: nothing comes back, nothing reaches a dead-letter queue.
+#[tokio::test]
+async fn undecodable_messages_fail_their_image_or_are_acknowledged() -> Result<()> {
+    let stack = Stack::start().await?;
+    let repo = "customs/fanout-garbled";
+    let (a, b) = (format!("a-{}", &Uuid::new_v4().simple().to_string()[..8]), format!("b-{}", &Uuid::new_v4().simple().to_string()[..8]));
+    let nonce = Uuid::new_v4().to_string();
+    push_image(repo, &a, &[layer("etc/a", nonce.as_bytes()), layer("etc/b", b"b")], None).await?;
+    push_image(repo, &b, &[layer("etc/c", nonce.as_bytes())], None).await?;
+    let (tag_a, tag_b) = (format!("{}/{repo}:{a}", registry()), format!("{}/{repo}:{b}", registry()));
+
+    // Image a: its analysis runs and fans out; one of its two layer messages is cut off
+    // after the job id.
+    add(&stack, json!({ "tag": tag_a })).await?;
+    only(&stack, queue::ANALYZE).await?.drain_until_idle(Duration::from_secs(60)).await?;
+    let bodies = take_all(&stack, queue::STAGE_LAYER).await?;
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    let cut = &bodies[0][..bodies[0].find("\"digest\"").context("no digest field")?];
+    assert!(decode::<StageLayer>(cut).is_err());
+    send(&stack, queue::STAGE_LAYER, cut).await?;
+    send(&stack, queue::STAGE_LAYER, &bodies[1]).await?;
+    // Image b: its analyze message comes back as a version this consumer does not know.
+    add(&stack, json!({ "tag": tag_b })).await?;
+    let analyze = take_all(&stack, queue::ANALYZE).await?;
+    assert_eq!(analyze.len(), 1, "{analyze:?}");
+    let future = analyze[0].replace("\"v\":1", "\"v\":99");
+    assert_ne!(future, analyze[0]);
+    send(&stack, queue::ANALYZE, &future).await?;
+    // Garbage naming no image, on both queues.
+    send(&stack, queue::ANALYZE, "{not json").await?;
+    send(&stack, queue::STAGE_LAYER, r#"{"kind":"stage_layer","v":1,"body":{"account":"admin"}}"#).await?;
+    stack.drain().await?;
+
+    let img = by_tag(&stack, &tag_a).await?;
+    assert_eq!(img["analysis_status"], "analysis_failed", "{img}");
+    let err = img["analysis_error"].as_str().unwrap_or_default();
+    assert!(err.contains("the stage_layer message for this image could not be read"), "{err}");
+    let img = by_tag(&stack, &tag_b).await?;
+    assert_eq!(img["analysis_status"], "analysis_failed", "{img}");
+    let err = img["analysis_error"].as_str().unwrap_or_default();
+    assert!(err.contains("the analyze_image message for this image could not be read"), "{err}");
+    assert!(err.contains("99"), "the unknown version is named: {err}");
+    for q in [queue::ANALYZE, queue::STAGE_LAYER] {
+        assert!(take_all(&stack, q).await?.is_empty(), "{q}: a message came back");
+        assert!(take_all(&stack, &format!("{q}-dlq")).await?.is_empty(), "{q}: a message reached the DLQ");
+    }
+    Ok(())
+}

@@ -174,3 +174,119 @@ async fn broken_registries_fail_the_analysis_with_a_precise_reason() -> Result<(
     }
     Ok(())
 }
+
+/// The config digest of a tag pushed by `own_image` (from the registry itself).
+async fn config_of(tag: &str) -> Result<String> {
+    let name = tag.rsplit(':').next().unwrap_or_default();
+    let m: Value = reqwest::Client::new()
+        .get(format!("http://{}/v2/customs/faults/manifests/{name}", customs_tests::registry()))
+        .header("Accept", OCI_MANIFEST)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    m["config"]["digest"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no config digest in {m}"))
+}
+
+/// A registry that streams a manifest or config without end (chunked, no length) is
+/// abandoned as soon as the answer passes its limit: the analysis fails at once with the
+/// limit as its reason, and the proxy handed the connection little more than the limit
+/// (socket buffers) before customs hung up, where reading it whole would have taken 1 GiB.
+#[tokio::test]
+async fn an_endless_manifest_or_config_is_abandoned_at_the_limit() -> Result<()> {
+    const LIMIT: u64 = 4 << 20;
+    const SLACK: u64 = 16 << 20;
+    let stack = Stack::start().await?;
+    let manifests = CountingProxy::start().await?;
+    let (manifest_tag, _) = own_image("manifest-endless", &manifests).await?;
+    manifests.fail("/manifests/", Fault::Endless(OCI_MANIFEST));
+    let configs = CountingProxy::start().await?;
+    let (config_tag, _) = own_image("config-endless", &configs).await?;
+    let config = config_of(&config_tag).await?;
+    configs.fail(&format!("/blobs/{config}"), Fault::Endless("application/vnd.oci.image.config.v1+json"));
+
+    let started = std::time::Instant::now();
+    add(&stack, json!({ "tag": manifest_tag })).await?;
+    add(&stack, json!({ "tag": config_tag })).await?;
+    stack.drain().await?;
+    let took = started.elapsed();
+
+    let img = by_tag(&stack, &manifest_tag).await?;
+    assert_eq!(img["analysis_status"], "analysis_failed", "{img}");
+    let err = img["analysis_error"].as_str().unwrap_or_default();
+    for w in ["manifest of", "over the 4194304-byte limit (4 MiB)", "stopped reading"] {
+        assert!(err.contains(w), "expected {w:?} in {err:?}");
+    }
+    // The add resolved the tag and the analysis fetched it: two answers, each cut short.
+    let served = manifests.endless_served();
+    println!("endless manifest: bytes served per request {served:?}");
+    assert!(!served.is_empty(), "the manifest was never asked for");
+    for n in &served {
+        assert!(*n > LIMIT && *n < LIMIT + SLACK, "served {n} bytes of an endless manifest: {served:?}");
+    }
+
+    let img = by_tag(&stack, &config_tag).await?;
+    assert_eq!(img["analysis_status"], "analysis_failed", "{img}");
+    let err = img["analysis_error"].as_str().unwrap_or_default();
+    for w in ["config of", "-byte limit", "stopped reading"] {
+        assert!(err.contains(w), "expected {w:?} in {err:?}");
+    }
+    let served = configs.endless_served();
+    println!("endless config: bytes served per request {served:?}");
+    assert_eq!(served.len(), 1, "the config is read once: {served:?}");
+    assert!(served[0] < SLACK, "served {} bytes of an endless config", served[0]);
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    Ok(())
+}
+
+/// A registry whose `Bearer` challenge names a token realm the network policy forbids (a
+/// cloud metadata address; `0.0.0.0`, which would reach this host) gets no token request
+/// at all, not even with the account's stored credentials: the analysis fails with the
+/// policy's reason, and so does the watch function's HEAD check.
+#[tokio::test]
+async fn a_token_realm_the_network_policy_forbids_is_never_contacted() -> Result<()> {
+    let stack = Stack::start().await?;
+    // Stands where the forbidden realm `0.0.0.0:<port>` leads; counts connections.
+    let realm = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = realm.local_addr()?.port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_sock, _)) = realm.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let realms = [format!("http://0.0.0.0:{port}/token"), "http://169.254.169.254/latest/meta-data/iam/security-credentials/".to_owned()];
+    let mut cases = Vec::new();
+    for (i, url) in realms.iter().enumerate() {
+        let proxy = CountingProxy::start().await?;
+        let (tag, _) = own_image(&format!("realm-{i}"), &proxy).await?;
+        proxy.fail("/v2/", Fault::Challenge(format!(r#"Bearer realm="{url}",service="customs-test",scope="repository:customs/faults:pull""#)));
+        // Stored credentials for the proxy: they must not go to the realm either.
+        let resp = stack
+            .request(Method::POST, "/v1/registries?validate=false")
+            .json(&json!({ "registry": proxy.addr.to_string(), "registry_user": "u", "registry_pass": "customs-secret", "registry_verify": false }))
+            .send()
+            .await?;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await?);
+        add(&stack, json!({ "tag": tag })).await?;
+        cases.push((url, proxy, tag));
+    }
+    stack.drain().await?;
+    for (url, proxy, tag) in &cases {
+        let img = by_tag(&stack, tag).await?;
+        assert_eq!(img["analysis_status"], "analysis_failed", "{img}");
+        let err = img["analysis_error"].as_str().unwrap_or_default();
+        for w in [format!("registry {} is not allowed", proxy.addr), format!("the token realm {url} it names"), "which the network policy forbids".into()] {
+            assert!(err.contains(&w), "expected {w:?} in {err:?}");
+        }
+        assert!(!err.contains("customs-secret"), "{err}");
+        let r = customs_model::ImageRef::parse(tag)?;
+        let creds = customs_image::Credentials { username: "u".into(), password: "customs-secret".into() };
+        let headed = stack.app.registry.head_digest(&r, Some(&creds), false).await;
+        assert!(matches!(headed, Err(customs_image::RegistryError::Forbidden { .. })), "{headed:?}");
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "a forbidden realm was contacted");
+    Ok(())
+}

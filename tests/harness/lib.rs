@@ -310,6 +310,12 @@ pub enum Fault {
     Truncate,
     /// Answer 200 with this body (and no `Docker-Content-Digest`), as `Content-Type`.
     Body(&'static str, Vec<u8>),
+    /// Answer 200 as `Content-Type` with a body that never ends (the start of a JSON object,
+    /// then padding, chunked, without `Content-Length`), up to 1 GiB; the bytes handed to
+    /// the connection are counted per request (`endless_served`).
+    Endless(&'static str),
+    /// Answer 401 with this `WWW-Authenticate` challenge.
+    Challenge(String),
 }
 
 /// A pass-through proxy in front of the test registry that counts requests, to prove
@@ -319,6 +325,7 @@ pub struct CountingProxy {
     pub addr: SocketAddr,
     blob_gets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     faults: std::sync::Arc<std::sync::Mutex<Vec<(String, Fault)>>>,
+    endless: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<std::sync::atomic::AtomicU64>>>>,
 }
 
 impl CountingProxy {
@@ -327,10 +334,11 @@ impl CountingProxy {
         use axum::http::{HeaderMap, Method, StatusCode, Uri};
         let blob_gets: std::sync::Arc<std::sync::Mutex<Vec<String>>> = std::sync::Arc::default();
         let faults: std::sync::Arc<std::sync::Mutex<Vec<(String, Fault)>>> = std::sync::Arc::default();
-        let (seen, rules) = (blob_gets.clone(), faults.clone());
+        let endless: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<std::sync::atomic::AtomicU64>>>> = std::sync::Arc::default();
+        let (seen, rules, served) = (blob_gets.clone(), faults.clone(), endless.clone());
         let http = reqwest::Client::new();
         let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (http, seen, rules) = (http.clone(), seen.clone(), rules.clone());
+            let (http, seen, rules, served) = (http.clone(), seen.clone(), rules.clone(), served.clone());
             async move {
                 let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
                 if method == Method::GET && path.contains("/blobs/sha256:") {
@@ -347,6 +355,23 @@ impl CountingProxy {
                     }
                     Some(Fault::Body(content_type, body)) => {
                         return ([(axum::http::header::CONTENT_TYPE, *content_type)], body.clone()).into_response();
+                    }
+                    Some(Fault::Endless(content_type)) => {
+                        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                        if let Ok(mut s) = served.lock() {
+                            s.push(count.clone());
+                        }
+                        let head = Bytes::from_static(br#"{"schemaVersion":2,"annotations":{"pad":""#);
+                        let pad = Bytes::from(vec![b'x'; 64 << 10]);
+                        let chunks = std::iter::once(head).chain(std::iter::repeat_n(pad, 1 << 14));
+                        let body = futures::StreamExt::map(futures::stream::iter(chunks), move |c| {
+                            count.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                            Ok::<_, std::io::Error>(c)
+                        });
+                        return ([(axum::http::header::CONTENT_TYPE, *content_type)], Body::from_stream(body)).into_response();
+                    }
+                    Some(Fault::Challenge(challenge)) => {
+                        return (StatusCode::UNAUTHORIZED, [(axum::http::header::WWW_AUTHENTICATE, challenge.clone())], "injected fault: 401\n").into_response();
                     }
                     Some(Fault::Truncate) | None => {}
                 }
@@ -386,7 +411,7 @@ impl CountingProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Ok(Self { addr, blob_gets, faults })
+        Ok(Self { addr, blob_gets, faults, endless })
     }
 
     /// From now on, requests whose path (with query) contains `path` get `fault`
@@ -395,6 +420,12 @@ impl CountingProxy {
         if let Ok(mut f) = self.faults.lock() {
             f.push((path.to_owned(), fault));
         }
+    }
+
+    /// Bytes each `Fault::Endless` answer handed to its connection before the client hung
+    /// up (or the 1 GiB end), one entry per request, in arrival order.
+    pub fn endless_served(&self) -> Vec<u64> {
+        self.endless.lock().map(|v| v.iter().map(|c| c.load(std::sync::atomic::Ordering::Relaxed)).collect()).unwrap_or_default()
     }
 
     /// Digests of the blobs downloaded through the proxy so far.

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use customs_contracts::{AnalyzeImage, EvaluateImage, Message, StageLayer, queue, route};
+use customs_contracts::{AnalyzeImage, EvaluateImage, Message, StageLayer, decode, queue, route};
 use customs_image::layer::Limits;
 use customs_image::{Credentials, Platform, Registry, Staging};
 use customs_model::ImageRef;
@@ -14,7 +14,7 @@ use customs_store::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tracing::{info, instrument, warn};
+use tracing::{Instrument as _, info, instrument, warn};
 
 /// What the handler needs, built once per execution environment.
 #[derive(Clone)]
@@ -32,16 +32,28 @@ pub struct Deps {
 }
 
 /// The Lambda handler: a batch of `AnalyzeImage` (the analyze queue) and `StageLayer`
-/// (the stage-layer queue, fanned out by `AnalyzeImage`) messages.
+/// (the stage-layer queue, fanned out by `AnalyzeImage`) messages. A message that does not
+/// decode is never retried (it would fail alike on every delivery): see `unreadable`.
 pub async fn handle(event: Event, deps: &Deps) -> BatchResponse {
     let (mut images, mut layers) = (Event::default(), Event::default());
+    let mut failed = Vec::new();
     for r in event.records {
-        let is_layer = r
-            .body
-            .as_deref()
-            .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
-            .is_some_and(|v| v["kind"] == StageLayer::KIND);
-        if is_layer { layers.records.push(r) } else { images.records.push(r) }
+        let body = r.body.as_deref().unwrap_or_default();
+        let is_layer = field(body, "kind").as_deref() == Some(StageLayer::KIND);
+        let undecodable = if is_layer { decode::<StageLayer>(body).err() } else { decode::<AnalyzeImage>(body).err() };
+        match undecodable {
+            Some(e) => {
+                let id = r.message_id.clone().unwrap_or_default();
+                let span = tracing::info_span!("message", queue = if is_layer { queue::STAGE_LAYER } else { queue::ANALYZE }, message_id = %id);
+                // Boxed: its future nests the failure recording, deep enough to overflow the
+                // compiler's layout query limit inline.
+                if Box::pin(unreadable(body, &e, is_layer, deps).instrument(span)).await.is_err() {
+                    failed.push(id);
+                }
+            }
+            None if is_layer => layers.records.push(r),
+            None => images.records.push(r),
+        }
     }
     let (a, b) = tokio::join!(
         sqs::for_each(images, |msg: AnalyzeImage, d| guarded(msg, d, deps)),
@@ -54,7 +66,53 @@ pub async fn handle(event: Event, deps: &Deps) -> BatchResponse {
     );
     let mut resp = a;
     resp.batch_item_failures.extend(b.batch_item_failures);
+    for id in failed {
+        let mut f = sqs::BatchItemFailure::default();
+        f.item_identifier = id;
+        resp.batch_item_failures.push(f);
+    }
     resp
+}
+
+/// A message that does not decode (garbled, truncated, of an unknown version). When what
+/// can be read of it names an image (`account` and `image_id`, and for a layer its
+/// `job_id`), that image's analysis fails with the reason, since the work the message
+/// stood for will never be done; otherwise it is logged and acknowledged. Only a failure
+/// to record the failure (the database) is retried.
+async fn unreadable(body: &str, e: &customs_contracts::DecodeError, is_layer: bool, deps: &Deps) -> Result<(), Retry> {
+    let kind = if is_layer { StageLayer::KIND } else { AnalyzeImage::KIND };
+    let account = field(body, "account");
+    let image_id = field(body, "image_id").and_then(|v| uuid::Uuid::parse_str(&v).ok());
+    let job_id = field(body, "job_id").and_then(|v| uuid::Uuid::parse_str(&v).ok()).filter(|_| is_layer);
+    let (Some(account), Some(image_id)) = (account, image_id) else {
+        let start: String = body.chars().take(256).collect();
+        tracing::error!(error = %e, body = %start, "Unreadable message names no image; acknowledged");
+        return Ok(());
+    };
+    let reason = format!("the {kind} message for this image could not be read, so the analysis cannot go on: {e}");
+    record_failure(deps, &account, image_id, job_id, reason).await
+}
+
+/// The string value of the first `"key": "…"` in `raw`, read leniently so that a
+/// truncated or otherwise broken message still names what it can.
+fn field(raw: &str, key: &str) -> Option<String> {
+    let quoted = format!("\"{key}\"");
+    let mut rest = raw;
+    while let Some(at) = rest.find(&quoted) {
+        rest = &rest[at + quoted.len()..];
+        let Some(v) = rest.trim_start().strip_prefix(':').map(str::trim_start).and_then(|v| v.strip_prefix('"')) else { continue };
+        let mut out = String::new();
+        let mut chars = v.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return Some(out),
+                '\\' => out.push(chars.next()?),
+                c => out.push(c),
+            }
+        }
+        return None;
+    }
+    None
 }
 
 /// How long one analysis may run: the function's timeout less a margin to record the
@@ -778,6 +836,19 @@ mod tests {
         let mut broken = layers.clone();
         broken[1].diff_id = None;
         assert!(plan(&broken, &staged).is_err_and(|e| e.contains("no diff_id")));
+    }
+
+    #[test]
+    fn fields_are_read_from_broken_messages() {
+        let id = "0b8f3a52-4a0c-4a57-9d51-7a3e0f7f6c11";
+        let truncated = format!(r#"{{"kind":"stage_layer","v":1,"body":{{"account":"ad\"min", "image_id" : "{id}","job_id":"{id}","digest":"sha256:0"#);
+        assert_eq!(field(&truncated, "kind").as_deref(), Some("stage_layer"));
+        assert_eq!(field(&truncated, "account").as_deref(), Some("ad\"min"));
+        assert_eq!(field(&truncated, "image_id").as_deref(), Some(id));
+        assert_eq!(field(&truncated, "digest"), None, "cut off before its end");
+        assert_eq!(field(&truncated, "size"), None);
+        assert_eq!(field(r#"{"image_id": 7, "image_id": "x"}"#, "image_id").as_deref(), Some("x"), "a value that is not a string is skipped");
+        assert_eq!(field("{not json", "kind"), None);
     }
 
     #[test]

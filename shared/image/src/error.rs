@@ -41,6 +41,10 @@ pub enum RegistryError {
     },
     #[error("{what} is {size} bytes, over the {limit}-byte limit")]
     TooLarge { what: String, size: u64, limit: u64 },
+    /// A body that kept coming past its limit (no or a false `Content-Length`): reading
+    /// stopped there.
+    #[error("{what} is over the {limit}-byte limit ({} MiB); customs stopped reading it after {read} bytes", .limit >> 20)]
+    OverLimit { what: String, limit: u64, read: u64 },
     #[error("registry {registry} is not allowed: {reason}")]
     Forbidden { registry: String, reason: String },
     #[error("registry {registry} failed transiently: {reason}")]

@@ -22,6 +22,8 @@ use crate::registry::Credentials;
 
 /// A manifest bigger than this is not one (the GET fallback reads at most this much).
 const MAX_MANIFEST_BYTES: usize = 4 << 20;
+/// Largest token-service answer read (a JWT is a few KiB).
+const MAX_TOKEN_BYTES: usize = 1 << 20;
 /// Longest `Retry-After` honoured; a registry asking for more is checked again after this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(6 * 3600);
 
@@ -91,7 +93,7 @@ async fn get_and_hash(http: &reqwest::Client, url: &str, accept: &str, auth: Opt
     while let Some(chunk) = resp.chunk().await.map_err(|e| transport(registry, &e))? {
         read += chunk.len();
         if read > MAX_MANIFEST_BYTES {
-            return Err(RegistryError::TooLarge { what: "manifest".into(), size: read as u64, limit: MAX_MANIFEST_BYTES as u64 });
+            return Err(RegistryError::OverLimit { what: "manifest".into(), limit: MAX_MANIFEST_BYTES as u64, read: read as u64 });
         }
         hasher.update(&chunk);
     }
@@ -99,8 +101,10 @@ async fn get_and_hash(http: &reqwest::Client, url: &str, accept: &str, auth: Opt
     Ok(format!("sha256:{hex}"))
 }
 
-/// The `Authorization` value answering a 401's challenge.
-async fn answer_challenge(
+/// The `Authorization` value answering a 401's challenge. Shared with the analysis path
+/// (`session.rs`): every token request customs makes goes through here, so every realm a
+/// registry names is checked against the network policy before anything is sent to it.
+pub(crate) async fn answer_challenge(
     policy: &NetworkPolicy,
     http: &reqwest::Client,
     t: &Target<'_>,
@@ -123,7 +127,7 @@ async fn answer_challenge(
                 Some(p) => format!("{host}:{p}"),
                 None => host.to_owned(),
             };
-            policy.check(&authority).await?;
+            policy.check(&authority).await.map_err(|e| named_by(t.registry, format!("the token realm {realm} it names"), e))?;
             {
                 let mut q = url.query_pairs_mut();
                 if let Some((_, s)) = params.iter().find(|(k, _)| k == "service") {
@@ -139,12 +143,16 @@ async fn answer_challenge(
             let resp = req.send().await.map_err(|e| transport(t.registry, &e))?;
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                return Err(refused(format!("the token service answered {status}")));
+                let said = capped_text(resp, 1 << 10).await;
+                return Err(refused(format!("the token service refused them ({status}): {}", said.trim())));
             }
             if !status.is_success() {
                 return Err(status_error(t, status, resp.headers(), creds.is_none()));
             }
-            let bytes = resp.bytes().await.map_err(|e| transport(t.registry, &e))?;
+            let bytes = capped_body(resp, MAX_TOKEN_BYTES).await.map_err(|e| match e {
+                Capped::Transport(e) => transport(t.registry, &e),
+                Capped::Over(_) => refused(format!("token response is over the {MAX_TOKEN_BYTES}-byte limit")),
+            })?;
             let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| refused(format!("token response is not JSON: {e}")))?;
             let token = body["token"].as_str().or_else(|| body["access_token"].as_str()).ok_or_else(|| refused("token response has no token".into()))?;
             Ok(format!("Bearer {token}"))
@@ -153,7 +161,54 @@ async fn answer_challenge(
     }
 }
 
-fn basic(c: &Credentials) -> String {
+/// Why a capped read stopped.
+pub(crate) enum Capped {
+    Transport(reqwest::Error),
+    /// More than the limit arrived; this many bytes were read before giving up.
+    Over(usize),
+}
+
+/// The body of `resp`, read chunk by chunk and abandoned as soon as it passes `limit`
+/// (a body announcing more than `limit` in `Content-Length` is not read at all), so a
+/// registry streaming an endless answer costs at most `limit` plus one chunk of memory.
+pub(crate) async fn capped_body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, Capped> {
+    if let Some(n) = resp.content_length().and_then(|n| usize::try_from(n).ok())
+        && n > limit
+    {
+        return Err(Capped::Over(0));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Capped::Transport)? {
+        if out.len() + chunk.len() > limit {
+            return Err(Capped::Over(out.len() + chunk.len()));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// At most `limit` bytes of an error body, as text (for messages; errors are dropped).
+pub(crate) async fn capped_text(mut resp: reqwest::Response, limit: usize) -> String {
+    let mut out = Vec::new();
+    while out.len() < limit {
+        match resp.chunk().await {
+            Ok(Some(c)) => out.extend_from_slice(&c[..c.len().min(limit - out.len())]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A policy refusal of an address the registry named (a token realm, a redirect), said of
+/// the registry that named it.
+pub(crate) fn named_by(registry: &str, what: String, e: RegistryError) -> RegistryError {
+    match e {
+        RegistryError::Forbidden { reason, .. } => RegistryError::Forbidden { registry: registry.to_owned(), reason: format!("{what}: {reason}") },
+        other => other,
+    }
+}
+
+pub(crate) fn basic(c: &Credentials) -> String {
     use base64::Engine as _;
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password)))
 }
@@ -214,7 +269,7 @@ fn status_error(t: &Target<'_>, status: StatusCode, headers: &HeaderMap, anonymo
     }
 }
 
-fn transport(registry: &str, e: &reqwest::Error) -> RegistryError {
+pub(crate) fn transport(registry: &str, e: &reqwest::Error) -> RegistryError {
     let reason = crate::registry::error_chain(e);
     if e.is_timeout() {
         RegistryError::TimedOut { registry: registry.to_owned(), reason }

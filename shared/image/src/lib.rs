@@ -7,6 +7,7 @@ mod local;
 mod manifest;
 mod policy;
 mod registry;
+mod session;
 mod source;
 mod staging;
 

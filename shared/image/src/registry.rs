@@ -1,24 +1,23 @@
-//! Fetching manifests and configs through `oci-client`.
+//! Fetching manifests, configs and layers (through customs' own capped, policy-checked
+//! client, `session.rs`); errors classified by whether retrying could help.
 
 use std::fmt;
 use std::time::Duration;
 
 use customs_model::ImageRef;
-use oci_client::RegistryOperation;
-use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::manifest::OciDescriptor;
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tracing::debug;
 
 use crate::manifest::{Descriptor, Kind, LayerDescriptor, Platform, classify, media_type, select};
+use crate::session::Session;
 use crate::{NetworkPolicy, RegistryError};
 
 /// Largest image config customs reads (real ones are a few KiB to a few hundred KiB).
 const MAX_CONFIG_BYTES: i64 = 16 << 20;
+/// Largest tag list page read.
+const MAX_TAG_PAGE_BYTES: usize = 16 << 20;
 /// Largest manifest customs accepts (the distribution spec's suggested limit).
 const MAX_MANIFEST_BYTES: usize = 4 << 20;
 
@@ -56,20 +55,13 @@ pub struct FetchedImage {
     pub size: i64,
 }
 
-/// Talks to registries. A fresh `oci-client` is built per fetch so that credentials and
-/// tokens of one account never serve another.
+/// Talks to registries. A fresh session (client and token) is made per fetch so that
+/// credentials and tokens of one account never serve another.
 #[derive(Debug, Clone)]
 pub struct Registry {
     policy: NetworkPolicy,
     connect_timeout: Duration,
     read_timeout: Duration,
-}
-
-fn registry_auth(creds: Option<&Credentials>) -> RegistryAuth {
-    match creds {
-        Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-        None => RegistryAuth::Anonymous,
-    }
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -116,42 +108,17 @@ impl Registry {
                     reason: e.to_string(),
                 }
             })?;
-        self.policy.check(&r.registry).await?;
-        let client = self.client(&r, insecure);
-        let reference = Reference::with_tag(r.registry.clone(), r.repo.clone(), "latest".into());
-        let auth = RegistryAuth::Basic(creds.username.clone(), creds.password.clone());
-        client
-            .auth(&reference, &auth, RegistryOperation::Pull)
-            .await
-            .map_err(|e| classify_error(&r, false, e))?;
         // A registry with Basic auth accepts any credentials at the challenge: ask for a
         // real resource; anything but 401/403 means the credentials were accepted.
-        match client
-            .pull_manifest_raw(&reference, &auth, media_type::ACCEPTED)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => match classify_error(&r, false, e) {
-                RegistryError::NotFound { .. } => Ok(()),
-                other => Err(other),
-            },
+        let mut session = self.session(&r, Some(creds), insecure).await?;
+        match pull_manifest(&mut session, &r, "latest").await {
+            Ok(_) | Err(RegistryError::NotFound { .. }) => Ok(()),
+            Err(other) => Err(other),
         }
     }
 
-    fn client(&self, r: &ImageRef, insecure: bool) -> Client {
-        let protocol = if insecure || r.is_loopback_registry() {
-            ClientProtocol::HttpsExcept(vec![r.registry.clone()])
-        } else {
-            ClientProtocol::Https
-        };
-        Client::new(ClientConfig {
-            protocol,
-            connect_timeout: Some(self.connect_timeout),
-            read_timeout: Some(self.read_timeout),
-            accept_invalid_certificates: insecure,
-            user_agent: concat!("customs/", env!("CARGO_PKG_VERSION")),
-            ..ClientConfig::default()
-        })
+    async fn session(&self, r: &ImageRef, creds: Option<&Credentials>, insecure: bool) -> Result<Session, RegistryError> {
+        Session::open(self.policy, r, creds, insecure, self.connect_timeout, self.read_timeout).await
     }
 
     /// Resolves `r` and fetches its manifest (for `platform`, through an index if need
@@ -163,29 +130,10 @@ impl Registry {
         platform: &Platform,
         insecure: bool,
     ) -> Result<FetchedImage, RegistryError> {
-        self.policy.check(&r.registry).await?;
-        let client = self.client(r, insecure);
-        let auth = registry_auth(creds);
-        let map = |e| classify_error(r, creds.is_none(), e);
-        let reference = match (&r.digest, &r.tag) {
-            (Some(d), _) => Reference::with_digest(r.registry.clone(), r.repo.clone(), d.clone()),
-            (None, Some(t)) => Reference::with_tag(r.registry.clone(), r.repo.clone(), t.clone()),
-            (None, None) => {
-                Reference::with_tag(r.registry.clone(), r.repo.clone(), "latest".into())
-            }
-        };
-        if creds.is_some() {
-            // Log in first, so a refusal carries the token service's own answer (oci-client
-            // otherwise drops it and goes on anonymously to a bare 401). The token is cached
-            // for the pulls below.
-            client.auth(&reference, &auth, RegistryOperation::Pull).await.map_err(map)?;
-        }
-        let (raw, _) = client
-            .pull_manifest_raw(&reference, &auth, media_type::ACCEPTED)
-            .await
-            .map_err(map)?;
+        let mut session = self.session(r, creds, insecure).await?;
+        let raw = pull_manifest(&mut session, r, &reference_of(r)).await?;
         let digest = verified(&raw, r.digest.as_deref(), &format!("manifest of {r}"))?;
-        let (raw, digest, parent_digest, pinned) = match parse(r, &raw)? {
+        let (raw, digest, parent_digest) = match parse(r, &raw)? {
             Kind::Index(entries) => {
                 let entry = select(&entries, platform).map_err(|available| {
                     RegistryError::NoMatchingPlatform {
@@ -195,23 +143,15 @@ impl Registry {
                     }
                 })?;
                 debug!(index = %digest, platform = %platform, manifest = %entry.digest, "Selected platform manifest");
-                let pinned = Reference::with_digest(
-                    r.registry.clone(),
-                    r.repo.clone(),
-                    entry.digest.clone(),
-                );
-                let (child, _) = client
-                    .pull_manifest_raw(&pinned, &auth, media_type::ACCEPTED)
-                    .await
-                    .map_err(map)?;
+                let child = pull_manifest(&mut session, r, &entry.digest).await?;
                 let child_digest = verified(
                     &child,
                     Some(&entry.digest),
                     &format!("platform manifest of {r}"),
                 )?;
-                (child, child_digest, Some(digest), pinned)
+                (child, child_digest, Some(digest))
             }
-            _ => (raw, digest, None, reference),
+            _ => (raw, digest, None),
         };
         let Kind::Image {
             config,
@@ -224,7 +164,7 @@ impl Registry {
                 media_type: "nested index (an index entry pointing to another index)".into(),
             });
         };
-        let config_raw = self.pull_config(&client, &pinned, &config, r).await?;
+        let config_raw = pull_config(&mut session, &config, r).await?;
         let config_json: Value =
             serde_json::from_slice(&config_raw).map_err(|e| RegistryError::Malformed {
                 reference: r.to_string(),
@@ -282,34 +222,33 @@ impl Registry {
         })
     }
 
-    async fn pull_config(
-        &self,
-        client: &Client,
-        image: &Reference,
-        d: &Descriptor,
-        r: &ImageRef,
-    ) -> Result<Vec<u8>, RegistryError> {
-        if d.size > MAX_CONFIG_BYTES || d.size < 0 {
-            return Err(RegistryError::TooLarge {
-                what: format!("config of {r}"),
-                size: d.size.unsigned_abs(),
-                limit: MAX_CONFIG_BYTES as u64,
-            });
-        }
-        let desc = OciDescriptor {
-            media_type: d.media_type.clone(),
-            digest: d.digest.clone(),
-            size: d.size,
-            ..OciDescriptor::default()
-        };
-        let mut out = Vec::with_capacity(usize::try_from(d.size).unwrap_or(0));
-        client
-            .pull_blob(image, &desc, &mut out)
-            .await
-            .map_err(|e| classify_error(r, false, e))?;
-        verified(&out, Some(&d.digest), &format!("config of {r}"))?;
-        Ok(out)
+}
+
+/// The tag or digest `r` names (`latest` when it names neither).
+fn reference_of(r: &ImageRef) -> String {
+    r.digest.clone().or_else(|| r.tag.clone()).unwrap_or_else(|| "latest".into())
+}
+
+/// A manifest, read through the cap: a registry that sends more than the limit is
+/// abandoned as soon as it has.
+async fn pull_manifest(session: &mut Session, r: &ImageRef, reference: &str) -> Result<Vec<u8>, RegistryError> {
+    let accept = media_type::ACCEPTED.join(", ");
+    session.get_capped(&format!("{}/manifests/{reference}", r.repo), &accept, MAX_MANIFEST_BYTES, &format!("manifest of {r}")).await
+}
+
+async fn pull_config(session: &mut Session, d: &Descriptor, r: &ImageRef) -> Result<Vec<u8>, RegistryError> {
+    if d.size > MAX_CONFIG_BYTES || d.size < 0 {
+        return Err(RegistryError::TooLarge {
+            what: format!("config of {r}"),
+            size: d.size.unsigned_abs(),
+            limit: MAX_CONFIG_BYTES as u64,
+        });
     }
+    // The descriptor's size is the limit: a config that keeps coming past it is not the one described.
+    let limit = usize::try_from(d.size).unwrap_or(0);
+    let out = session.get_capped(&format!("{}/blobs/{}", r.repo, d.digest), "*/*", limit, &format!("config of {r}")).await?;
+    verified(&out, Some(&d.digest), &format!("config of {r}"))?;
+    Ok(out)
 }
 
 fn parse(r: &ImageRef, raw: &[u8]) -> Result<Kind, RegistryError> {
@@ -350,7 +289,7 @@ fn verified(bytes: &[u8], expected: Option<&str>, what: &str) -> Result<String, 
     }
 }
 
-fn classify_error(r: &ImageRef, anonymous: bool, e: OciDistributionError) -> RegistryError {
+pub(crate) fn classify_error(r: &ImageRef, anonymous: bool, e: OciDistributionError) -> RegistryError {
     let registry = r.registry.clone();
     match e {
         OciDistributionError::AuthenticationFailure(reason) => RegistryError::Unauthorized {
@@ -499,7 +438,7 @@ impl Registry {
         limits: &crate::layer::Limits,
     ) -> Result<Vec<StagedOutcome>, crate::StageError> {
         let mut out = Vec::with_capacity(layers.len());
-        let mut client = None;
+        let mut session = None;
         for l in layers {
             let diff_id = l.diff_id.clone().ok_or_else(|| RegistryError::Malformed {
                 reference: r.to_string(),
@@ -510,74 +449,68 @@ impl Registry {
                 out.push(StagedOutcome { layer: staged, fetched: false });
                 continue;
             }
-            if client.is_none() {
-                self.policy.check(&r.registry).await?;
-                client = Some(self.client(r, insecure));
-            }
-            let Some(c) = client.as_ref() else { continue };
-            let staged = self.stage_one(c, r, creds, l, &diff_id, limits).await?;
+            let s = match &mut session {
+                Some(s) => s,
+                None => session.insert(self.session(r, creds, insecure).await?),
+            };
+            let staged = stage_one(s, r, l, &diff_id, limits).await?;
             staging.put(&staged.0, staged.1.path()).await?;
             tracing::info!(diff_id = %diff_id, entries = staged.0.entries.len(), staged_files = staged.0.staged_files, "Staged layer");
             out.push(StagedOutcome { layer: staged.0, fetched: true });
         }
         Ok(out)
     }
+}
 
-    async fn stage_one(
-        &self,
-        client: &Client,
-        r: &ImageRef,
-        creds: Option<&Credentials>,
-        l: &LayerDescriptor,
-        diff_id: &str,
-        limits: &crate::layer::Limits,
-    ) -> Result<(crate::StagedLayer, tempfile::NamedTempFile), crate::StageError> {
-        let auth = registry_auth(creds);
-        let reference = Reference::with_digest(r.registry.clone(), r.repo.clone(), l.digest.clone());
-        client.store_auth_if_needed(&r.registry, &auth).await;
-        let desc = OciDescriptor { media_type: l.media_type.clone(), digest: l.digest.clone(), size: l.size, ..OciDescriptor::default() };
-        let blob = client.pull_blob_stream(&reference, &desc).await.map_err(|e| classify_error(r, creds.is_none(), e))?;
-        // Transport failures mid-stream (a dropped connection, a stalled read) surface in
-        // the tar reader as I/O errors; note them here so they are reported as the
-        // registry's fault, with how far the download got, rather than as a corrupt layer.
-        let broken: std::sync::Arc<std::sync::Mutex<Option<(bool, String, u64)>>> = std::sync::Arc::default();
-        let tap = broken.clone();
-        let mut received = 0u64;
-        let stream = futures::StreamExt::map(blob.stream, move |chunk| {
-            match &chunk {
-                Ok(b) => received += b.len() as u64,
-                Err(e) => {
-                    if let Some(http) = e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>())
-                        && let Ok(mut slot) = tap.lock()
-                    {
-                        slot.get_or_insert((http.is_timeout(), error_chain(http), received));
-                    }
+/// Streams one layer from the registry into the indexer and a temporary file of staged contents.
+async fn stage_one(
+    session: &mut Session,
+    r: &ImageRef,
+    l: &LayerDescriptor,
+    diff_id: &str,
+    limits: &crate::layer::Limits,
+) -> Result<(crate::StagedLayer, tempfile::NamedTempFile), crate::StageError> {
+    let blob = session.blob(&l.digest).await?;
+    // Transport failures mid-stream (a dropped connection, a stalled read) surface in
+    // the tar reader as I/O errors; note them here so they are reported as the
+    // registry's fault, with how far the download got, rather than as a corrupt layer.
+    let broken: std::sync::Arc<std::sync::Mutex<Option<(bool, String, u64)>>> = std::sync::Arc::default();
+    let tap = broken.clone();
+    let mut received = 0u64;
+    let stream = futures::StreamExt::map(blob, move |chunk| {
+        match &chunk {
+            Ok(b) => received += b.len() as u64,
+            Err(e) => {
+                if let Some(http) = e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>())
+                    && let Ok(mut slot) = tap.lock()
+                {
+                    slot.get_or_insert((http.is_timeout(), error_chain(http), received));
                 }
             }
-            chunk
-        });
-        let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-        let indexed = crate::staging::index_blob(
-            Box::new(reader),
-            Some(l.media_type.clone()),
-            l.digest.clone(),
-            Some(l.digest.clone()),
-            diff_id.to_owned(),
-            *limits,
-        )
-        .await;
-        match indexed {
-            Ok((mut layer, files)) => {
-                layer.digest = l.digest.clone();
-                Ok((layer, files))
-            }
-            Err(e) => {
-                // A connection dropped or stalled mid-stream is the registry's fault, worth a retry.
-                let Some((timed_out, cause, got)) = broken.lock().ok().and_then(|mut s| s.take()) else { return Err(e) };
-                let registry = r.registry.clone();
-                let reason = format!("layer {} broke off after {got} of {} bytes: {cause}", l.digest, l.size);
-                Err(if timed_out { RegistryError::TimedOut { registry, reason } } else { RegistryError::Transient { registry, reason } }.into())
-            }
+        }
+        chunk
+    });
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let indexed = crate::staging::index_blob(
+        Box::new(reader),
+        Some(l.media_type.clone()),
+        l.digest.clone(),
+        Some(l.digest.clone()),
+        diff_id.to_owned(),
+        *limits,
+    )
+    .await;
+    match indexed {
+        Ok((mut layer, files)) => {
+            layer.digest = l.digest.clone();
+            Ok((layer, files))
+        }
+        Err(e) => {
+            // A connection dropped or stalled mid-stream is the registry's fault, worth a retry.
+            let Some((timed_out, cause, got)) = broken.lock().ok().and_then(|mut s| s.take()) else { return Err(e) };
+            let registry = r.registry.clone();
+            let reason = format!("layer {} broke off after {got} of {} bytes: {cause}", l.digest, l.size);
+            Err(if timed_out { RegistryError::TimedOut { registry, reason } } else { RegistryError::Transient { registry, reason } }.into())
         }
     }
 }
@@ -614,19 +547,24 @@ impl Registry {
         insecure: bool,
     ) -> Result<Vec<String>, RegistryError> {
         const PAGE: usize = 1000;
-        self.policy.check(&r.registry).await?;
-        let client = self.client(r, insecure);
-        let auth = registry_auth(creds);
-        let reference = Reference::with_tag(r.registry.clone(), r.repo.clone(), "latest".into());
+        #[derive(serde::Deserialize)]
+        struct Page {
+            tags: Option<Vec<String>>,
+        }
+        let mut session = self.session(r, creds, insecure).await?;
         let mut tags: Vec<String> = Vec::new();
         loop {
-            let page = client
-                .list_tags(&reference, &auth, Some(PAGE), tags.last().map(String::as_str))
-                .await
-                .map_err(|e| classify_error(r, creds.is_none(), e))?;
-            let n = page.tags.len();
+            let mut path = format!("{}/tags/list?n={PAGE}", r.repo);
+            if let Some(last) = tags.last() {
+                path.push_str("&last=");
+                path.push_str(last);
+            }
+            let raw = session.get_capped(&path, "application/json", MAX_TAG_PAGE_BYTES, &format!("tag list of {r}")).await?;
+            let page: Page = serde_json::from_slice(&raw).map_err(|e| RegistryError::Malformed { reference: r.to_string(), what: "tag list", reason: e.to_string() })?;
+            let page = page.tags.unwrap_or_default();
+            let n = page.len();
             let before = tags.len();
-            for t in page.tags {
+            for t in page {
                 if !tags.contains(&t) {
                     tags.push(t);
                 }
@@ -650,17 +588,8 @@ impl Registry {
         platform: &Platform,
         insecure: bool,
     ) -> Result<(String, Option<String>), RegistryError> {
-        self.policy.check(&r.registry).await?;
-        let client = self.client(r, insecure);
-        let auth = registry_auth(creds);
-        let reference = match (&r.digest, &r.tag) {
-            (Some(d), _) => Reference::with_digest(r.registry.clone(), r.repo.clone(), d.clone()),
-            (None, t) => Reference::with_tag(r.registry.clone(), r.repo.clone(), t.clone().unwrap_or_else(|| "latest".into())),
-        };
-        let (raw, _) = client
-            .pull_manifest_raw(&reference, &auth, media_type::ACCEPTED)
-            .await
-            .map_err(|e| classify_error(r, creds.is_none(), e))?;
+        let mut session = self.session(r, creds, insecure).await?;
+        let raw = pull_manifest(&mut session, r, &reference_of(r)).await?;
         let digest = verified(&raw, r.digest.as_deref(), &format!("manifest of {r}"))?;
         match parse(r, &raw)? {
             Kind::Index(entries) => {

@@ -2,7 +2,8 @@
 
 use std::future::Future;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+pub use aws_lambda_events::event::sqs::BatchItemFailure;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use customs_contracts::{Message, decode};
 use futures::future::join_all;
 use tracing::{Instrument, error, info_span, warn};
