@@ -142,6 +142,57 @@ pub struct ChangedKey {
     pub change: String,
 }
 
+/// How many batch writers one scope's sync runs side by side. Advisory ids are split
+/// between them by [`write_lane`], so an id repeated in a feed always goes through the
+/// same writer (and never races itself into COPY).
+pub const WRITE_LANES: usize = 2;
+
+/// The write lane of an advisory id: a stable hash (FNV-1a), the same in every process,
+/// so concurrent syncs of one scope meet on the same per-lane lock.
+pub fn write_lane(id: &str) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % WRITE_LANES as u64) as usize
+}
+
+/// The seed of a lane's advisory-lock key (lane 0 keeps the key of the single writer
+/// this replaced).
+fn lane_lock_seed(lane: usize) -> i64 {
+    7 + lane as i64
+}
+
+/// The (namespace, package) keys a run (one write lane of it) has already recorded as
+/// gaining an advisory. A key's first new advisory is what re-evaluation needs; one
+/// change row per (advisory, package) of a first import would only repeat it. Bounded
+/// by the distinct keys of a feed, not its records; cleared past `MAX` keys (a repeat
+/// row costs a little, nothing else).
+#[derive(Debug, Default)]
+pub struct AddedKeys {
+    done: std::collections::HashSet<(String, String)>,
+    /// Keys of the batch being written, moved to `done` once it commits.
+    pending: std::collections::HashSet<(String, String)>,
+}
+
+impl AddedKeys {
+    const MAX: usize = 500_000;
+
+    /// Whether (namespace, package) is not recorded yet (nor already in this batch).
+    fn first(&mut self, namespace: &str, package: &str) -> bool {
+        let key = (namespace.to_owned(), package.to_owned());
+        !self.done.contains(&key) && self.pending.insert(key)
+    }
+
+    fn committed(&mut self) {
+        if self.done.len() + self.pending.len() > Self::MAX {
+            self.done.clear();
+        }
+        self.done.extend(self.pending.drain());
+    }
+}
+
 type PackageKey = (String, String);
 
 fn package_key(p: &PackageRow) -> PackageKey {
@@ -440,25 +491,31 @@ impl Store {
     /// whose content hash is already stored are left alone; new ones are streamed in with
     /// binary COPY (no per-row statement work), changed ones replaced with a fixed number
     /// of multi-row statements (UNNEST); the changed (namespace, package) keys of both are
-    /// recorded on the sync run. Writers of one (feed, scope) take turns (a transaction
-    /// advisory lock), so what is not stored yet cannot appear under our feet. Callers
-    /// pass each id once.
+    /// recorded on the sync run (a key that new advisories add is recorded once per run
+    /// and lane, see [`AddedKeys`]). Every id of a batch belongs to one write lane
+    /// ([`write_lane`]); writers of one (feed, scope, lane) take turns (a transaction
+    /// advisory lock), so what is not stored yet cannot appear under our feet, while the
+    /// lanes of one sync write side by side. Callers pass each id once.
     pub async fn write_advisories(
         &self,
         sync_id: i64,
         feed: &str,
         scope: &str,
         batch: &[AdvisoryRow],
+        added: &mut AddedKeys,
     ) -> Result<WriteStats, StoreError> {
         let mut stats = WriteStats::default();
-        if batch.is_empty() {
+        let Some(first) = batch.first() else {
             return Ok(stats);
-        }
+        };
+        let lane = write_lane(&first.id);
+        debug_assert!(batch.iter().all(|a| write_lane(&a.id) == lane), "a batch spans lanes");
+        added.pending.clear();
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, 7))",
-            &[&feed, &scope],
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, $3))",
+            &[&feed, &scope, &lane_lock_seed(lane)],
         )
         .await?;
         let ids: Vec<&str> = batch.iter().map(|a| a.id.as_str()).collect();
@@ -494,13 +551,22 @@ impl Store {
         copy_packages(&tx, feed, scope, fresh.iter().chain(&replaced).copied()).await?;
         let none = Vec::new();
         let mut changes = Vec::new();
-        for a in fresh.iter().chain(&replaced) {
+        // A new advisory only adds keys: each (namespace, package) once per run (lane).
+        for a in &fresh {
+            for p in &a.packages {
+                if added.first(&p.namespace, &p.package) {
+                    changes.push((a.id.as_str(), ((p.namespace.clone(), p.package.clone()), "added")));
+                }
+            }
+        }
+        for a in &replaced {
             for d in diff(old.get(&a.id).unwrap_or(&none), &a.packages) {
                 changes.push((a.id.as_str(), d));
             }
         }
         record_changes(&tx, sync_id, &changes).await?;
         tx.commit().await?;
+        added.committed();
         Ok(stats)
     }
 
@@ -517,11 +583,14 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, 7))",
-            &[&feed, &scope],
-        )
-        .await?;
+        // Every lane's lock, in lane order: no writer of this scope is mid-batch.
+        for lane in 0..WRITE_LANES {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, $3))",
+                &[&feed, &scope, &lane_lock_seed(lane)],
+            )
+            .await?;
+        }
         let portal = tx
             .bind(
                 "SELECT id FROM vulnerabilities WHERE feed = $1 AND scope = $2",
