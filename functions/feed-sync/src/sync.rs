@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use customs_feeds::{names, Advisory, Document, Enrichment, Feed, Output};
 use customs_store::{
-    write_lane, AddedKeys, AdvisoryRow, EpssRow, FeedCursor, KevRow, PackageRow, Store, SyncSummary, WRITE_LANES,
+    write_lane, AdvisoryRow, EpssRow, FeedCursor, KevRow, PackageRow, Store, SyncSummary, WriteLaneState, WRITE_LANES,
 };
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
@@ -153,17 +153,16 @@ struct Lane {
 }
 
 impl Lane {
-    fn spawn(store: Store, sync_id: i64, feed: &'static str, scope: String) -> Self {
+    fn spawn(store: Store, sync_id: i64, feed: &'static str, scope: String, mut state: WriteLaneState) -> Self {
         // One batch queued per lane (plus one being written): the parser runs ahead by
         // that much and no more.
         let (tx, mut rx) = mpsc::channel::<LaneMsg>(1);
         let task = tokio::spawn(async move {
-            let mut added = AddedKeys::default();
             let mut written = 0;
             while let Some(msg) = rx.recv().await {
                 match msg {
                     LaneMsg::Batch(batch) => {
-                        written += store.write_advisories(sync_id, feed, &scope, &batch, &mut added).await?.written;
+                        written += store.write_advisories(sync_id, feed, &scope, &batch, &mut state).await?.written;
                     }
                     LaneMsg::Barrier(ack) => {
                         let _ = ack.send(std::mem::take(&mut written));
@@ -290,8 +289,9 @@ impl<'s> Writer<'s> {
             return Ok(());
         }
         if self.lanes.is_empty() {
+            let first = WriteLaneState::new(self.store.feed_scope_is_empty(self.feed, &self.scope).await?);
             self.lanes = (0..WRITE_LANES)
-                .map(|_| Lane::spawn(self.store.clone(), self.sync_id, self.feed, self.scope.clone()))
+                .map(|_| Lane::spawn(self.store.clone(), self.sync_id, self.feed, self.scope.clone(), first.sibling()))
                 .collect();
         }
         let started = Instant::now();

@@ -3,7 +3,7 @@
 //! package) keys each run changed. Writes are idempotent: a record whose content hash
 //! is unchanged is not written, so a repeated or redelivered sync changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
@@ -164,33 +164,58 @@ fn lane_lock_seed(lane: usize) -> i64 {
     7 + lane as i64
 }
 
-/// The (namespace, package) keys a run (one write lane of it) has already recorded as
-/// gaining an advisory. A key's first new advisory is what re-evaluation needs; one
-/// change row per (advisory, package) of a first import would only repeat it. Bounded
-/// by the distinct keys of a feed, not its records; cleared past `MAX` keys (a repeat
-/// row costs a little, nothing else).
+/// What one write lane of a run carries from batch to batch.
+///
+/// `added`: the (namespace, package) keys the run has already recorded as gaining an
+/// advisory (shared by its lanes). A key's first new advisory is what re-evaluation
+/// needs; one change row per (advisory, package) of a first import would only repeat it.
+/// Bounded by the distinct keys of a feed, not its records; cleared past `MAX` keys (a
+/// repeated row costs a little, nothing else).
+///
+/// `assume_new`: the scope held no advisory when the run started, so batches are COPYed
+/// without looking their ids up first; the primary key is the judge. A unique violation
+/// (an id repeated in the feed, or a concurrent sync of the scope that got there first)
+/// rolls that batch back, and it and every later batch of the lane take the checked path.
 #[derive(Debug, Default)]
-pub struct AddedKeys {
-    done: std::collections::HashSet<(String, String)>,
-    /// Keys of the batch being written, moved to `done` once it commits.
-    pending: std::collections::HashSet<(String, String)>,
+pub struct WriteLaneState {
+    added: std::sync::Arc<std::sync::Mutex<HashSet<(String, String)>>>,
+    /// Keys of the batch being written, moved to `added` once it commits.
+    pending: HashSet<(String, String)>,
+    assume_new: bool,
 }
 
-impl AddedKeys {
+impl WriteLaneState {
     const MAX: usize = 500_000;
+
+    /// The state of a run's first lane; `assume_new` when its scope is empty.
+    pub fn new(assume_new: bool) -> Self {
+        Self { assume_new, ..Self::default() }
+    }
+
+    /// Another lane of the same run (sharing its recorded keys).
+    pub fn sibling(&self) -> Self {
+        Self { added: self.added.clone(), pending: HashSet::new(), assume_new: self.assume_new }
+    }
 
     /// Whether (namespace, package) is not recorded yet (nor already in this batch).
     fn first(&mut self, namespace: &str, package: &str) -> bool {
         let key = (namespace.to_owned(), package.to_owned());
-        !self.done.contains(&key) && self.pending.insert(key)
+        let known = self.added.lock().map(|done| done.contains(&key)).unwrap_or(false);
+        !known && self.pending.insert(key)
     }
 
     fn committed(&mut self) {
-        if self.done.len() + self.pending.len() > Self::MAX {
-            self.done.clear();
+        if let Ok(mut done) = self.added.lock() {
+            if done.len() + self.pending.len() > Self::MAX {
+                done.clear();
+            }
+            done.extend(self.pending.drain());
         }
-        self.done.extend(self.pending.drain());
     }
+}
+
+fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(db) if db.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION))
 }
 
 type PackageKey = (String, String);
@@ -492,7 +517,7 @@ impl Store {
     /// binary COPY (no per-row statement work), changed ones replaced with a fixed number
     /// of multi-row statements (UNNEST); the changed (namespace, package) keys of both are
     /// recorded on the sync run (a key that new advisories add is recorded once per run
-    /// and lane, see [`AddedKeys`]). Every id of a batch belongs to one write lane
+    /// see [`WriteLaneState`]). Every id of a batch belongs to one write lane
     /// ([`write_lane`]); writers of one (feed, scope, lane) take turns (a transaction
     /// advisory lock), so what is not stored yet cannot appear under our feet, while the
     /// lanes of one sync write side by side. Callers pass each id once.
@@ -502,7 +527,7 @@ impl Store {
         feed: &str,
         scope: &str,
         batch: &[AdvisoryRow],
-        added: &mut AddedKeys,
+        added: &mut WriteLaneState,
     ) -> Result<WriteStats, StoreError> {
         let mut stats = WriteStats::default();
         let Some(first) = batch.first() else {
@@ -510,6 +535,17 @@ impl Store {
         };
         let lane = write_lane(&first.id);
         debug_assert!(batch.iter().all(|a| write_lane(&a.id) == lane), "a batch spans lanes");
+        if added.assume_new {
+            added.pending.clear();
+            match self.copy_new_advisories(sync_id, feed, scope, lane, batch, added).await {
+                Ok(()) => {
+                    added.committed();
+                    return Ok(WriteStats { written: batch.len() as u64, unchanged: 0 });
+                }
+                Err(e) if is_unique_violation(&e) => added.assume_new = false,
+                Err(e) => return Err(e),
+            }
+        }
         added.pending.clear();
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
@@ -568,6 +604,52 @@ impl Store {
         tx.commit().await?;
         added.committed();
         Ok(stats)
+    }
+
+    /// Whether (feed, scope) holds no advisory (a first import: its lanes may COPY
+    /// without looking ids up, see [`WriteLaneState`]).
+    pub async fn feed_scope_is_empty(&self, feed: &str, scope: &str) -> Result<bool, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one("SELECT NOT EXISTS (SELECT 1 FROM vulnerabilities WHERE feed = $1 AND scope = $2)", &[&feed, &scope])
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// One batch of advisories taken to be new, COPYed in one transaction without
+    /// looking their ids up (a stored id fails the COPY with a unique violation, and the
+    /// whole transaction rolls back).
+    async fn copy_new_advisories(
+        &self,
+        sync_id: i64,
+        feed: &str,
+        scope: &str,
+        lane: usize,
+        batch: &[AdvisoryRow],
+        added: &mut WriteLaneState,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, $3))",
+            &[&feed, &scope, &lane_lock_seed(lane)],
+        )
+        .await?;
+        let rows: Vec<&AdvisoryRow> = batch.iter().collect();
+        copy_advisories(&tx, feed, scope, &rows).await?;
+        copy_packages(&tx, feed, scope, batch.iter()).await?;
+        let mut changes = Vec::new();
+        for a in batch {
+            for p in &a.packages {
+                if added.first(&p.namespace, &p.package) {
+                    changes.push((a.id.as_str(), ((p.namespace.clone(), p.package.clone()), "added")));
+                }
+            }
+        }
+        record_changes(&tx, sync_id, &changes).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Deletes the advisories of (feed, scope) for which `seen` is false (the upstream
