@@ -777,7 +777,8 @@ impl Store {
         if s.error.is_none() {
             let counts = tx
                 .query(
-                    "SELECT namespace, count(DISTINCT (scope, vuln_id)) FROM vulnerability_packages WHERE feed = $1 GROUP BY namespace
+                    "SELECT namespace, count(*) FROM (SELECT DISTINCT namespace, scope, vuln_id FROM vulnerability_packages WHERE feed = $1) d
+                     GROUP BY namespace
                      UNION ALL
                      SELECT $1, count(*) FROM vulnerability_enrichments
                       WHERE ($1 = 'kev' AND kev_date_added IS NOT NULL) OR ($1 = 'epss' AND epss_score IS NOT NULL)
