@@ -554,3 +554,72 @@ async fn an_interrupted_nvd_sync_resumes_at_the_next_page() -> Result<()> {
 
     Ok(())
 }
+
+/// A first import COPYs each batch without looking its ids up; a stored id (repeated in
+/// the feed, or written by a concurrent sync) fails that COPY, and the batch is written
+/// again the checked way: changed, new and unchanged advisories as usual. A key that new
+/// advisories add is recorded once per run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_import_falls_back_to_looking_ids_up_when_one_is_already_stored() -> Result<()> {
+    use customs_store::{write_lane, AdvisoryRow, PackageRow, WriteLaneState};
+    let stack = Stack::start().await?;
+    let store = &stack.app.store;
+    let (feed, scope) = ("osv", "file:///first-import.zip");
+    let sync_id = store.begin_feed_sync(feed, "test").await?;
+    ensure!(store.feed_scope_is_empty(feed, scope).await?);
+    // Ids of one lane, as the feed writer batches them.
+    let ids: Vec<String> = (0..).map(|i| format!("FIRST-{i}")).filter(|id| write_lane(id) == 0).take(3).collect();
+    let row = |id: &str, package: &str, hash: &str| AdvisoryRow {
+        id: id.to_owned(),
+        aliases: vec![],
+        summary: None,
+        description: None,
+        severity: None,
+        severity_source: None,
+        cvss: Value::Array(vec![]),
+        published: None,
+        modified: None,
+        withdrawn: None,
+        references: vec![],
+        packages: vec![PackageRow {
+            namespace: "pypi".into(),
+            package: package.into(),
+            version_format: "python".into(),
+            ranges: Value::Array(vec![]),
+            versions: vec![],
+            fixed: vec!["1.0".into()],
+            state: "fixed".into(),
+            severity: None,
+        }],
+        content_hash: hash.to_owned(),
+    };
+    let mut lane = WriteLaneState::new(true);
+    let s = store.write_advisories(sync_id, feed, scope, &[row(&ids[0], "a", "h1"), row(&ids[1], "b", "h1")], &mut lane).await?;
+    assert_eq!((s.written, s.unchanged), (2, 0));
+    ensure!(!store.feed_scope_is_empty(feed, scope).await?);
+    // ids[0] again, changed, beside a new advisory of an already added key.
+    let again = [row(&ids[0], "c", "h2"), row(&ids[2], "a", "h1")];
+    let s = store.write_advisories(sync_id, feed, scope, &again, &mut lane).await?;
+    assert_eq!((s.written, s.unchanged), (2, 0));
+    let s = store.write_advisories(sync_id, feed, scope, &again, &mut lane).await?;
+    assert_eq!((s.written, s.unchanged), (0, 2), "a repeat writes nothing");
+    let c = db(&stack).await?;
+    let n: i64 = c.query_one("SELECT count(*) FROM vulnerability_packages WHERE scope = $1", &[&scope]).await?.get(0);
+    assert_eq!(n, 3);
+    let pkg: String = c
+        .query_one("SELECT package FROM vulnerability_packages WHERE scope = $1 AND vuln_id = $2", &[&scope, &ids[0]])
+        .await?
+        .get(0);
+    assert_eq!(pkg, "c");
+    let changes: Vec<(String, String, String)> =
+        store.feed_changes(sync_id).await?.into_iter().map(|k| (k.package, k.vuln_id, k.change)).collect();
+    assert_eq!(
+        changes,
+        [
+            ("a".to_owned(), ids[0].clone(), "removed".to_owned()),
+            ("b".to_owned(), ids[1].clone(), "added".to_owned()),
+            ("c".to_owned(), ids[0].clone(), "added".to_owned()),
+        ]
+    );
+    Ok(())
+}

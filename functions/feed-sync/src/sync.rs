@@ -6,11 +6,13 @@ use std::io::Read;
 use std::time::Instant;
 
 use customs_feeds::{names, Advisory, Document, Enrichment, Feed, Output};
-use customs_store::{AdvisoryRow, EpssRow, FeedCursor, KevRow, PackageRow, Store, SyncSummary};
+use customs_store::{
+    write_lane, AdvisoryRow, EpssRow, FeedCursor, KevRow, PackageRow, Store, SyncSummary, WriteLaneState, WRITE_LANES,
+};
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::fetch::{file_path, list_dir, Body, Fetched, Fetcher};
@@ -134,7 +136,67 @@ enum Item {
     Other(Output),
 }
 
-/// Accumulates one scope's outputs and writes them in batches.
+/// What a write lane's task is asked to do.
+enum LaneMsg {
+    /// Write one batch (ids of this lane only, each once).
+    Batch(Vec<AdvisoryRow>),
+    /// Answer with the records written since the last barrier, once everything sent
+    /// before it is committed.
+    Barrier(oneshot::Sender<u64>),
+}
+
+/// One batch writer of a scope: a task with its own connection (taken per batch) and
+/// its own advisory-lock key, writing the ids [`write_lane`] gives it.
+struct Lane {
+    tx: mpsc::Sender<LaneMsg>,
+    task: Option<tokio::task::JoinHandle<Result<u64, SyncError>>>,
+}
+
+impl Lane {
+    fn spawn(store: Store, sync_id: i64, feed: &'static str, scope: String, mut state: WriteLaneState) -> Self {
+        // One batch queued per lane (plus one being written): the parser runs ahead by
+        // that much and no more.
+        let (tx, mut rx) = mpsc::channel::<LaneMsg>(1);
+        let task = tokio::spawn(async move {
+            let mut written = 0;
+            while let Some(msg) = rx.recv().await {
+                match msg {
+                    LaneMsg::Batch(batch) => {
+                        written += store.write_advisories(sync_id, feed, &scope, &batch, &mut state).await?.written;
+                    }
+                    LaneMsg::Barrier(ack) => {
+                        let _ = ack.send(std::mem::take(&mut written));
+                    }
+                }
+            }
+            Ok(written)
+        });
+        Self { tx, task: Some(task) }
+    }
+
+    /// Hands `msg` to the lane; if the lane has stopped, its error.
+    async fn send(&mut self, msg: LaneMsg) -> Result<(), SyncError> {
+        if self.tx.send(msg).await.is_ok() {
+            return Ok(());
+        }
+        Err(self.failure().await)
+    }
+
+    /// Why the lane's task stopped.
+    async fn failure(&mut self) -> SyncError {
+        match self.task.take() {
+            Some(t) => match t.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(_)) => SyncError::Worker("feed write lane stopped".into()),
+                Err(e) => SyncError::Worker(e.to_string()),
+            },
+            None => SyncError::Worker("feed write lane stopped".into()),
+        }
+    }
+}
+
+/// Accumulates one scope's outputs and writes them in batches, advisories through
+/// [`WRITE_LANES`] writers side by side.
 pub(crate) struct Writer<'s> {
     pub store: &'s Store,
     pub sync_id: i64,
@@ -142,7 +204,10 @@ pub(crate) struct Writer<'s> {
     pub scope: String,
     pub summary: &'s mut SyncSummary,
     seen: SeenIds,
-    advisories: BTreeMap<String, AdvisoryRow>,
+    /// Per lane, the advisories of its next batch.
+    advisories: Vec<BTreeMap<String, AdvisoryRow>>,
+    /// Started with the first advisory batch.
+    lanes: Vec<Lane>,
     kev: Vec<KevRow>,
     epss: Vec<EpssRow>,
     /// Groups (namespaces) disabled through the feed API, loaded on first use.
@@ -164,7 +229,8 @@ impl<'s> Writer<'s> {
             scope,
             summary,
             seen: SeenIds::default(),
-            advisories: BTreeMap::new(),
+            advisories: (0..WRITE_LANES).map(|_| BTreeMap::new()).collect(),
+            lanes: Vec::new(),
             kev: vec![],
             epss: vec![],
             disabled: None,
@@ -198,22 +264,40 @@ impl<'s> Writer<'s> {
                 }
             }
         }
-        self.flush_if_full().await
+        if self.kev.len() + self.epss.len() >= BATCH {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     /// Takes one advisory already prepared (disabled groups left out).
     async fn push_row(&mut self, row: AdvisoryRow) -> Result<(), SyncError> {
         self.summary.records += 1;
         self.seen.insert(&row.id);
-        self.advisories.insert(row.id.clone(), row);
-        self.flush_if_full().await
-    }
-
-    async fn flush_if_full(&mut self) -> Result<(), SyncError> {
-        if self.advisories.len() + self.kev.len() + self.epss.len() >= BATCH {
-            self.flush().await?;
+        let lane = write_lane(&row.id);
+        self.advisories[lane].insert(row.id.clone(), row);
+        if self.advisories[lane].len() >= BATCH {
+            self.send_batch(lane).await?;
         }
         Ok(())
+    }
+
+    /// Hands lane `lane` its pending batch (waiting while the lane is a batch behind).
+    async fn send_batch(&mut self, lane: usize) -> Result<(), SyncError> {
+        let batch: Vec<AdvisoryRow> = std::mem::take(&mut self.advisories[lane]).into_values().collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if self.lanes.is_empty() {
+            let first = WriteLaneState::new(self.store.feed_scope_is_empty(self.feed, &self.scope).await?);
+            self.lanes = (0..WRITE_LANES)
+                .map(|_| Lane::spawn(self.store.clone(), self.sync_id, self.feed, self.scope.clone(), first.sibling()))
+                .collect();
+        }
+        let started = Instant::now();
+        let r = self.lanes[lane].send(LaneMsg::Batch(batch)).await;
+        self.summary.write_seconds += started.elapsed().as_secs_f64();
+        r
     }
 
     fn enrichment(&mut self, e: Enrichment) {
@@ -231,17 +315,29 @@ impl<'s> Writer<'s> {
         }
     }
 
+    /// Writes everything pending and returns once it is committed (a checkpoint may
+    /// follow).
     pub async fn flush(&mut self) -> Result<(), SyncError> {
+        for lane in 0..WRITE_LANES {
+            self.send_batch(lane).await?;
+        }
         let started = Instant::now();
-        let batch: Vec<AdvisoryRow> = std::mem::take(&mut self.advisories).into_values().collect();
-        let s = self.store.write_advisories(self.sync_id, self.feed, &self.scope, &batch).await?;
+        let mut written = 0;
+        for lane in &mut self.lanes {
+            let (ack, done) = oneshot::channel();
+            lane.send(LaneMsg::Barrier(ack)).await?;
+            match done.await {
+                Ok(n) => written += n,
+                Err(_) => return Err(lane.failure().await),
+            }
+        }
         let k = self.store.write_kev(&std::mem::take(&mut self.kev)).await?;
         let e = self
             .store
             .write_epss(&std::mem::take(&mut self.epss))
             .await?;
         self.summary.records_written +=
-            i32::try_from(s.written + k.written + e.written).unwrap_or(i32::MAX);
+            i32::try_from(written + k.written + e.written).unwrap_or(i32::MAX);
         self.summary.write_seconds += started.elapsed().as_secs_f64();
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! package) keys each run changed. Writes are idempotent: a record whose content hash
 //! is unchanged is not written, so a repeated or redelivered sync changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
@@ -140,6 +140,82 @@ pub struct ChangedKey {
     pub package: String,
     pub vuln_id: String,
     pub change: String,
+}
+
+/// How many batch writers one scope's sync runs side by side. Advisory ids are split
+/// between them by [`write_lane`], so an id repeated in a feed always goes through the
+/// same writer (and never races itself into COPY).
+pub const WRITE_LANES: usize = 2;
+
+/// The write lane of an advisory id: a stable hash (FNV-1a), the same in every process,
+/// so concurrent syncs of one scope meet on the same per-lane lock.
+pub fn write_lane(id: &str) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % WRITE_LANES as u64) as usize
+}
+
+/// The seed of a lane's advisory-lock key (lane 0 keeps the key of the single writer
+/// this replaced).
+fn lane_lock_seed(lane: usize) -> i64 {
+    7 + lane as i64
+}
+
+/// What one write lane of a run carries from batch to batch.
+///
+/// `added`: the (namespace, package) keys the run has already recorded as gaining an
+/// advisory (shared by its lanes). A key's first new advisory is what re-evaluation
+/// needs; one change row per (advisory, package) of a first import would only repeat it.
+/// Bounded by the distinct keys of a feed, not its records; cleared past `MAX` keys (a
+/// repeated row costs a little, nothing else).
+///
+/// `assume_new`: the scope held no advisory when the run started, so batches are COPYed
+/// without looking their ids up first; the primary key is the judge. A unique violation
+/// (an id repeated in the feed, or a concurrent sync of the scope that got there first)
+/// rolls that batch back, and it and every later batch of the lane take the checked path.
+#[derive(Debug, Default)]
+pub struct WriteLaneState {
+    added: std::sync::Arc<std::sync::Mutex<HashSet<(String, String)>>>,
+    /// Keys of the batch being written, moved to `added` once it commits.
+    pending: HashSet<(String, String)>,
+    assume_new: bool,
+}
+
+impl WriteLaneState {
+    const MAX: usize = 500_000;
+
+    /// The state of a run's first lane; `assume_new` when its scope is empty.
+    pub fn new(assume_new: bool) -> Self {
+        Self { assume_new, ..Self::default() }
+    }
+
+    /// Another lane of the same run (sharing its recorded keys).
+    pub fn sibling(&self) -> Self {
+        Self { added: self.added.clone(), pending: HashSet::new(), assume_new: self.assume_new }
+    }
+
+    /// Whether (namespace, package) is not recorded yet (nor already in this batch).
+    fn first(&mut self, namespace: &str, package: &str) -> bool {
+        let key = (namespace.to_owned(), package.to_owned());
+        let known = self.added.lock().map(|done| done.contains(&key)).unwrap_or(false);
+        !known && self.pending.insert(key)
+    }
+
+    fn committed(&mut self) {
+        if let Ok(mut done) = self.added.lock() {
+            if done.len() + self.pending.len() > Self::MAX {
+                done.clear();
+            }
+            done.extend(self.pending.drain());
+        }
+    }
+}
+
+fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(db) if db.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION))
 }
 
 type PackageKey = (String, String);
@@ -440,25 +516,42 @@ impl Store {
     /// whose content hash is already stored are left alone; new ones are streamed in with
     /// binary COPY (no per-row statement work), changed ones replaced with a fixed number
     /// of multi-row statements (UNNEST); the changed (namespace, package) keys of both are
-    /// recorded on the sync run. Writers of one (feed, scope) take turns (a transaction
-    /// advisory lock), so what is not stored yet cannot appear under our feet. Callers
-    /// pass each id once.
+    /// recorded on the sync run (a key that new advisories add is recorded once per run
+    /// see [`WriteLaneState`]). Every id of a batch belongs to one write lane
+    /// ([`write_lane`]); writers of one (feed, scope, lane) take turns (a transaction
+    /// advisory lock), so what is not stored yet cannot appear under our feet, while the
+    /// lanes of one sync write side by side. Callers pass each id once.
     pub async fn write_advisories(
         &self,
         sync_id: i64,
         feed: &str,
         scope: &str,
         batch: &[AdvisoryRow],
+        added: &mut WriteLaneState,
     ) -> Result<WriteStats, StoreError> {
         let mut stats = WriteStats::default();
-        if batch.is_empty() {
+        let Some(first) = batch.first() else {
             return Ok(stats);
+        };
+        let lane = write_lane(&first.id);
+        debug_assert!(batch.iter().all(|a| write_lane(&a.id) == lane), "a batch spans lanes");
+        if added.assume_new {
+            added.pending.clear();
+            match self.copy_new_advisories(sync_id, feed, scope, lane, batch, added).await {
+                Ok(()) => {
+                    added.committed();
+                    return Ok(WriteStats { written: batch.len() as u64, unchanged: 0 });
+                }
+                Err(e) if is_unique_violation(&e) => added.assume_new = false,
+                Err(e) => return Err(e),
+            }
         }
+        added.pending.clear();
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
         tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, 7))",
-            &[&feed, &scope],
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, $3))",
+            &[&feed, &scope, &lane_lock_seed(lane)],
         )
         .await?;
         let ids: Vec<&str> = batch.iter().map(|a| a.id.as_str()).collect();
@@ -494,14 +587,69 @@ impl Store {
         copy_packages(&tx, feed, scope, fresh.iter().chain(&replaced).copied()).await?;
         let none = Vec::new();
         let mut changes = Vec::new();
-        for a in fresh.iter().chain(&replaced) {
+        // A new advisory only adds keys: each (namespace, package) once per run (lane).
+        for a in &fresh {
+            for p in &a.packages {
+                if added.first(&p.namespace, &p.package) {
+                    changes.push((a.id.as_str(), ((p.namespace.clone(), p.package.clone()), "added")));
+                }
+            }
+        }
+        for a in &replaced {
             for d in diff(old.get(&a.id).unwrap_or(&none), &a.packages) {
                 changes.push((a.id.as_str(), d));
             }
         }
         record_changes(&tx, sync_id, &changes).await?;
         tx.commit().await?;
+        added.committed();
         Ok(stats)
+    }
+
+    /// Whether (feed, scope) holds no advisory (a first import: its lanes may COPY
+    /// without looking ids up, see [`WriteLaneState`]).
+    pub async fn feed_scope_is_empty(&self, feed: &str, scope: &str) -> Result<bool, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one("SELECT NOT EXISTS (SELECT 1 FROM vulnerabilities WHERE feed = $1 AND scope = $2)", &[&feed, &scope])
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// One batch of advisories taken to be new, COPYed in one transaction without
+    /// looking their ids up (a stored id fails the COPY with a unique violation, and the
+    /// whole transaction rolls back).
+    async fn copy_new_advisories(
+        &self,
+        sync_id: i64,
+        feed: &str,
+        scope: &str,
+        lane: usize,
+        batch: &[AdvisoryRow],
+        added: &mut WriteLaneState,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, $3))",
+            &[&feed, &scope, &lane_lock_seed(lane)],
+        )
+        .await?;
+        let rows: Vec<&AdvisoryRow> = batch.iter().collect();
+        copy_advisories(&tx, feed, scope, &rows).await?;
+        copy_packages(&tx, feed, scope, batch.iter()).await?;
+        let mut changes = Vec::new();
+        for a in batch {
+            for p in &a.packages {
+                if added.first(&p.namespace, &p.package) {
+                    changes.push((a.id.as_str(), ((p.namespace.clone(), p.package.clone()), "added")));
+                }
+            }
+        }
+        record_changes(&tx, sync_id, &changes).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Deletes the advisories of (feed, scope) for which `seen` is false (the upstream
@@ -517,11 +665,14 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, 7))",
-            &[&feed, &scope],
-        )
-        .await?;
+        // Every lane's lock, in lane order: no writer of this scope is mid-batch.
+        for lane in 0..WRITE_LANES {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1 || '|' || $2, $3))",
+                &[&feed, &scope, &lane_lock_seed(lane)],
+            )
+            .await?;
+        }
         let portal = tx
             .bind(
                 "SELECT id FROM vulnerabilities WHERE feed = $1 AND scope = $2",
@@ -626,7 +777,8 @@ impl Store {
         if s.error.is_none() {
             let counts = tx
                 .query(
-                    "SELECT namespace, count(DISTINCT (scope, vuln_id)) FROM vulnerability_packages WHERE feed = $1 GROUP BY namespace
+                    "SELECT namespace, count(*) FROM (SELECT DISTINCT namespace, scope, vuln_id FROM vulnerability_packages WHERE feed = $1) d
+                     GROUP BY namespace
                      UNION ALL
                      SELECT $1, count(*) FROM vulnerability_enrichments
                       WHERE ($1 = 'kev' AND kev_date_added IS NOT NULL) OR ($1 = 'epss' AND epss_score IS NOT NULL)

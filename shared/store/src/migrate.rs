@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(80, "V0080__staging_progress"),
     migration!(90, "V0090__staging_jobs"),
     migration!(95, "V0095__feed_bulk_writes"),
+    migration!(100, "V0100__feed_unread_vulnerability_id_index"),
     migration!(120, "V0120__images_list_order"),
 ];
 
