@@ -106,10 +106,22 @@ async fn an_added_tag_is_resolved_analyzed_and_served_in_anchores_shape() -> Res
         .await?;
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
 
-    // A repeat add returns the analysed record and queues nothing.
-    let again = add(&stack, json!({ "tag": tag })).await?;
-    assert_eq!(again["analysis_status"], "analyzed");
-    assert_eq!(again["imageDigest"], digest);
+    // A repeat add returns the analysed record, queues nothing and writes nothing: no
+    // row of the image's tag or subscriptions is updated or even locked (either would
+    // make each repeat add wait for a commit to reach the disk).
+    let (db, conn) = tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let versions = "SELECT string_agg(xmin::text || '/' || xmax::text, ' ' ORDER BY k) FROM (
+                      SELECT tag AS k, xmin, xmax FROM image_tags
+                      UNION ALL SELECT subscription_type, xmin, xmax FROM subscriptions) r";
+    let before: String = db.query_one(versions, &[]).await?.get(0);
+    for _ in 0..3 {
+        let again = add(&stack, json!({ "tag": tag })).await?;
+        assert_eq!(again["analysis_status"], "analyzed");
+        assert_eq!(again["imageDigest"], digest);
+    }
+    let after: String = db.query_one(versions, &[]).await?.get(0);
+    assert_eq!(before, after, "a repeat add wrote to the tag or subscription rows");
     Ok(())
 }
 

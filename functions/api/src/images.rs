@@ -271,6 +271,11 @@ async fn list(
         analysis_status,
         window: window(&q)?,
     };
+    if filter.tag.is_none() && filter.digest.is_none() && filter.window.is_none() {
+        // The whole account, possibly thousands of images: rendered as the rows arrive.
+        let images = deps.store.stream_images(&caller.account, filter.image_status, filter.analysis_status).await?;
+        return Ok(render::json_array(images, |img, buf| serde_json::to_writer(buf, &render::image_view(img))));
+    }
     let images = deps.store.list_images(&caller.account, &filter).await?;
     if filter.tag.is_some() {
         let mut out = Vec::with_capacity(images.len());

@@ -172,3 +172,71 @@ mod tests {
         assert_eq!(ts(t), "2021-04-02T21:49:35Z");
     }
 }
+
+/// Bytes of rendered JSON gathered before they are handed to the connection.
+const CHUNK: usize = 64 << 10;
+
+/// A JSON array written while `items` arrive, in chunks of about [`CHUNK`] bytes: the
+/// first records are on the wire while the database still sends the last, and the whole
+/// list is never held twice (records and text). An error before the first item still
+/// becomes an error response (the caller awaited the query); one after the body started
+/// can only end it early, so the client sees a broken answer, never a short list that
+/// looks whole.
+pub(crate) fn json_array<S, T, E, F>(items: S, write: F) -> axum::response::Response
+where
+    S: futures::Stream<Item = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+    F: FnMut(&T, &mut Vec<u8>) -> serde_json::Result<()> + Send + 'static,
+{
+    use futures::StreamExt;
+    struct State<S, F> {
+        items: std::pin::Pin<Box<S>>,
+        write: F,
+        first: bool,
+        done: bool,
+    }
+    let state = State { items: Box::pin(items), write, first: true, done: false };
+    let body = futures::stream::unfold(state, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        let mut buf = Vec::with_capacity(CHUNK + 4096);
+        if st.first {
+            // Only the first chunk can start with no item written.
+            buf.push(b'[');
+        }
+        while buf.len() < CHUNK {
+            match st.items.next().await {
+                Some(Ok(item)) => {
+                    if !st.first {
+                        buf.push(b',');
+                    }
+                    st.first = false;
+                    if let Err(e) = (st.write)(&item, &mut buf) {
+                        tracing::error!(error = %e, "List rendering failed; the response is cut short");
+                        st.done = true;
+                        return Some((Err(Box::new(e) as Box<dyn std::error::Error + Send + Sync>), st));
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "List reading failed; the response is cut short");
+                    st.done = true;
+                    return Some((Err(Box::new(e) as Box<dyn std::error::Error + Send + Sync>), st));
+                }
+                None => {
+                    buf.push(b']');
+                    st.done = true;
+                    break;
+                }
+            }
+        }
+        // A chunk ends full (so after an item: `first` is false from here on, and no later
+        // chunk opens the array again) or with the closing bracket.
+        Some((Ok(axum::body::Bytes::from(buf)), st))
+    });
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from_stream(body))
+        .unwrap_or_else(|_| axum::response::Response::new(axum::body::Body::empty()))
+}

@@ -32,45 +32,37 @@ pub(crate) struct Target<'a> {
     pub repo: &'a str,
     pub reference: &'a str,
     pub plain_http: bool,
-    pub insecure: bool,
 }
 
+/// `http` is the registry client's shared client; `timeout` bounds each whole request.
 pub(crate) async fn manifest_digest(
     policy: &NetworkPolicy,
+    http: &reqwest::Client,
     t: &Target<'_>,
     creds: Option<&Credentials>,
-    connect_timeout: Duration,
-    read_timeout: Duration,
+    timeout: Duration,
 ) -> Result<String, RegistryError> {
-    let http = reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .timeout(read_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .danger_accept_invalid_certs(t.insecure)
-        .user_agent(concat!("customs/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| unreachable(t.registry, &e))?;
     let scheme = if t.plain_http { "http" } else { "https" };
     let url = format!("{scheme}://{}/v2/{}/manifests/{}", t.registry, t.repo, t.reference);
     let accept = media_type::ACCEPTED.join(", ");
 
     let mut auth: Option<String> = None;
     for attempt in 0..2 {
-        let mut req = http.request(Method::HEAD, &url).header(ACCEPT, &accept);
+        let mut req = http.request(Method::HEAD, &url).header(ACCEPT, &accept).timeout(timeout);
         if let Some(a) = &auth {
             req = req.header(reqwest::header::AUTHORIZATION, a);
         }
         let resp = req.send().await.map_err(|e| transport(t.registry, &e))?;
         let status = resp.status();
         if status == StatusCode::UNAUTHORIZED && attempt == 0 {
-            auth = Some(answer_challenge(policy, &http, t, resp.headers(), creds).await?);
+            auth = Some(answer_challenge(policy, http, t, resp.headers(), creds).await?);
             continue;
         }
         if status.is_success() {
             if let Some(d) = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
                 return Ok(d.to_owned());
             }
-            return get_and_hash(&http, &url, &accept, auth.as_deref(), t.registry).await;
+            return get_and_hash(http, &url, &accept, auth.as_deref(), t.registry, timeout).await;
         }
         return Err(status_error(t, status, resp.headers(), creds.is_none()));
     }
@@ -82,8 +74,8 @@ pub(crate) async fn manifest_digest(
 }
 
 /// Registries that send no `Docker-Content-Digest`: the digest is the hash of the body.
-async fn get_and_hash(http: &reqwest::Client, url: &str, accept: &str, auth: Option<&str>, registry: &str) -> Result<String, RegistryError> {
-    let mut req = http.get(url).header(ACCEPT, accept);
+async fn get_and_hash(http: &reqwest::Client, url: &str, accept: &str, auth: Option<&str>, registry: &str, timeout: Duration) -> Result<String, RegistryError> {
+    let mut req = http.get(url).header(ACCEPT, accept).timeout(timeout);
     if let Some(a) = auth {
         req = req.header(reqwest::header::AUTHORIZATION, a);
     }
@@ -276,10 +268,6 @@ pub(crate) fn transport(registry: &str, e: &reqwest::Error) -> RegistryError {
     } else {
         RegistryError::Transient { registry: registry.to_owned(), reason }
     }
-}
-
-fn unreachable(registry: &str, e: &reqwest::Error) -> RegistryError {
-    RegistryError::Unreachable { registry: registry.to_owned(), reason: e.to_string() }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! client, `session.rs`); errors classified by whether retrying could help.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use customs_model::ImageRef;
@@ -55,13 +56,25 @@ pub struct FetchedImage {
     pub size: i64,
 }
 
-/// Talks to registries. A fresh session (client and token) is made per fetch so that
-/// credentials and tokens of one account never serve another.
+/// Talks to registries. A fresh session (token and credentials) is made per fetch so that
+/// credentials and tokens of one account never serve another; the HTTP clients under the
+/// sessions are shared, so connections are reused and no request pays for building a
+/// client (its TLS configuration) again. Authorization travels per request, never in a
+/// client, and the clients keep no cookies.
 #[derive(Debug, Clone)]
 pub struct Registry {
     policy: NetworkPolicy,
     connect_timeout: Duration,
     read_timeout: Duration,
+    clients: Arc<HttpClients>,
+}
+
+/// The two HTTP clients a registry client needs, built on first use: one verifying TLS
+/// certificates, one for registries configured as insecure.
+#[derive(Debug, Default)]
+struct HttpClients {
+    verified: OnceLock<reqwest::Client>,
+    insecure: OnceLock<reqwest::Client>,
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -80,7 +93,27 @@ impl Registry {
             policy,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
+            clients: Arc::default(),
         }
+    }
+
+    /// The shared HTTP client for `registry` (`insecure`: certificates are not checked).
+    /// Redirects are never followed by the client: `Session` follows them by hand, each
+    /// target checked against the network policy.
+    pub(crate) fn http(&self, registry: &str, insecure: bool) -> Result<reqwest::Client, RegistryError> {
+        let slot = if insecure { &self.clients.insecure } else { &self.clients.verified };
+        if let Some(c) = slot.get() {
+            return Ok(c.clone());
+        }
+        let built = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.read_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .danger_accept_invalid_certs(insecure)
+            .user_agent(concat!("customs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| RegistryError::Unreachable { registry: registry.to_owned(), reason: format!("HTTP client: {e}") })?;
+        Ok(slot.get_or_init(|| built).clone())
     }
 
     /// The same registry client with other timeouts: `connect` to establish a connection,
@@ -90,6 +123,7 @@ impl Registry {
     pub fn with_timeouts(mut self, connect: Duration, read: Duration) -> Self {
         self.connect_timeout = connect;
         self.read_timeout = read;
+        self.clients = Arc::default();
         self
     }
 
@@ -118,7 +152,7 @@ impl Registry {
     }
 
     async fn session(&self, r: &ImageRef, creds: Option<&Credentials>, insecure: bool) -> Result<Session, RegistryError> {
-        Session::open(self.policy, r, creds, insecure, self.connect_timeout, self.read_timeout).await
+        Session::open(self.policy, self.http(&r.registry, insecure)?, r, creds, insecure).await
     }
 
     /// Resolves `r` and fetches its manifest (for `platform`, through an index if need
@@ -534,9 +568,9 @@ impl Registry {
             repo: &r.repo,
             reference: r.digest.as_deref().unwrap_or(&tag),
             plain_http: insecure || r.is_loopback_registry(),
-            insecure,
         };
-        crate::head::manifest_digest(&self.policy, &target, creds, self.connect_timeout, self.read_timeout).await
+        let http = self.http(&r.registry, insecure)?;
+        crate::head::manifest_digest(&self.policy, &http, &target, creds, self.read_timeout).await
     }
 
     /// Every tag of `r`'s repository, following the registry's pagination.

@@ -9,8 +9,6 @@
 //! downloads to a CDN) are followed by hand: each target is checked against the policy and
 //! gets no credentials unless it is the registry itself.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use customs_model::ImageRef;
 use futures::Stream;
@@ -35,35 +33,26 @@ pub(crate) struct Session {
     r: ImageRef,
     base: Url,
     creds: Option<Credentials>,
-    insecure: bool,
     auth: Option<String>,
     challenged: bool,
 }
 
 impl Session {
-    /// Checks the registry against `policy` and prepares a client. `read` bounds every
-    /// single read (not a whole download), `connect` every connection.
+    /// Checks the registry against `policy` and starts a conversation over `http` (the
+    /// registry client's shared client: its timeouts bound every connection and every
+    /// single read, and it follows no redirects by itself).
     pub(crate) async fn open(
         policy: NetworkPolicy,
+        http: reqwest::Client,
         r: &ImageRef,
         creds: Option<&Credentials>,
         insecure: bool,
-        connect: Duration,
-        read: Duration,
     ) -> Result<Self, RegistryError> {
         policy.check(&r.registry).await?;
         let unreachable = |reason: String| RegistryError::Unreachable { registry: r.registry.clone(), reason };
-        let http = reqwest::Client::builder()
-            .connect_timeout(connect)
-            .read_timeout(read)
-            .redirect(reqwest::redirect::Policy::none())
-            .danger_accept_invalid_certs(insecure)
-            .user_agent(concat!("customs/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| unreachable(e.to_string()))?;
         let scheme = if insecure || r.is_loopback_registry() { "http" } else { "https" };
         let base = Url::parse(&format!("{scheme}://{}/v2/", r.registry)).map_err(|e| unreachable(format!("not a registry address: {e}")))?;
-        Ok(Self { http, policy, r: r.clone(), base, creds: creds.cloned(), insecure, auth: None, challenged: false })
+        Ok(Self { http, policy, r: r.clone(), base, creds: creds.cloned(), auth: None, challenged: false })
     }
 
     fn url(&self, path: &str) -> Result<Url, RegistryError> {
@@ -86,7 +75,7 @@ impl Session {
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED && on_registry && !self.challenged && resp.headers().contains_key(WWW_AUTHENTICATE) {
                 self.challenged = true;
-                let target = Target { registry: &self.r.registry, repo: &self.r.repo, reference: "", plain_http: false, insecure: self.insecure };
+                let target = Target { registry: &self.r.registry, repo: &self.r.repo, reference: "", plain_http: false };
                 self.auth = Some(answer_challenge(&self.policy, &self.http, &target, resp.headers(), self.creds.as_ref()).await?);
                 url = start.clone();
                 hops = 0;

@@ -1,9 +1,11 @@
 //! Image records: added by the API, resolved and filled in by the analysis.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use customs_model::{AnalysisStatus, ImageRef, ImageStatus};
 use deadpool_postgres::GenericClient;
+use futures::{Stream, TryStreamExt};
 use serde_json::Value;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
@@ -215,26 +217,36 @@ async fn with_tags(c: &impl GenericClient, rows: &[Row]) -> Result<Vec<ImageReco
 /// newest tag first. The few tags of each image are ordered here rather than all of them in
 /// the database (a collation-aware sort of every tag of the account).
 fn attach_tags(mut out: Vec<ImageRecord>, tags: &[Row]) -> Vec<ImageRecord> {
-    let index: std::collections::HashMap<Uuid, usize> = out.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    let index: HashMap<Uuid, usize> = out.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     for t in tags {
         let id: Uuid = t.get(0);
         if let Some(r) = index.get(&id).and_then(|&i| out.get_mut(i)) {
-            r.tags.push(TagRecord {
-                registry: t.get(1),
-                repo: t.get(2),
-                tag: t.get(3),
-                tag_detected_at: t.get(4),
-                created_at: t.get(5),
-                last_updated: t.get(6),
-            });
+            r.tags.push(tag_record(t));
         }
     }
     for r in &mut out {
-        if r.tags.len() > 1 {
-            r.tags.sort_by(|a, b| b.tag_detected_at.cmp(&a.tag_detected_at).then_with(|| a.tag.cmp(&b.tag)));
-        }
+        sort_tags(&mut r.tags);
     }
     out
+}
+
+/// Decodes a row of `TAG_COLUMNS`.
+fn tag_record(t: &Row) -> TagRecord {
+    TagRecord {
+        registry: t.get(1),
+        repo: t.get(2),
+        tag: t.get(3),
+        tag_detected_at: t.get(4),
+        created_at: t.get(5),
+        last_updated: t.get(6),
+    }
+}
+
+/// An image's tags, newest detection first.
+fn sort_tags(tags: &mut [TagRecord]) {
+    if tags.len() > 1 {
+        tags.sort_by(|a, b| b.tag_detected_at.cmp(&a.tag_detected_at).then_with(|| a.tag.cmp(&b.tag)));
+    }
 }
 
 async fn by_id(
@@ -258,6 +270,19 @@ async fn upsert_tag(
     r: &ImageRef,
     tag: &str,
 ) -> Result<(), StoreError> {
+    // The tag already names this image last: nothing to record. Writing anyway (even an
+    // ON CONFLICT that changes nothing locks the row) would make every repeat add a
+    // write transaction waiting for its commit to reach the disk.
+    let newest = c
+        .query_opt(
+            "SELECT image_id FROM image_tags WHERE account = $1 AND registry = $2 AND repo = $3 AND tag = $4
+             ORDER BY tag_detected_at DESC LIMIT 1",
+            &[&account, &r.registry, &r.repo, &tag],
+        )
+        .await?;
+    if newest.is_some_and(|row| row.get::<_, Uuid>(0) == id) {
+        return Ok(());
+    }
     c.execute(
         "INSERT INTO image_tags (image_id, account, registry, repo, tag) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (image_id, registry, repo, tag)
@@ -682,21 +707,69 @@ impl Store {
                      ORDER BY created_at DESC, id LIMIT $5 OFFSET $6"
                 );
                 let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [&account, &status, &f.digest, &analysis, &limit, &offset];
-                let images = conn.query(&images, &params);
                 if f.window.is_none() && f.digest.is_none() {
-                    // The whole account: its tags are read by account on a second
-                    // connection at the same time (no list of ids to send, no wait for
-                    // the first answer), rather than by id after the images arrive.
-                    let other = self.conn().await?;
-                    let tags = format!("SELECT {TAG_COLUMNS} FROM image_tags WHERE account = $1");
-                    let (rows, tags) = futures::future::try_join(images, other.query(&tags, &[&account])).await?;
-                    let out = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
-                    return Ok(attach_tags(out, &tags));
+                    drop(conn);
+                    return self
+                        .stream_images(account, f.image_status, f.analysis_status)
+                        .await?
+                        .try_collect()
+                        .await;
                 }
-                images.await?
+                conn.query(&images, &params).await?
             }
         };
         with_tags(&conn, &rows).await
+    }
+
+    /// Every image of an account with these statuses, as [`list_images`](Self::list_images)
+    /// orders them, with their tags, as a stream: each image is handed on as PostgreSQL
+    /// sends its row, so a caller can render and send the first images of a long list
+    /// while the database still produces the last. The tags are read by account at the
+    /// same time on a second connection when the pool has one free at once (no list of
+    /// ids to send, no wait for the first answer); else they go first on the same
+    /// connection, so a busy pool never waits on itself.
+    pub async fn stream_images(
+        &self,
+        account: &str,
+        image_status: Option<ImageStatus>,
+        analysis_status: Option<AnalysisStatus>,
+    ) -> Result<impl Stream<Item = Result<ImageRecord, StoreError>> + Send + 'static, StoreError> {
+        let conn = self.conn().await?;
+        let status = image_status.map(ImageStatus::as_str);
+        let analysis = analysis_status.map(AnalysisStatus::as_str);
+        let images = format!(
+            "SELECT {COLUMNS} FROM images
+             WHERE account = $1 AND ($2::text IS NULL OR image_status = $2)
+               AND ($3::text IS NULL OR analysis_status = $3)
+             ORDER BY created_at DESC, id"
+        );
+        let tags = format!("SELECT {TAG_COLUMNS} FROM image_tags WHERE account = $1");
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&account, &status, &analysis];
+        let now = deadpool_postgres::Timeouts { wait: Some(std::time::Duration::ZERO), ..Default::default() };
+        let (rows, tags) = match self.pool.timeout_get(&now).await {
+            Ok(other) => futures::future::try_join(conn.query_raw(&images, params), other.query(&tags, &[&account])).await?,
+            Err(_) => {
+                let (tags, rows) = futures::future::try_join(conn.query(&tags, &[&account]), conn.query_raw(&images, params)).await?;
+                (rows, tags)
+            }
+        };
+        let mut by_image: HashMap<Uuid, Vec<TagRecord>> = HashMap::with_capacity(tags.len());
+        for t in &tags {
+            by_image.entry(t.get(0)).or_default().push(tag_record(t));
+        }
+        // The connection stays with the stream until the last row is read.
+        let rows = Box::pin(rows);
+        Ok(futures::stream::try_unfold((conn, rows, by_image), |(conn, mut rows, mut by_image)| async move {
+            let Some(row) = rows.try_next().await? else {
+                return Ok(None);
+            };
+            let mut image = record(&row)?;
+            if let Some(mut tags) = by_image.remove(&image.id) {
+                sort_tags(&mut tags);
+                image.tags = tags;
+            }
+            Ok(Some((image, (conn, rows, by_image))))
+        }))
     }
 
     /// The stored raw manifest and config of an analysed image.

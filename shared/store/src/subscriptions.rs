@@ -80,12 +80,27 @@ impl Store {
         autosubscribe: bool,
     ) -> Result<(), StoreError> {
         let conn = self.conn().await?;
+        // Those already there and active need nothing: a repeat add of a tag (the common
+        // case) reads and writes nothing, so it never waits for a commit to reach the disk.
+        let present: Vec<(String, bool)> = conn
+            .query(
+                "SELECT subscription_type, active FROM subscriptions WHERE account = $1 AND subscription_key = $2",
+                &[&account, &fulltag],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
         for kind in &SUBSCRIPTION_TYPES[..4] {
             let active = match *kind {
                 "analysis_update" => true,
                 "tag_update" => autosubscribe,
                 _ => false,
             };
+            let settled = present.iter().any(|(k, on)| k == kind && (*on || !(active && *kind == "tag_update")));
+            if settled {
+                continue;
+            }
             let id = subscription_id(account, fulltag, kind);
             conn.execute(
                 "INSERT INTO subscriptions (subscription_id, account, subscription_type, subscription_key, active)
