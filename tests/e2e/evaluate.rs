@@ -178,3 +178,53 @@ async fn a_feed_sync_re_evaluates_the_images_it_touches() -> Result<()> {
     assert_eq!(bad.status(), 400);
     Ok(())
 }
+
+/// A sync that committed its changes and died before the images they touch were queued
+/// (a crash, a timeout, a failed send): the resumed sync finds those records unchanged and
+/// records no change of its own, so it must hand over the earlier run's changes.
+#[tokio::test]
+async fn changes_of_an_interrupted_sync_still_re_evaluate_the_images_they_touch() -> Result<()> {
+    customs_tests::env("CUSTOMS_FEED_OSV_URLS")?;
+    // No schedule: the syncs below are the only ones.
+    let stack = Stack::start_tuned(|s| s.schedules_enabled = false).await?;
+    let tag = format!("{}/customs/debian-app:latest", registry());
+    add(&stack, json!({ "tag": tag })).await?;
+    stack.drain().await?;
+    let digest = by_tag(&stack, &tag).await?["imageDigest"].as_str().context("digest")?.to_owned();
+    let vulns = |v: &Value| v["vulnerabilities"].as_array().cloned().unwrap_or_default();
+    let before = vulns(&get(&stack, &format!("/v1/images/{digest}/vuln/all")).await?);
+    assert!(before.is_empty(), "no feeds yet: {before:?}");
+
+    // The interrupted run: every batch committed, nothing queued, the run never ended
+    // (started 20 minutes ago, past the longest a function can run).
+    let deps = customs_feed_sync::Deps { store: stack.app.store.clone(), queues: None, sources: customs_feed_sync::Sources::from_env()? };
+    let osv_driver = customs_feeds::by_name("osv").context("osv driver")?;
+    customs_feed_sync::sync_one(&deps, osv_driver, "test", false).await?.context("osv synced")?;
+    let (db, conn) = tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let crashed: i64 = db
+        .query_one(
+            "UPDATE feed_syncs SET status = 'running', finished_at = NULL, started_at = now() - interval '20 minutes'
+             WHERE id = (SELECT max(id) FROM feed_syncs WHERE feed = 'osv') RETURNING id",
+            &[],
+        )
+        .await?
+        .get(0);
+    assert!(vulns(&get(&stack, &format!("/v1/images/{digest}/vuln/all")).await?).is_empty(), "not yet re-evaluated");
+
+    // The next sync of that feed, through the queue as the schedule sends it.
+    let osv = customs_contracts::FeedSync { trigger: customs_contracts::FeedSyncTrigger::Schedule, flush: false, feed: Some("osv".into()) };
+    stack.app.queues.send(&osv).await?;
+    stack.drain().await?;
+    let row = db.query_one("SELECT records_written, (SELECT count(*) FROM feed_changes WHERE sync_id = s.id) FROM feed_syncs s WHERE feed = 'osv' ORDER BY id DESC LIMIT 1", &[]).await?;
+    assert_eq!((row.get::<_, i32>(0), row.get::<_, i64>(1)), (0, 0), "the resumed sync itself changes nothing");
+    let after = vulns(&get(&stack, &format!("/v1/images/{digest}/vuln/all")).await?);
+    assert!(after.iter().any(|v| v["package_name"] == "lodash"), "re-evaluated from the interrupted run's changes: {after:?}");
+    let closed = db.query_one("SELECT status, error, reevaluation_queued FROM feed_syncs WHERE id = $1", &[&crashed]).await?;
+    assert_eq!(closed.get::<_, &str>(0), "failure");
+    assert!(closed.get::<_, Option<&str>>(1).is_some_and(|e| e.starts_with("interrupted")));
+    assert!(closed.get::<_, bool>(2));
+    let waiting: i64 = db.query_one("SELECT count(*) FROM feed_syncs WHERE feed = 'osv' AND NOT reevaluation_queued", &[]).await?.get(0);
+    assert_eq!(waiting, 0, "every osv run handed over");
+    Ok(())
+}

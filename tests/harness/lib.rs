@@ -141,6 +141,7 @@ impl Stack {
             limits: customs_image::layer::Limits::default(),
             registry_read_timeout: Duration::from_secs(60),
             retry_backoff: Duration::from_secs(1),
+            schedules_enabled: true,
         };
         tune(&mut settings);
         let sdk = customs_runtime::aws::load().await;

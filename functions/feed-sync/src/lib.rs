@@ -75,7 +75,17 @@ async fn process(msg: FeedSync, d: Delivery, deps: &Deps) -> Result<(), Retry> {
         }
     };
     if let Some(queues) = &deps.queues {
-        let ids: Vec<i64> = reports.iter().map(|r| r.sync_id).collect();
+        // This run's changes, and those of earlier runs of the same feeds that crashed or
+        // could not queue everything: marked handed over only once every message is sent,
+        // so a failure here is retried and loses nothing (an evaluation queued twice only
+        // evaluates twice).
+        let ours: Vec<i64> = reports.iter().map(|r| r.sync_id).collect();
+        let feeds: Vec<String> = reports.iter().map(|r| r.feed.clone()).collect();
+        let ids = deps
+            .store
+            .syncs_awaiting_reevaluation(&feeds, &ours)
+            .await
+            .map_err(Retry::new)?;
         let affected = deps
             .store
             .images_affected_by_syncs(&ids)
@@ -90,8 +100,13 @@ async fn process(msg: FeedSync, d: Delivery, deps: &Deps) -> Result<(), Retry> {
                 .await
                 .map_err(Retry::new)?;
         }
+        deps.store
+            .mark_reevaluation_queued(&ids)
+            .await
+            .map_err(Retry::new)?;
         info!(
             images = affected.len(),
+            syncs = ids.len(),
             "Queued re-evaluation of images the sync touched"
         );
     }

@@ -32,6 +32,9 @@ pub struct Settings {
     /// First redelivery delay of a retryable analysis failure (`CUSTOMS_RETRY_BACKOFF_SECS`,
     /// 2 here: the local stack retries quickly; 30 in AWS).
     pub retry_backoff: std::time::Duration,
+    /// Whether the schedules' EventBridge rules are created enabled (always, but for tests
+    /// that need to be the only source of feed syncs or watch ticks).
+    pub schedules_enabled: bool,
 }
 
 impl Settings {
@@ -54,6 +57,7 @@ impl Settings {
             limits: customs_image::layer::Limits::default(),
             registry_read_timeout: std::time::Duration::from_secs(config::parsed("CUSTOMS_REGISTRY_READ_TIMEOUT_SECS", 60)?),
             retry_backoff: std::time::Duration::from_secs(config::parsed("CUSTOMS_RETRY_BACKOFF_SECS", 2)?),
+            schedules_enabled: true,
         })
     }
 }
@@ -198,7 +202,7 @@ impl App {
 
     /// Provisions (idempotently) and binds every route of the routing table.
     pub async fn runner(&self) -> Result<Runner> {
-        let pairs = provision::all(&self.sdk, &self.settings.names).await?;
+        let pairs = provision::all(&self.sdk, &self.settings.names, self.settings.schedules_enabled).await?;
         let mut bindings = Vec::new();
         for r in ROUTES {
             let pair = pairs

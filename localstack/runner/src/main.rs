@@ -33,7 +33,7 @@ async fn main() -> Result<()> {
     let settings = Settings::from_env()?;
     match cmd.as_str() {
         "provision" => {
-            provision::all(&aws::load().await, &settings.names).await?;
+            provision::all(&aws::load().await, &settings.names, true).await?;
         }
         "migrate" => {
             let store = customs_store::Store::connect(&settings.database_url, 1)?;

@@ -129,7 +129,7 @@ impl Names {
 }
 
 /// Creates bucket, queues + DLQs, topic and schedules. Safe to run again.
-pub async fn all(sdk: &SdkConfig, names: &Names) -> Result<HashMap<&'static str, QueuePair>> {
+pub async fn all(sdk: &SdkConfig, names: &Names, schedules_enabled: bool) -> Result<HashMap<&'static str, QueuePair>> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(sdk)
@@ -187,7 +187,11 @@ pub async fn all(sdk: &SdkConfig, names: &Names) -> Result<HashMap<&'static str,
             .put_rule()
             .name(&rule)
             .schedule_expression(s.rate)
-            .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+            .state(if schedules_enabled {
+                aws_sdk_eventbridge::types::RuleState::Enabled
+            } else {
+                aws_sdk_eventbridge::types::RuleState::Disabled
+            })
             .send()
             .await
             .with_context(|| format!("PutRule {rule}"))?

@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(95, "V0095__feed_bulk_writes"),
     migration!(100, "V0100__feed_unread_vulnerability_id_index"),
     migration!(120, "V0120__images_list_order"),
+    migration!(140, "V0140__feed_sync_reevaluation"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.

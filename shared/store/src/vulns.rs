@@ -127,6 +127,41 @@ impl Store {
         Ok((has, last))
     }
 
+    /// The syncs of `feeds` whose changes are still to be handed to re-evaluation: `ours`
+    /// (the runs that just ended, always: their last batches may have come after an
+    /// earlier look), and every other ended run not yet handed over, failed ones included
+    /// (their committed batches changed advisories all the same). A run still marked
+    /// running after 15 minutes, the longest a function runs, died without ending: it is
+    /// closed as a failure here, and its committed changes go with the others.
+    pub async fn syncs_awaiting_reevaluation(&self, feeds: &[String], ours: &[i64]) -> Result<Vec<i64>, StoreError> {
+        let c = self.conn().await?;
+        c.execute(
+            "UPDATE feed_syncs SET status = 'failure', finished_at = now(),
+                 error = 'interrupted: still running after 15 minutes (the longest a function runs); its committed changes are re-evaluated by the next sync'
+             WHERE feed = ANY($1) AND status = 'running' AND started_at < now() - interval '15 minutes' AND NOT id = ANY($2)",
+            &[&feeds, &ours],
+        )
+        .await?;
+        let rows = c
+            .query(
+                "SELECT id FROM feed_syncs
+                 WHERE feed = ANY($1) AND (id = ANY($2) OR (NOT reevaluation_queued AND status <> 'running'))
+                 ORDER BY id",
+                &[&feeds, &ours],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Records that the images these syncs' changes touch are queued for re-evaluation.
+    pub async fn mark_reevaluation_queued(&self, sync_ids: &[i64]) -> Result<(), StoreError> {
+        self.conn()
+            .await?
+            .execute("UPDATE feed_syncs SET reevaluation_queued = true WHERE id = ANY($1) AND NOT reevaluation_queued", &[&sync_ids])
+            .await?;
+        Ok(())
+    }
+
     /// Analysed images holding a package whose advisories changed in these syncs (by
     /// name, source name, or as the product of a `vendor:product` / `group:artifact` key).
     /// Over-selection only costs a re-evaluation; the matcher decides.
