@@ -153,7 +153,14 @@ const COLUMNS: &str = "id, account, source_ref, platform, image_digest, parent_d
      analyzed_at, created_at, last_updated, record_version, findings, file_count, \
      distro, distro_version, distro_namespace, package_count";
 
-/// Decodes a row of `COLUMNS` by position (lists decode tens of thousands of rows; a
+/// `COLUMNS` without the findings (NULL in their place): a whole-account list does not
+/// show them, and each is a jsonb value PostgreSQL would convert to text for every row.
+const LIST_COLUMNS: &str = "id, account, source_ref, platform, image_digest, parent_digest, manifest_media_type, config_digest, \
+     arch, os, image_size, layer_count, analysis_status, analysis_error, image_status, annotations, \
+     analyzed_at, created_at, last_updated, record_version, NULL::jsonb, file_count, \
+     distro, distro_version, distro_namespace, package_count";
+
+/// Decodes a row of `COLUMNS` (or `LIST_COLUMNS`) by position (lists decode tens of thousands of rows; a
 /// lookup by name would scan the column list for every field).
 fn record(row: &Row) -> Result<ImageRecord, StoreError> {
     let status: String = row.get(12);
@@ -181,7 +188,8 @@ fn record(row: &Row) -> Result<ImageRecord, StoreError> {
         created_at: row.get(17),
         last_updated: row.get(18),
         record_version: row.get(19),
-        findings: row.get(20),
+        // NULL only from a list that leaves the findings out (`LIST_COLUMNS`).
+        findings: row.get::<_, Option<Value>>(20).unwrap_or_else(|| Value::Array(Vec::new())),
         file_count: row.get(21),
         distro: row.get(22),
         distro_version: row.get(23),
@@ -654,7 +662,9 @@ impl Store {
     }
 
     /// Images of an account, newest first (by tag detection when filtering by tag), ties
-    /// broken by id so pages are stable; filtered and paged by the database.
+    /// broken by id so pages are stable; filtered and paged by the database. A list of the
+    /// whole account (no tag, digest or window) leaves each image's findings empty, as
+    /// [`stream_images`](Self::stream_images) does.
     pub async fn list_images(
         &self,
         account: &str,
@@ -722,7 +732,7 @@ impl Store {
     }
 
     /// Every image of an account with these statuses, as [`list_images`](Self::list_images)
-    /// orders them, with their tags, as a stream: each image is handed on as PostgreSQL
+    /// orders them, with their tags and without their findings (empty here), as a stream: each image is handed on as PostgreSQL
     /// sends its row, so a caller can render and send the first images of a long list
     /// while the database still produces the last. The tags are read by account at the
     /// same time on a second connection when the pool has one free at once (no list of
@@ -738,7 +748,7 @@ impl Store {
         let status = image_status.map(ImageStatus::as_str);
         let analysis = analysis_status.map(AnalysisStatus::as_str);
         let images = format!(
-            "SELECT {COLUMNS} FROM images
+            "SELECT {LIST_COLUMNS} FROM images
              WHERE account = $1 AND ($2::text IS NULL OR image_status = $2)
                AND ($3::text IS NULL OR analysis_status = $3)
              ORDER BY created_at DESC, id"
