@@ -123,7 +123,9 @@ async fn broken_and_oversized_layers_fail_the_analysis_with_the_reason() -> Resu
     entry(&mut b, "etc/hostname", tar::EntryType::Regular, None, b"x\n");
     let small = b.into_inner()?;
     let gz = gzip(&small);
-    let cases: Vec<(&str, Vec<(&str, Vec<u8>, String)>, Option<Vec<u8>>, &str)> = vec![
+    // (name, layers as (media type, blob, diff_id), config override, expected reason)
+    type Case<'a> = (&'a str, Vec<(&'a str, Vec<u8>, String)>, Option<Vec<u8>>, &'a str);
+    let cases: Vec<Case> = vec![
         ("bomb", vec![(GZ, gzip(&bomb), sha(&bomb))], None, "decompression bomb"),
         ("truncated", vec![(GZ, gz[..gz.len() - 12].to_vec(), sha(&small))], None, "truncated or corrupt"),
         ("wrong-diff-id", vec![(GZ, gz.clone(), sha(b"not the tar"))], None, "diff_id"),

@@ -206,7 +206,7 @@ async fn a_tick_over_hundreds_of_watched_tags_fans_out_and_finishes() -> Result<
     let repo = format!("customs/fan-{}", &stack.prefix[..8]);
     let l = layer("fan");
     for i in 0..N {
-        push_image(&repo, &format!("t{i}"), &[l.clone()], None).await?;
+        push_image(&repo, &format!("t{i}"), std::slice::from_ref(&l), None).await?;
         let r = stack
             .request(Method::POST, "/v1/subscriptions")
             .json(&json!({ "subscription_key": format!("{}/{repo}:t{i}", registry()), "subscription_type": "tag_update", "active": true }))

@@ -342,11 +342,10 @@ impl CountingProxy {
             let (http, seen, rules, served) = (http.clone(), seen.clone(), rules.clone(), served.clone());
             async move {
                 let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-                if method == Method::GET && path.contains("/blobs/sha256:") {
-                    if let Ok(mut s) = seen.lock() {
+                if method == Method::GET && path.contains("/blobs/sha256:")
+                    && let Ok(mut s) = seen.lock() {
                         s.push(path.rsplit('/').next().unwrap_or_default().to_owned());
                     }
-                }
                 let fault = rules.lock().ok().and_then(|r| r.iter().find(|(p, _)| path.contains(p.as_str())).map(|(_, f)| f.clone()));
                 match &fault {
                     Some(Fault::Hang) => std::future::pending::<()>().await,

@@ -156,12 +156,11 @@ async fn update(
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("policy record is not valid JSON: {e}")))?
     };
     let current = deps.store.policy(&caller.account, &id).await?.ok_or_else(|| ApiError::NotFound(format!("policy {id} not found")))?;
-    if let Some(b) = v.get("policybundle").filter(|b| b.as_object().is_some_and(|o| !o.is_empty())) {
-        if *b != current.bundle {
+    if let Some(b) = v.get("policybundle").filter(|b| b.as_object().is_some_and(|o| !o.is_empty()))
+        && *b != current.bundle {
             validated(b)?;
             deps.store.put_policy(&caller.account, &id, b.get("name").and_then(Value::as_str), current.description.as_deref(), b).await?;
         }
-    }
     let want_active = match v.get("active").and_then(Value::as_bool) {
         Some(a) => Some(a),
         None if q.contains_key("active") => Some(flag(&q, "active", false)?),

@@ -162,17 +162,6 @@ pub(crate) fn image_with_layers(img: &ImageRecord, layers: &[LayerRecord]) -> Va
     v
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_look_like_anchores() {
-        let t = time::macros::datetime!(2021-04-02 21:49:35.123456 UTC);
-        assert_eq!(ts(t), "2021-04-02T21:49:35Z");
-    }
-}
-
 /// Bytes of rendered JSON gathered before they are handed to the connection.
 const CHUNK: usize = 64 << 10;
 
@@ -240,3 +229,15 @@ where
         .body(axum::body::Body::from_stream(body))
         .unwrap_or_else(|_| axum::response::Response::new(axum::body::Body::empty()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_look_like_anchores() {
+        let t = time::macros::datetime!(2021-04-02 21:49:35.123456 UTC);
+        assert_eq!(ts(t), "2021-04-02T21:49:35Z");
+    }
+}
+

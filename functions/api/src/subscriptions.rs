@@ -91,11 +91,7 @@ async fn list(
     Query(q): Query<Params>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let kind = q.get("subscription_type").filter(|s| !s.is_empty()).cloned();
-    let key = match q.get("subscription_key").filter(|s| !s.is_empty()) {
-        // Keys are matched in their normalised form when they parse; otherwise as given.
-        Some(k) => Some(normalise_key(kind.as_deref().unwrap_or("tag_update"), k).unwrap_or_else(|_| k.clone())),
-        None => None,
-    };
+    let key = q.get("subscription_key").filter(|s| !s.is_empty()).map(|k| normalise_key(kind.as_deref().unwrap_or("tag_update"), k).unwrap_or_else(|_| k.clone()));
     let subs = deps
         .store
         .subscriptions(&caller.account, &SubscriptionFilter { key, kind })
@@ -188,11 +184,10 @@ async fn update(
         .subscription(&caller.account, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("subscription {id} not found")))?;
-    if let Some(t) = &b.subscription_type {
-        if *t != current.subscription_type {
+    if let Some(t) = &b.subscription_type
+        && *t != current.subscription_type {
             return Err(ApiError::bad_request("subscription_type cannot be changed; delete and add instead"));
         }
-    }
     if let Some(k) = &b.subscription_key {
         let k = normalise_key(&current.subscription_type, k).unwrap_or_else(|_| k.clone());
         if k != current.subscription_key {

@@ -107,14 +107,13 @@ async fn check(msg: WatchSubscription, _d: Delivery, deps: &Deps) -> Result<(), 
     }
     // A registry that asked to be left alone: put the check off, don't count a failure.
     let registry = ImageRef::parse(&sub.subscription_key).map(|r| r.registry).ok();
-    if let Some(registry) = &registry {
-        if let Some(until) = deps.store.registry_hold(registry).await.map_err(Retry::new)? {
+    if let Some(registry) = &registry
+        && let Some(until) = deps.store.registry_hold(registry).await.map_err(Retry::new)? {
             let jitter = time::Duration::seconds(i64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 30);
             info!(registry = %registry, until = %until, "Registry on hold; check deferred");
             deps.store.defer_check(&sub.account, &sub.subscription_id, until + jitter).await.map_err(Retry::new)?;
             return Ok(());
         }
-    }
     let outcome = match sub.subscription_type.as_str() {
         "tag_update" => check_tag(&sub, deps).await,
         "repo_update" => check_repo(&sub, deps).await,
@@ -237,14 +236,13 @@ async fn add_and_queue(deps: &Deps, account: &str, r: &ImageRef, platform: &str)
 }
 
 async fn announce(deps: &Deps, e: &NewEvent) -> Result<(), Failure> {
-    if let Some(rec) = deps.store.record_event(e).await? {
-        if rec.notify {
+    if let Some(rec) = deps.store.record_event(e).await?
+        && rec.notify {
             deps.queues
                 .send(&Notify { account: rec.account.clone(), event_id: rec.id })
                 .await
                 .map_err(|e| Failure::Queue(e.to_string()))?;
         }
-    }
     Ok(())
 }
 

@@ -81,8 +81,8 @@ impl NetworkPolicy {
 }
 
 fn split_host_port(registry: &str) -> (&str, u16) {
-    if let Some(rest) = registry.strip_prefix('[') {
-        if let Some((h, tail)) = rest.split_once(']') {
+    if let Some(rest) = registry.strip_prefix('[')
+        && let Some((h, tail)) = rest.split_once(']') {
             return (
                 h,
                 tail.strip_prefix(':')
@@ -90,7 +90,6 @@ fn split_host_port(registry: &str) -> (&str, u16) {
                     .unwrap_or(443),
             );
         }
-    }
     match registry.rsplit_once(':') {
         Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => (h, p.parse().unwrap_or(443)),
         _ => (registry, 443),

@@ -384,7 +384,7 @@ pub(crate) fn classify_error(r: &ImageRef, anonymous: bool, e: OciDistributionEr
                 }
             }
         }
-        OciDistributionError::ServerError { code, url, message } if code == 404 => {
+        OciDistributionError::ServerError { code: 404, url, message } => {
             RegistryError::NotFound {
                 reference: r.to_string(),
                 reason: format!("404 from {url}: {message}"),

@@ -318,11 +318,10 @@ impl Store {
                 },
                 _ => continue,
             };
-            if let Some(rec) = self.record_event(&e).await? {
-                if rec.notify {
+            if let Some(rec) = self.record_event(&e).await?
+                && rec.notify {
                     out.push(rec.id);
                 }
-            }
         }
         Ok(out)
     }

@@ -46,7 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
-const LOCK_KEY: i64 = 0x6375_7374_6f6d_73;
+const LOCK_KEY: i64 = 0x63_75_73_74_6f_6d_73;
 
 fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes())
