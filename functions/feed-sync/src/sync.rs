@@ -794,6 +794,47 @@ mod tests {
     }
 
     #[test]
+    fn a_corrupt_or_stored_entry_is_read_from_its_local_header() {
+        let path = std::env::temp_dir().join(format!("customs-feed-crc-{}.zip", std::process::id()));
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (name, rel, opts) in [
+            ("GO-2022-0969.json", "osv/go/GO-2022-0969.json", deflated),
+            ("GO-2024-2442.json", "osv/go/GO-2024-2442.json", stored),
+        ] {
+            z.start_file(name, opts).expect("entry");
+            z.write_all(&fixture(rel)).expect("write");
+        }
+        let bytes = z.finish().expect("finish").into_inner();
+        let feed = customs_feeds::by_name("osv").expect("osv");
+        let read = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).expect("write");
+            let (mut ids, mut skips) = (Vec::new(), Vec::new());
+            read_archive(&path, "file://all.zip", feed, &mut |o| match o {
+                Output::Advisory(a) => ids.push(a.id),
+                Output::Skipped(s) => skips.push((s.at, s.reason)),
+                Output::Enrichment(_) => {}
+            })
+            .expect("archive");
+            (ids, skips)
+        };
+        let (ids, skips) = read(&bytes);
+        assert_eq!(ids, ["GO-2022-0969", "GO-2024-2442"]);
+        assert!(skips.is_empty(), "{skips:?}");
+        // The first entry's stated CRC-32 no longer matches its content: that entry is
+        // skipped with its reason, the next one still read.
+        let mut patched = bytes.clone();
+        patched[14] ^= 0xff;
+        let (ids, skips) = read(&patched);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(ids, ["GO-2024-2442"]);
+        assert_eq!(skips, [("GO-2022-0969.json".to_owned(), "unreadable archive entry")]);
+    }
+
+    #[test]
     fn seen_ids_are_exact() {
         let mut seen = SeenIds::default();
         for id in ["GHSA-b", "GHSA-a", "GHSA-b", "CVE-1"] {

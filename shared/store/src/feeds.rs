@@ -1028,6 +1028,16 @@ mod tests {
     }
 
     #[test]
+    fn json_text_compares_documents_not_spelling() {
+        // As written (compact, in field order) and as jsonb hands it back.
+        let written = JsonText(r#"[{"kind":"ecosystem","events":[{"introduced":"0"},{"fixed":"1.2"}]}]"#.into());
+        let read = JsonText(r#"[{"kind": "ecosystem", "events": [{"introduced": "0"}, {"fixed": "1.2"}]}]"#.into());
+        assert_eq!(written, read);
+        assert_ne!(written, JsonText(r#"[{"kind": "ecosystem", "events": [{"introduced": "0"}]}]"#.into()));
+        assert_eq!(JsonText::from(Value::Array(vec![])).0, "[]");
+    }
+
+    #[test]
     fn package_diffs_name_added_removed_and_changed_keys() {
         let old = [pkg("debian:12", "curl", "1"), pkg("debian:11", "curl", "1")];
         let new = [pkg("debian:12", "curl", "2"), pkg("debian:13", "curl", "1")];
