@@ -356,38 +356,6 @@ async fn a_sync_fans_out_one_message_per_enabled_feed() -> Result<()> {
     Ok(())
 }
 
-/// Writes a synthetic OSV `all.zip` of `n` PyPI records (one per entry, as osv.dev's
-/// archives are), streamed: never more than one record in memory.
-fn synthetic_osv_archive(path: &std::path::Path, n: usize) -> Result<()> {
-    use std::io::Write;
-    let mut z = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(path)?));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for i in 0..n {
-        let record = serde_json::json!({
-            "schema_version": "1.6.0",
-            "id": format!("SYN-{i:07}"),
-            "modified": "2024-05-01T12:00:00Z",
-            "published": "2023-01-01T00:00:00Z",
-            "aliases": [format!("CVE-2099-{i}")],
-            "summary": format!("Synthetic advisory {i} for the import benchmark"),
-            "details": "A synthetic record shaped like osv.dev's PyPI records.",
-            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
-            "affected": [{
-                "package": {"ecosystem": "PyPI", "name": format!("synthetic-pkg-{}", i % 50_000), "purl": format!("pkg:pypi/synthetic-pkg-{}", i % 50_000)},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": format!("1.{}.{}", i % 40, i % 7)}]}],
-                "versions": ["0.1", "0.2", format!("1.{}.0", i % 40)],
-                "database_specific": {"source": "synthetic"}
-            }],
-            "references": [{"type": "WEB", "url": format!("https://example.invalid/advisories/{i}")}],
-            "database_specific": {"severity": "HIGH"}
-        });
-        z.start_file(format!("SYN-{i:07}.json"), opts)?;
-        serde_json::to_writer(&mut z, &record)?;
-    }
-    z.finish()?.flush()?;
-    Ok(())
-}
-
 /// A memory line of `/proc/self/status` (`VmHWM:` peak, `VmRSS:` current), in KiB.
 fn rss_kib(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -424,7 +392,7 @@ async fn osv_import_throughput() -> Result<()> {
     for (label, count) in [("warm-up", n / 3), ("full", n)] {
         let archive = dir.join(format!("{label}-all.zip"));
         let t = std::time::Instant::now();
-        synthetic_osv_archive(&archive, count)?;
+        customs_feed_sync::testing::synthetic_osv_archive(&archive, count)?;
         let size = std::fs::metadata(&archive)?.len();
         println!(
             "{label}: generated {count} records, {:.1} MB zip, in {:.1}s; peak RSS (VmHWM) {} MiB, now (VmRSS) {} MiB",
@@ -576,7 +544,7 @@ async fn a_first_import_falls_back_to_looking_ids_up_when_one_is_already_stored(
         description: None,
         severity: None,
         severity_source: None,
-        cvss: Value::Array(vec![]),
+        cvss: Value::Array(vec![]).into(),
         published: None,
         modified: None,
         withdrawn: None,
@@ -585,7 +553,7 @@ async fn a_first_import_falls_back_to_looking_ids_up_when_one_is_already_stored(
             namespace: "pypi".into(),
             package: package.into(),
             version_format: "python".into(),
-            ranges: Value::Array(vec![]),
+            ranges: Value::Array(vec![]).into(),
             versions: vec![],
             fixed: vec!["1.0".into()],
             state: "fixed".into(),

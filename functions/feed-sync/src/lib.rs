@@ -6,6 +6,7 @@ mod fetch;
 mod nvd;
 mod redhat;
 mod sync;
+pub mod testing;
 
 pub use config::{variable, Sources, OSV_ECOSYSTEMS};
 pub use error::SyncError;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use customs_feeds::{names, Advisory, Document, Enrichment, Feed, Output};
 use customs_store::{
-    write_lane, AdvisoryRow, EpssRow, FeedCursor, KevRow, PackageRow, Store, SyncSummary, WriteLaneState, WRITE_LANES,
+    write_lane, AdvisoryRow, EpssRow, FeedCursor, JsonText, KevRow, PackageRow, Store, SyncSummary, WriteLaneState, WRITE_LANES,
 };
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
@@ -20,6 +20,10 @@ use crate::{nvd, redhat, Sources, SyncError};
 
 /// Records per transaction.
 pub(crate) const BATCH: usize = 1000;
+
+/// Records written or removed by a sync past which it refreshes the planner's statistics
+/// of the advisory tables before it ends.
+const ANALYZE_AFTER: i64 = 10_000;
 
 /// What one feed's sync did (rendered as Anchore's FeedSyncResults by the API's caller).
 #[derive(Debug, Clone, Default)]
@@ -41,19 +45,6 @@ fn parse_date(s: Option<&str>) -> Option<Date> {
     Date::parse(s?.get(..10)?, &fmt).ok()
 }
 
-/// Feeds bytes into a hasher, so a record is hashed as it is serialised.
-struct HashWriter<'h>(&'h mut Sha256);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.update(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn hex(d: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(d.len() * 2);
@@ -65,13 +56,20 @@ fn hex(d: &[u8]) -> String {
 }
 
 /// The row of one advisory (its content hash over the whole normalised record). Takes
-/// the advisory so its strings move into the row rather than being copied.
+/// the advisory so its strings move into the row rather than being copied; its CVSS
+/// scores and package ranges become JSON text directly (no `Value` tree in between).
 pub(crate) fn advisory_row(a: Advisory) -> AdvisoryRow {
-    let mut sha = Sha256::new();
-    let _ = serde_json::to_writer(HashWriter(&mut sha), &a);
-    let content_hash = hex(&sha.finalize());
+    thread_local! {
+        /// The serialised record being hashed, reused from record to record.
+        static SERIALISED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let content_hash = SERIALISED.with_borrow_mut(|buf| {
+        buf.clear();
+        let _ = serde_json::to_writer(&mut *buf, &a);
+        hex(&Sha256::digest(buf.as_slice()))
+    });
     AdvisoryRow {
-        cvss: serde_json::to_value(&a.cvss).unwrap_or_default(),
+        cvss: JsonText(serde_json::to_string(&a.cvss).unwrap_or_else(|_| "[]".into())),
         severity: a.severity.as_ref().map(|s| s.label.clone()),
         severity_source: a.severity.map(|s| s.source),
         published: parse_time(&a.published),
@@ -86,7 +84,7 @@ pub(crate) fn advisory_row(a: Advisory) -> AdvisoryRow {
             .affected
             .into_iter()
             .map(|p| PackageRow {
-                ranges: serde_json::to_value(&p.ranges).unwrap_or_default(),
+                ranges: JsonText(serde_json::to_string(&p.ranges).unwrap_or_else(|_| "[]".into())),
                 state: p.state.as_str().to_owned(),
                 namespace: p.namespace,
                 package: p.package,
@@ -420,9 +418,11 @@ pub(crate) async fn normalize_into(
 /// Normalises every entry of a zip archive (OSV's `all.zip`: one record per entry), one
 /// entry in memory at a time; an unreadable entry is skipped with its reason. Entries are
 /// read in file order from their local headers, so memory stays flat however many there
-/// are (the central directory of 300 000 entries alone would take ~100 MB); an archive
-/// whose entries keep their sizes only in trailing data descriptors continues through the
-/// central directory from the first such entry.
+/// are (the central directory of 300 000 entries alone would take ~100 MB), and inflated
+/// by one decompressor reset from entry to entry (a fresh one per entry cost more than
+/// parsing the record). An entry the local header cannot describe (sizes only in a
+/// trailing data descriptor, zip64 sizes, encryption, a method other than deflate or
+/// stored) or a broken header hands the rest of the archive to the central directory.
 pub(crate) fn read_archive(
     path: &std::path::Path,
     url: &str,
@@ -435,44 +435,144 @@ pub(crate) fn read_archive(
     };
     let file = std::fs::File::open(path).map_err(|e| failed(&e))?;
     let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
-    let mut entry_buf = Vec::new();
+    let mut inflater = flate2::Decompress::new(false);
+    let (mut compressed, mut entry_buf) = (Vec::new(), Vec::new());
     let mut entries = 0usize;
     loop {
-        match zip::read::read_zipfile_from_stream(&mut reader) {
-            Ok(Some(mut f)) => {
-                entries += 1;
-                if f.is_dir() {
-                    continue;
-                }
-                entry_buf.clear();
-                let read = f.read_to_end(&mut entry_buf);
-                let name = f.name().to_owned();
-                drop(f);
-                match read {
-                    Ok(_) => feed.normalize(&Document::new(&name, &entry_buf), emit),
-                    Err(e) => emit(Output::Skipped(customs_feeds::Skip {
-                        at: name,
-                        reason: "unreadable archive entry",
-                        detail: e.to_string(),
-                        dropped: true,
-                    })),
-                }
-            }
+        let entry = match local_entry(&mut reader, &mut compressed) {
+            Ok(Some(e)) => e,
             Ok(None) => return Ok(()),
-            Err(zip::result::ZipError::UnsupportedArchive(why)) => {
-                debug!(
-                    url,
-                    entries, why, "Archive read through its central directory from here"
-                );
+            Err(LocalEntry::Handover(why)) => {
+                debug!(url, entries, why, "Archive read through its central directory from here");
                 return read_archive_indexed(path, url, entries, feed, emit);
             }
-            Err(e) if entries == 0 => return Err(failed(&e)),
+            Err(LocalEntry::Broken(e)) if entries == 0 => return Err(failed(&e)),
             // A broken local header: the central directory still knows where the rest are.
-            Err(e) => {
+            Err(LocalEntry::Broken(e)) => {
                 warn!(url, entries, error = %e, "Archive entry header unreadable; reading on through the central directory");
                 return read_archive_indexed(path, url, entries, feed, emit);
             }
+        };
+        entries += 1;
+        if entry.name.ends_with('/') {
+            continue;
         }
+        match entry.extract(&mut inflater, &compressed, &mut entry_buf) {
+            Ok(()) => feed.normalize(&Document::new(&entry.name, &entry_buf), emit),
+            Err(detail) => emit(Output::Skipped(customs_feeds::Skip {
+                at: entry.name,
+                reason: "unreadable archive entry",
+                detail,
+                dropped: true,
+            })),
+        }
+    }
+}
+
+/// One entry as its local header describes it (its compressed bytes read beside).
+struct ZipEntry {
+    name: String,
+    /// 0 stored, 8 deflated.
+    method: u16,
+    crc: u32,
+    size: usize,
+}
+
+/// Why an entry is not read from its local header.
+enum LocalEntry {
+    /// The header cannot say where the entry ends or how to read it.
+    Handover(&'static str),
+    Broken(std::io::Error),
+}
+
+/// Reads the next local header and the entry's compressed bytes into `data`; `None` at
+/// the central directory (or a clean end of file).
+fn local_entry(r: &mut impl std::io::BufRead, data: &mut Vec<u8>) -> Result<Option<ZipEntry>, LocalEntry> {
+    const LOCAL: u32 = 0x0403_4b50;
+    const CENTRAL: u32 = 0x0201_4b50;
+    const END: u32 = 0x0605_4b50;
+    if r.fill_buf().map_err(LocalEntry::Broken)?.is_empty() {
+        return Ok(None);
+    }
+    let mut h = [0u8; 30];
+    r.read_exact(&mut h[..4]).map_err(LocalEntry::Broken)?;
+    let u16_at = |h: &[u8; 30], i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
+    let u32_at = |h: &[u8; 30], i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    match u32_at(&h, 0) {
+        LOCAL => {}
+        CENTRAL | END => return Ok(None),
+        _ => return Err(LocalEntry::Broken(std::io::Error::other("not a local file header"))),
+    }
+    r.read_exact(&mut h[4..]).map_err(LocalEntry::Broken)?;
+    let (flags, method) = (u16_at(&h, 6), u16_at(&h, 8));
+    let (crc, csize, size) = (u32_at(&h, 14), u32_at(&h, 18), u32_at(&h, 22));
+    if flags & 0x0001 != 0 {
+        return Err(LocalEntry::Handover("encrypted entry"));
+    }
+    if flags & 0x0008 != 0 {
+        return Err(LocalEntry::Handover("sizes in a data descriptor"));
+    }
+    if csize == u32::MAX || size == u32::MAX {
+        return Err(LocalEntry::Handover("zip64 sizes"));
+    }
+    if method != 0 && method != 8 {
+        return Err(LocalEntry::Handover("compression method"));
+    }
+    let mut name = vec![0u8; usize::from(u16_at(&h, 26))];
+    r.read_exact(&mut name).map_err(LocalEntry::Broken)?;
+    let extra = u64::from(u16_at(&h, 28));
+    if std::io::copy(&mut r.by_ref().take(extra), &mut std::io::sink()).map_err(LocalEntry::Broken)? != extra {
+        return Err(LocalEntry::Broken(std::io::ErrorKind::UnexpectedEof.into()));
+    }
+    data.clear();
+    let want = u64::from(csize);
+    if r.by_ref().take(want).read_to_end(data).map_err(LocalEntry::Broken)? as u64 != want {
+        return Err(LocalEntry::Broken(std::io::ErrorKind::UnexpectedEof.into()));
+    }
+    Ok(Some(ZipEntry {
+        name: String::from_utf8_lossy(&name).into_owned(),
+        method,
+        crc,
+        size: size as usize,
+    }))
+}
+
+impl ZipEntry {
+    /// The entry's bytes into `out` (inflated by `d`, reset first), checked against the
+    /// size and CRC-32 its header states.
+    fn extract(&self, d: &mut flate2::Decompress, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        out.clear();
+        if self.method == 0 {
+            out.extend_from_slice(data);
+        } else {
+            d.reset(false);
+            // The stated size is a hint only (a hostile header may claim gigabytes).
+            out.reserve(self.size.clamp(64, 1 << 24));
+            loop {
+                let (used, made) = (d.total_in(), d.total_out());
+                let rest = data.get(usize::try_from(used).unwrap_or(usize::MAX)..).unwrap_or_default();
+                let status = d
+                    .decompress_vec(rest, out, flate2::FlushDecompress::Finish)
+                    .map_err(|e| e.to_string())?;
+                if status == flate2::Status::StreamEnd {
+                    break;
+                }
+                if out.len() == out.capacity() {
+                    out.reserve(out.capacity().max(4096));
+                } else if d.total_in() == used && d.total_out() == made {
+                    return Err("truncated deflate stream".into());
+                }
+            }
+        }
+        if out.len() != self.size {
+            return Err(format!("{} bytes where the header states {}", out.len(), self.size));
+        }
+        let mut crc = flate2::Crc::new();
+        crc.update(out);
+        if crc.sum() != self.crc {
+            return Err("CRC-32 mismatch".into());
+        }
+        Ok(())
     }
 }
 
@@ -583,6 +683,12 @@ pub async fn sync_feed(store: &Store, fetcher: &Fetcher, sources: &Sources, feed
         }
     }
     summary.full = errors.is_empty();
+    if i64::from(summary.records_written) + i64::from(summary.records_removed) >= ANALYZE_AFTER {
+        // Fresh planner statistics for the next sync's id lookups (see analyze_feed_tables).
+        if let Err(e) = store.analyze_feed_tables().await {
+            warn!(feed = name, error = %e, "Feed tables not analysed");
+        }
+    }
     if !errors.is_empty() {
         summary.error = Some(errors.join("; "));
     }
@@ -685,6 +791,47 @@ mod tests {
             );
         }
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_corrupt_or_stored_entry_is_read_from_its_local_header() {
+        let path = std::env::temp_dir().join(format!("customs-feed-crc-{}.zip", std::process::id()));
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (name, rel, opts) in [
+            ("GO-2022-0969.json", "osv/go/GO-2022-0969.json", deflated),
+            ("GO-2024-2442.json", "osv/go/GO-2024-2442.json", stored),
+        ] {
+            z.start_file(name, opts).expect("entry");
+            z.write_all(&fixture(rel)).expect("write");
+        }
+        let bytes = z.finish().expect("finish").into_inner();
+        let feed = customs_feeds::by_name("osv").expect("osv");
+        let read = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).expect("write");
+            let (mut ids, mut skips) = (Vec::new(), Vec::new());
+            read_archive(&path, "file://all.zip", feed, &mut |o| match o {
+                Output::Advisory(a) => ids.push(a.id),
+                Output::Skipped(s) => skips.push((s.at, s.reason)),
+                Output::Enrichment(_) => {}
+            })
+            .expect("archive");
+            (ids, skips)
+        };
+        let (ids, skips) = read(&bytes);
+        assert_eq!(ids, ["GO-2022-0969", "GO-2024-2442"]);
+        assert!(skips.is_empty(), "{skips:?}");
+        // The first entry's stated CRC-32 no longer matches its content: that entry is
+        // skipped with its reason, the next one still read.
+        let mut patched = bytes.clone();
+        patched[14] ^= 0xff;
+        let (ids, skips) = read(&patched);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(ids, ["GO-2024-2442"]);
+        assert_eq!(skips, [("GO-2022-0969.json".to_owned(), "unreadable archive entry")]);
     }
 
     #[test]

@@ -17,10 +17,10 @@
 //! hashed again, none written).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use customs_feed_sync::testing::synthetic_osv_archive;
 use customs_feed_sync::{Fetcher, Sources, sync_feed};
 use customs_store::{FeedCursor, Store};
 
@@ -41,37 +41,6 @@ fn status_kib(key: &str) -> u64 {
 /// Restarts the peak (`VmHWM`) at the current size (Linux `clear_refs` 5).
 fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
-
-/// `n` PyPI records shaped like osv.dev's, one zip entry each (the e2e benchmark's shape).
-fn synthetic_archive(path: &Path, n: usize) -> Result<()> {
-    let mut z = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(path)?));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for i in 0..n {
-        let record = serde_json::json!({
-            "schema_version": "1.6.0",
-            "id": format!("SYN-{i:07}"),
-            "modified": "2024-05-01T12:00:00Z",
-            "published": "2023-01-01T00:00:00Z",
-            "aliases": [format!("CVE-2099-{i}")],
-            "summary": format!("Synthetic advisory {i} for the import benchmark"),
-            "details": "A synthetic record shaped like osv.dev's PyPI records.",
-            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
-            "affected": [{
-                "package": {"ecosystem": "PyPI", "name": format!("synthetic-pkg-{}", i % 50_000), "purl": format!("pkg:pypi/synthetic-pkg-{}", i % 50_000)},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": format!("1.{}.{}", i % 40, i % 7)}]}],
-                "versions": ["0.1", "0.2", format!("1.{}.0", i % 40)],
-                "database_specific": {"source": "synthetic"}
-            }],
-            "references": [{"type": "WEB", "url": format!("https://example.invalid/advisories/{i}")}],
-            "database_specific": {"severity": "HIGH"}
-        });
-        z.start_file(format!("SYN-{i:07}.json"), opts)?;
-        serde_json::to_writer(&mut z, &record)?;
-    }
-    z.finish()?.flush()?;
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,7 +73,7 @@ async fn osv_archive_import_throughput() -> Result<()> {
                     .join(format!("customs-import-bench-{}.zip", std::process::id()))
             });
             let t = Instant::now();
-            synthetic_archive(&p, n)?;
+            synthetic_osv_archive(&p, n)?;
             println!(
                 "generated {n} records ({:.1} MB zip) in {:.1}s",
                 std::fs::metadata(&p)?.len() as f64 / 1e6,

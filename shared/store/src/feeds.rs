@@ -23,7 +23,7 @@ pub struct AdvisoryRow {
     pub severity: Option<String>,
     pub severity_source: Option<String>,
     /// `[{version, vector, base_score, source}]`.
-    pub cvss: Value,
+    pub cvss: JsonText,
     pub published: Option<OffsetDateTime>,
     pub modified: Option<OffsetDateTime>,
     pub withdrawn: Option<OffsetDateTime>,
@@ -40,11 +40,73 @@ pub struct PackageRow {
     pub package: String,
     pub version_format: String,
     /// `[{kind, events: [{introduced|after|fixed|last_affected|limit: v}]}]`.
-    pub ranges: Value,
+    pub ranges: JsonText,
     pub versions: Vec<String>,
     pub fixed: Vec<String>,
     pub state: String,
     pub severity: Option<String>,
+}
+
+/// A JSON document as text, written to `json`/`jsonb` columns as it is: a record's
+/// JSON is serialised once, straight from its typed form, rather than built into a
+/// `serde_json::Value` tree and serialised again. Equal when the documents are equal
+/// (whatever their spacing or key order: a value read back from `jsonb` compares equal
+/// to the text it was written from).
+#[derive(Debug, Clone, Default)]
+pub struct JsonText(pub String);
+
+impl JsonText {
+    /// The document as a `Value` (`Null` if the text is not JSON).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+}
+
+impl From<Value> for JsonText {
+    fn from(v: Value) -> Self {
+        Self(v.to_string())
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0 || self.value() == other.value()
+    }
+}
+
+impl tokio_postgres::types::ToSql for JsonText {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        if *ty == Type::JSONB {
+            out.extend_from_slice(&[1]);
+        }
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSON || *ty == Type::JSONB
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+impl<'a> tokio_postgres::types::FromSql<'a> for JsonText {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let text = match (ty, raw.split_first()) {
+            (t, Some((1, rest))) if *t == Type::JSONB => rest,
+            (t, _) if *t == Type::JSONB => return Err("unsupported jsonb version".into()),
+            _ => raw,
+        };
+        Ok(Self(std::str::from_utf8(text)?.to_owned()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSON || *ty == Type::JSONB
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -443,7 +505,7 @@ async fn update_advisories(
     let severity: Vec<Option<&str>> = rows.iter().map(|a| a.severity.as_deref()).collect();
     let severity_source: Vec<Option<&str>> =
         rows.iter().map(|a| a.severity_source.as_deref()).collect();
-    let cvss: Vec<&Value> = rows.iter().map(|a| &a.cvss).collect();
+    let cvss: Vec<&JsonText> = rows.iter().map(|a| &a.cvss).collect();
     let published: Vec<Option<OffsetDateTime>> = rows.iter().map(|a| a.published).collect();
     let modified: Vec<Option<OffsetDateTime>> = rows.iter().map(|a| a.modified).collect();
     let withdrawn: Vec<Option<OffsetDateTime>> = rows.iter().map(|a| a.withdrawn).collect();
@@ -604,6 +666,16 @@ impl Store {
         tx.commit().await?;
         added.committed();
         Ok(stats)
+    }
+
+    /// Refreshes the planner's statistics of the advisory tables. A bulk import can end
+    /// before autovacuum has analysed what it wrote; until it does, the planner still
+    /// sees the tables as they were (empty, after a first import) and looks batches of
+    /// ids up by scanning the whole table, so the next sync of the scope (every record
+    /// unchanged) crawled. Called after a scope wrote many records.
+    pub async fn analyze_feed_tables(&self) -> Result<(), StoreError> {
+        self.conn().await?.batch_execute("ANALYZE vulnerabilities, vulnerability_packages").await?;
+        Ok(())
     }
 
     /// Whether (feed, scope) holds no advisory (a first import: its lanes may COPY
@@ -941,7 +1013,7 @@ mod tests {
             namespace: ns.into(),
             package: name.into(),
             version_format: "deb".into(),
-            ranges: Value::Null,
+            ranges: JsonText::default(),
             versions: vec![],
             fixed: vec![fixed.into()],
             state: "fixed".into(),
@@ -953,6 +1025,16 @@ mod tests {
     fn text_arrays_travel_as_quoted_literals() {
         assert_eq!(text_array(&[]), "{}");
         assert_eq!(text_array(&["a".into(), "b,c".into(), r#"q"\"#.into(), "NULL".into()]), r#"{"a","b,c","q\"\\","NULL"}"#);
+    }
+
+    #[test]
+    fn json_text_compares_documents_not_spelling() {
+        // As written (compact, in field order) and as jsonb hands it back.
+        let written = JsonText(r#"[{"kind":"ecosystem","events":[{"introduced":"0"},{"fixed":"1.2"}]}]"#.into());
+        let read = JsonText(r#"[{"kind": "ecosystem", "events": [{"introduced": "0"}, {"fixed": "1.2"}]}]"#.into());
+        assert_eq!(written, read);
+        assert_ne!(written, JsonText(r#"[{"kind": "ecosystem", "events": [{"introduced": "0"}]}]"#.into()));
+        assert_eq!(JsonText::from(Value::Array(vec![])).0, "[]");
     }
 
     #[test]
