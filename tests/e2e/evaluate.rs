@@ -86,13 +86,9 @@ async fn images_are_matched_against_synced_feeds_and_evaluated_by_policy() -> Re
 #[tokio::test]
 async fn a_feed_sync_re_evaluates_the_images_it_touches() -> Result<()> {
     customs_tests::env("CUSTOMS_FEED_OSV_URLS")?;
-    let stack = Stack::start().await?;
-    // LocalStack fires a new rate rule soon after it is created: stop this stack's
-    // schedule and drop any tick it already delivered, so the sync below is the only one.
-    let events = aws_sdk_eventbridge::Client::new(&stack.app.sdk);
-    events.disable_rule().name(format!("{}feed-sync-schedule", stack.prefix)).send().await?;
-    let sqs = aws_sdk_sqs::Client::new(&stack.app.sdk);
-    sqs.purge_queue().queue_url(stack.app.queues.url(customs_contracts::queue::FEED_SYNC).await?).send().await?;
+    // LocalStack fires a new rate rule soon after it is created: this stack's schedules
+    // start disabled, so the sync below is the only one.
+    let stack = Stack::start_tuned(|s| s.schedules_enabled = false).await?;
     let hook = Receiver::start(&[]).await?;
     let (status, body) = add_webhook(&stack, json!({ "url": hook.url, "secret": SECRET })).await?;
     ensure!(status == 200, "{body}");

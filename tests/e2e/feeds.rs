@@ -312,10 +312,8 @@ async fn take_feed_syncs(stack: &Stack) -> Result<Vec<customs_contracts::FeedSyn
 /// enabled driver through the feed-sync queue, and each of those syncs only its driver.
 #[tokio::test]
 async fn a_sync_fans_out_one_message_per_enabled_feed() -> Result<()> {
-    let stack = Stack::start().await?;
-    // Only this test's messages on the queue: no early schedule tick.
-    let events = aws_sdk_eventbridge::Client::new(&stack.app.sdk);
-    events.disable_rule().name(format!("{}feed-sync-schedule", stack.prefix)).send().await?;
+    // Only this test's messages on the queue: the schedules start disabled (no early tick).
+    let stack = Stack::start_tuned(|s| s.schedules_enabled = false).await?;
     take_feed_syncs(&stack).await?;
     let (base, _served) = serve().await?;
     let deps = Deps { store: stack.app.store.clone(), sources: sources(&base), queues: Some(stack.app.queues.clone()) };
