@@ -105,6 +105,15 @@ async fn an_added_tag_is_resolved_analyzed_and_served_in_anchores_shape() -> Res
         .json()
         .await?;
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    // The whole-account list (rendered from its own lighter rows) and a page (rendered from
+    // full records) print an image alike.
+    let paged: Value = stack
+        .request(Method::GET, "/v1/images?page=1&limit=10")
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(listed, paged);
 
     // A repeat add returns the analysed record, queues nothing and writes nothing: no
     // row of the image's tag or subscriptions is updated or even locked (either would

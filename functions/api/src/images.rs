@@ -273,8 +273,9 @@ async fn list(
     };
     if filter.tag.is_none() && filter.digest.is_none() && filter.window.is_none() {
         // The whole account, possibly thousands of images: rendered as the rows arrive.
-        let images = deps.store.stream_images(&caller.account, filter.image_status, filter.analysis_status).await?;
-        return Ok(render::json_array(images, |img, buf| serde_json::to_writer(buf, &render::image_view(img))));
+        let images = deps.store.stream_image_summaries(&caller.account, filter.image_status, filter.analysis_status).await?;
+        let account = caller.account.clone();
+        return Ok(render::json_array(images, move |img, buf| serde_json::to_writer(buf, &render::summary_view(img, &account))));
     }
     let images = deps.store.list_images(&caller.account, &filter).await?;
     if filter.tag.is_some() {

@@ -1,28 +1,103 @@
 //! Records in the shapes Anchore's API returns (`API-CONTRACT.md` §3).
 
 use customs_model::AnalysisStatus;
-use customs_store::{ImageRecord, LayerRecord};
+use customs_store::{ImageRecord, ImageSummary, LayerRecord, TagRecord};
 use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 /// ISO-8601 UTC with a `Z`, whole seconds, as Anchore prints times.
 pub(crate) fn ts(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    Ts(t).to_string()
 }
 
-/// `AnchoreImage`, serialised straight from the record (lists of thousands of images
-/// are written without building a JSON tree). `analysis_error` is customs' addition:
-/// why the analysis failed.
+/// A time as [`ts`] prints it, serialised without an allocation (a list of 10 000 images
+/// writes 60 000 of them).
+#[derive(Clone, Copy)]
+pub(crate) struct Ts(pub OffsetDateTime);
+
+impl Ts {
+    /// The 20 bytes of `YYYY-MM-DDTHH:MM:SSZ`, for years 0 to 9999 (all others: `None`).
+    fn ascii(self) -> Option<[u8; 20]> {
+        let t = self.0.to_offset(time::UtcOffset::UTC);
+        let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+        let mut out = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, u32::from(u8::from(t.month())));
+        put(8, 2, u32::from(t.day()));
+        put(11, 2, u32::from(t.hour()));
+        put(14, 2, u32::from(t.minute()));
+        put(17, 2, u32::from(t.second()));
+        Some(out)
+    }
+}
+
+impl std::fmt::Display for Ts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(a) = self.ascii() {
+            return f.write_str(std::str::from_utf8(&a).map_err(|_| std::fmt::Error)?);
+        }
+        let t = self.0.to_offset(time::UtcOffset::UTC);
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+}
+
+impl Serialize for Ts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.ascii().as_ref().and_then(|a| std::str::from_utf8(a).ok()) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
+    }
+}
+
+/// `registry/repo` joined to a tag (`:`) or a digest (`@`), written where it is serialised.
+struct Full<'a>(&'a str, &'a str, char, &'a str);
+
+impl std::fmt::Display for Full<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        f.write_str(self.0)?;
+        f.write_char('/')?;
+        f.write_str(self.1)?;
+        f.write_char(self.2)?;
+        f.write_str(self.3)
+    }
+}
+
+impl Serialize for Full<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A number Anchore prints as a string.
+struct Text<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Text<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// `AnchoreImage`, serialised straight from a record or a list summary (lists of
+/// thousands of images are written without building a JSON tree or a string per field).
+/// `analysis_error` is customs' addition: why the analysis failed.
 #[derive(Serialize)]
 pub(crate) struct ImageView<'a> {
     #[serde(rename = "imageDigest")]
@@ -35,13 +110,13 @@ pub(crate) struct ImageView<'a> {
     analysis_status: &'static str,
     analysis_error: Option<&'a str>,
     image_status: &'static str,
-    analyzed_at: Option<String>,
-    created_at: String,
-    last_updated: String,
+    analyzed_at: Option<Ts>,
+    created_at: Ts,
+    last_updated: Ts,
     annotations: &'a Value,
-    record_version: String,
+    record_version: Text<i32>,
     image_content: ImageContent<'a>,
-    image_detail: Vec<ImageDetail<'a>>,
+    image_detail: Details<'a>,
 }
 
 #[derive(Serialize)]
@@ -59,49 +134,62 @@ struct ImageMetadata<'a> {
     layer_count: Option<i32>,
 }
 
+/// `image_detail`: one entry per tag, each written as it is serialised.
+struct Details<'a> {
+    tags: &'a [TagRecord],
+    digest: Option<&'a str>,
+    image_id: Option<&'a str>,
+    user_id: &'a str,
+}
+
+impl Serialize for Details<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.tags.len()))?;
+        for t in self.tags {
+            seq.serialize_element(&ImageDetail {
+                registry: &t.registry,
+                repo: &t.repo,
+                tag: &t.tag,
+                fulltag: Full(&t.registry, &t.repo, ':', &t.tag),
+                fulldigest: self.digest.map(|d| Full(&t.registry, &t.repo, '@', d)),
+                digest: self.digest,
+                image_digest: self.digest,
+                image_id: self.image_id,
+                tag_detected_at: Ts(t.tag_detected_at),
+                created_at: Ts(t.created_at),
+                last_updated: Ts(t.last_updated),
+                dockerfile: None,
+                user_id: self.user_id,
+            })?;
+        }
+        seq.end()
+    }
+}
+
 #[derive(Serialize)]
 struct ImageDetail<'a> {
     registry: &'a str,
     repo: &'a str,
     tag: &'a str,
-    fulltag: String,
-    fulldigest: Option<String>,
+    fulltag: Full<'a>,
+    fulldigest: Option<Full<'a>>,
     digest: Option<&'a str>,
     #[serde(rename = "imageDigest")]
     image_digest: Option<&'a str>,
     #[serde(rename = "imageId")]
     image_id: Option<&'a str>,
-    tag_detected_at: String,
-    created_at: String,
-    last_updated: String,
+    tag_detected_at: Ts,
+    created_at: Ts,
+    last_updated: Ts,
     dockerfile: Option<&'a str>,
     #[serde(rename = "userId")]
     user_id: &'a str,
 }
 
 pub(crate) fn image_view(img: &ImageRecord) -> ImageView<'_> {
-    let image_id = img.config_digest.as_deref().map(|d| d.trim_start_matches("sha256:"));
-    let digest = img.image_digest.as_deref();
-    let image_detail = img
-        .tags
-        .iter()
-        .map(|t| ImageDetail {
-            registry: &t.registry,
-            repo: &t.repo,
-            tag: &t.tag,
-            fulltag: format!("{}/{}:{}", t.registry, t.repo, t.tag),
-            fulldigest: digest.map(|d| format!("{}/{}@{}", t.registry, t.repo, d)),
-            digest,
-            image_digest: digest,
-            image_id,
-            tag_detected_at: ts(t.tag_detected_at),
-            created_at: ts(t.created_at),
-            last_updated: ts(t.last_updated),
-            dockerfile: None,
-            user_id: &img.account,
-        })
-        .collect();
     let analyzed = img.analysis_status == AnalysisStatus::Analyzed;
+    let digest = img.image_digest.as_deref();
     ImageView {
         image_digest: digest,
         parent_digest: img.parent_digest.as_deref(),
@@ -110,11 +198,11 @@ pub(crate) fn image_view(img: &ImageRecord) -> ImageView<'_> {
         analysis_status: img.analysis_status.as_str(),
         analysis_error: img.analysis_error.as_deref(),
         image_status: img.image_status.as_str(),
-        analyzed_at: img.analyzed_at.map(ts),
-        created_at: ts(img.created_at),
-        last_updated: ts(img.last_updated),
+        analyzed_at: img.analyzed_at.map(Ts),
+        created_at: Ts(img.created_at),
+        last_updated: Ts(img.last_updated),
         annotations: &img.annotations,
-        record_version: img.record_version.to_string(),
+        record_version: Text(img.record_version),
         image_content: ImageContent {
             metadata: ImageMetadata {
                 arch: img.arch.as_deref(),
@@ -125,7 +213,48 @@ pub(crate) fn image_view(img: &ImageRecord) -> ImageView<'_> {
                 layer_count: img.layer_count,
             },
         },
-        image_detail,
+        image_detail: Details {
+            tags: &img.tags,
+            digest,
+            image_id: img.config_digest.as_deref().map(|d| d.trim_start_matches("sha256:")),
+            user_id: &img.account,
+        },
+    }
+}
+
+/// [`image_view`] of an image of `account`'s list: the same JSON, read from the row.
+pub(crate) fn summary_view<'a>(img: &'a ImageSummary, account: &'a str) -> ImageView<'a> {
+    let analyzed = img.analysis_status() == AnalysisStatus::Analyzed;
+    let digest = img.image_digest();
+    ImageView {
+        image_digest: digest,
+        parent_digest: img.parent_digest(),
+        user_id: account,
+        image_type: "docker",
+        analysis_status: img.analysis_status().as_str(),
+        analysis_error: img.analysis_error(),
+        image_status: img.image_status().as_str(),
+        analyzed_at: img.analyzed_at().map(Ts),
+        created_at: Ts(img.created_at()),
+        last_updated: Ts(img.last_updated()),
+        annotations: img.annotations(),
+        record_version: Text(img.record_version()),
+        image_content: ImageContent {
+            metadata: ImageMetadata {
+                arch: img.arch(),
+                distro: img.distro(),
+                distro_version: img.distro_version(),
+                dockerfile_mode: if analyzed { "Guessed" } else { "Unknown" },
+                image_size: img.image_size(),
+                layer_count: img.layer_count(),
+            },
+        },
+        image_detail: Details {
+            tags: &img.tags,
+            digest,
+            image_id: img.config_digest().map(|d| d.trim_start_matches("sha256:")),
+            user_id: account,
+        },
     }
 }
 
@@ -238,6 +367,11 @@ mod tests {
     fn timestamps_look_like_anchores() {
         let t = time::macros::datetime!(2021-04-02 21:49:35.123456 UTC);
         assert_eq!(ts(t), "2021-04-02T21:49:35Z");
+        assert_eq!(serde_json::to_string(&Ts(t)).unwrap(), "\"2021-04-02T21:49:35Z\"");
+        let early = time::macros::datetime!(0042-01-09 03:04:05 UTC);
+        assert_eq!(ts(early), "0042-01-09T03:04:05Z");
+        let shifted = time::macros::datetime!(2021-12-31 23:30:00 -02:00);
+        assert_eq!(ts(shifted), "2022-01-01T01:30:00Z");
     }
 }
 

@@ -160,6 +160,108 @@ const LIST_COLUMNS: &str = "id, account, source_ref, platform, image_digest, par
      analyzed_at, created_at, last_updated, record_version, NULL::jsonb, file_count, \
      distro, distro_version, distro_namespace, package_count";
 
+/// The columns a whole-account list shows, in the order of [`summary`]'s indices: only
+/// what is rendered, since PostgreSQL's cost of sending a row grows with its columns.
+const SUMMARY_COLUMNS: &str = "id, image_digest, parent_digest, config_digest, arch, image_size, layer_count, \
+     analysis_status, analysis_error, image_status, annotations, analyzed_at, created_at, last_updated, \
+     record_version, distro, distro_version";
+
+/// Column positions of `SUMMARY_COLUMNS`.
+mod summary {
+    pub(super) const ID: usize = 0;
+    pub(super) const IMAGE_DIGEST: usize = 1;
+    pub(super) const PARENT_DIGEST: usize = 2;
+    pub(super) const CONFIG_DIGEST: usize = 3;
+    pub(super) const ARCH: usize = 4;
+    pub(super) const IMAGE_SIZE: usize = 5;
+    pub(super) const LAYER_COUNT: usize = 6;
+    pub(super) const ANALYSIS_STATUS: usize = 7;
+    pub(super) const ANALYSIS_ERROR: usize = 8;
+    pub(super) const IMAGE_STATUS: usize = 9;
+    pub(super) const ANNOTATIONS: usize = 10;
+    pub(super) const ANALYZED_AT: usize = 11;
+    pub(super) const CREATED_AT: usize = 12;
+    pub(super) const LAST_UPDATED: usize = 13;
+    pub(super) const RECORD_VERSION: usize = 14;
+    pub(super) const DISTRO: usize = 15;
+    pub(super) const DISTRO_VERSION: usize = 16;
+}
+
+/// One image of a whole-account list ([`Store::stream_image_summaries`]): what a list shows
+/// and nothing more, its text read in place from the row it arrived in rather than copied
+/// field by field (a list of 10 000 images would otherwise allocate and free ~150 000
+/// strings). The account is the caller's, so it is not repeated here.
+pub struct ImageSummary {
+    row: Row,
+    analysis_status: AnalysisStatus,
+    image_status: ImageStatus,
+    annotations: Value,
+    /// Newest first.
+    pub tags: Vec<TagRecord>,
+}
+
+impl ImageSummary {
+    fn new(row: Row, tags: Vec<TagRecord>) -> Result<Self, StoreError> {
+        let analysis_status = AnalysisStatus::from_str(row.get(summary::ANALYSIS_STATUS))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let image_status = ImageStatus::from_str(row.get(summary::IMAGE_STATUS))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let annotations = row.get(summary::ANNOTATIONS);
+        Ok(Self { row, analysis_status, image_status, annotations, tags })
+    }
+    pub fn id(&self) -> Uuid {
+        self.row.get(summary::ID)
+    }
+    pub fn image_digest(&self) -> Option<&str> {
+        self.row.get(summary::IMAGE_DIGEST)
+    }
+    pub fn parent_digest(&self) -> Option<&str> {
+        self.row.get(summary::PARENT_DIGEST)
+    }
+    pub fn config_digest(&self) -> Option<&str> {
+        self.row.get(summary::CONFIG_DIGEST)
+    }
+    pub fn arch(&self) -> Option<&str> {
+        self.row.get(summary::ARCH)
+    }
+    pub fn image_size(&self) -> Option<i64> {
+        self.row.get(summary::IMAGE_SIZE)
+    }
+    pub fn layer_count(&self) -> Option<i32> {
+        self.row.get(summary::LAYER_COUNT)
+    }
+    pub fn analysis_status(&self) -> AnalysisStatus {
+        self.analysis_status
+    }
+    pub fn analysis_error(&self) -> Option<&str> {
+        self.row.get(summary::ANALYSIS_ERROR)
+    }
+    pub fn image_status(&self) -> ImageStatus {
+        self.image_status
+    }
+    pub fn annotations(&self) -> &Value {
+        &self.annotations
+    }
+    pub fn analyzed_at(&self) -> Option<OffsetDateTime> {
+        self.row.get(summary::ANALYZED_AT)
+    }
+    pub fn created_at(&self) -> OffsetDateTime {
+        self.row.get(summary::CREATED_AT)
+    }
+    pub fn last_updated(&self) -> OffsetDateTime {
+        self.row.get(summary::LAST_UPDATED)
+    }
+    pub fn record_version(&self) -> i32 {
+        self.row.get(summary::RECORD_VERSION)
+    }
+    pub fn distro(&self) -> Option<&str> {
+        self.row.get(summary::DISTRO)
+    }
+    pub fn distro_version(&self) -> Option<&str> {
+        self.row.get(summary::DISTRO_VERSION)
+    }
+}
+
 /// Decodes a row of `COLUMNS` (or `LIST_COLUMNS`) by position (lists decode tens of thousands of rows; a
 /// lookup by name would scan the column list for every field).
 fn record(row: &Row) -> Result<ImageRecord, StoreError> {
@@ -663,8 +765,8 @@ impl Store {
 
     /// Images of an account, newest first (by tag detection when filtering by tag), ties
     /// broken by id so pages are stable; filtered and paged by the database. A list of the
-    /// whole account (no tag, digest or window) leaves each image's findings empty, as
-    /// [`stream_images`](Self::stream_images) does.
+    /// whole account (no tag, digest or window) leaves each image's findings empty (a list
+    /// does not show them).
     pub async fn list_images(
         &self,
         account: &str,
@@ -718,12 +820,14 @@ impl Store {
                 );
                 let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [&account, &status, &f.digest, &analysis, &limit, &offset];
                 if f.window.is_none() && f.digest.is_none() {
-                    drop(conn);
-                    return self
-                        .stream_images(account, f.image_status, f.analysis_status)
-                        .await?
-                        .try_collect()
-                        .await;
+                    let whole = format!(
+                        "SELECT {LIST_COLUMNS} FROM images
+                         WHERE account = $1 AND ($2::text IS NULL OR image_status = $2)
+                           AND ($3::text IS NULL OR analysis_status = $3)
+                         ORDER BY created_at DESC, id"
+                    );
+                    let rows = conn.query(&whole, &[&account, &status, &analysis]).await?;
+                    return with_tags(&conn, &rows).await;
                 }
                 conn.query(&images, &params).await?
             }
@@ -732,23 +836,23 @@ impl Store {
     }
 
     /// Every image of an account with these statuses, as [`list_images`](Self::list_images)
-    /// orders them, with their tags and without their findings (empty here), as a stream: each image is handed on as PostgreSQL
-    /// sends its row, so a caller can render and send the first images of a long list
-    /// while the database still produces the last. The tags are read by account at the
-    /// same time on a second connection when the pool has one free at once (no list of
-    /// ids to send, no wait for the first answer); else they go first on the same
-    /// connection, so a busy pool never waits on itself.
-    pub async fn stream_images(
+    /// orders them, as [`ImageSummary`]s with their tags, in a stream: each image is handed
+    /// on as PostgreSQL sends its row, so a caller can render and send the first images of
+    /// a long list while the database still produces the last. The tags are read by
+    /// account at the same time on a second connection when the pool has one free at once
+    /// (no list of ids to send, no wait for the first answer); else they go first on the
+    /// same connection, so a busy pool never waits on itself.
+    pub async fn stream_image_summaries(
         &self,
         account: &str,
         image_status: Option<ImageStatus>,
         analysis_status: Option<AnalysisStatus>,
-    ) -> Result<impl Stream<Item = Result<ImageRecord, StoreError>> + Send + 'static, StoreError> {
+    ) -> Result<impl Stream<Item = Result<ImageSummary, StoreError>> + Send + 'static, StoreError> {
         let conn = self.conn().await?;
         let status = image_status.map(ImageStatus::as_str);
         let analysis = analysis_status.map(AnalysisStatus::as_str);
         let images = format!(
-            "SELECT {LIST_COLUMNS} FROM images
+            "SELECT {SUMMARY_COLUMNS} FROM images
              WHERE account = $1 AND ($2::text IS NULL OR image_status = $2)
                AND ($3::text IS NULL OR analysis_status = $3)
              ORDER BY created_at DESC, id"
@@ -773,12 +877,10 @@ impl Store {
             let Some(row) = rows.try_next().await? else {
                 return Ok(None);
             };
-            let mut image = record(&row)?;
-            if let Some(mut tags) = by_image.remove(&image.id) {
-                sort_tags(&mut tags);
-                image.tags = tags;
-            }
-            Ok(Some((image, (conn, rows, by_image))))
+            let id: Uuid = row.get(summary::ID);
+            let mut tags = by_image.remove(&id).unwrap_or_default();
+            sort_tags(&mut tags);
+            Ok(Some((ImageSummary::new(row, tags)?, (conn, rows, by_image))))
         }))
     }
 

@@ -21,7 +21,7 @@ pub use events::{
 #[allow(unused_imports)]
 pub use feeds::*;
 pub use images::{
-    AddOutcome, AnalysisResult, Claim, ImageFilter, ImageRecord, LayerRecord, StagedLayerRecord, StagingProgress, TagRecord,
+    AddOutcome, AnalysisResult, Claim, ImageFilter, ImageRecord, ImageSummary, LayerRecord, StagedLayerRecord, StagingProgress, TagRecord,
 };
 pub use migrate::{MIGRATIONS, Migration};
 pub use policies::{EvaluationLogEntry, EvaluationRecord, PolicyRecord, bundle_digest};
