@@ -417,6 +417,29 @@ impl Store {
         resolved: Option<(&str, Option<&str>)>,
     ) -> Result<AddOutcome, StoreError> {
         let mut conn = self.conn().await?;
+        // The commonest add (a pipeline adding the tag it added before) changes nothing:
+        // answered by one read, without the lock that serialises adds of a reference.
+        if let (false, Some(d)) = (force, resolved.map(|r| r.0).or(reference.digest.as_deref())) {
+            let rows = conn
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM images
+                         WHERE account = $1 AND image_digest = $2 AND analysis_status <> 'analysis_failed'
+                           AND ($3::text IS NULL OR id = (
+                               SELECT image_id FROM image_tags
+                               WHERE account = $1 AND registry = $4 AND repo = $5 AND tag = $3
+                               ORDER BY tag_detected_at DESC LIMIT 1))"
+                    ),
+                    &[&account, &d, &reference.tag, &reference.registry, &reference.repo],
+                )
+                .await?;
+            if rows.len() == 1 {
+                let mut found = with_tags(&conn, &rows).await?;
+                if let Some(image) = found.pop() {
+                    return Ok(AddOutcome { image, needs_analysis: false });
+                }
+            }
+        }
         let tx = conn.transaction().await?;
         // Serialise adds of the same reference so two concurrent adds make one record.
         tx.execute(
