@@ -367,3 +367,31 @@ async fn images_are_deleted_as_anchore_does() -> Result<()> {
     assert_eq!(by_tag(&stack, &tag).await?["analysis_status"], "analyzed");
     Ok(())
 }
+
+/// Adds of one tag at once, first while it is new and again once it is analysed, make one
+/// record with one tag; the repeat adds are answered without the lock that serialises
+/// adds of a reference, and still agree.
+#[tokio::test]
+async fn concurrent_adds_of_one_tag_make_one_record() -> Result<()> {
+    let stack = Stack::start().await?;
+    let tag = format!("{}/customs/tiny:latest", registry());
+    let adds = |n| futures::future::try_join_all((0..n).map(|_| add(&stack, json!({ "tag": tag }))));
+    let first = adds(8).await?;
+    let digest = &first[0]["imageDigest"];
+    ensure!(first.iter().all(|a| &a["imageDigest"] == digest), "adds disagree: {first:?}");
+    stack.drain().await?;
+    let img = by_tag(&stack, &tag).await?;
+    assert_eq!(img["analysis_status"], "analyzed", "{img}");
+    let again = adds(8).await?;
+    for a in &again {
+        assert_eq!(a["analysis_status"], "analyzed");
+        assert_eq!(&a["imageDigest"], digest);
+        assert_eq!(a["image_detail"][0]["fulltag"], tag);
+    }
+    let (db, conn) = tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let images: i64 = db.query_one("SELECT count(*) FROM images", &[]).await?.get(0);
+    let tags: i64 = db.query_one("SELECT count(*) FROM image_tags", &[]).await?.get(0);
+    assert_eq!((images, tags), (1, 1), "one image with one tag");
+    Ok(())
+}
