@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::{Store, StoreError};
+use crate::{Cached, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TagRecord {
@@ -315,10 +315,7 @@ async fn with_tags(c: &impl GenericClient, rows: &[Row]) -> Result<Vec<ImageReco
     }
     let ids: Vec<Uuid> = out.iter().map(|r| r.id).collect();
     let tags = c
-        .query(
-            &format!("SELECT {TAG_COLUMNS} FROM image_tags WHERE image_id = ANY($1)"),
-            &[&ids],
-        )
+        .cached_query(&format!("SELECT {TAG_COLUMNS} FROM image_tags WHERE image_id = ANY($1)"), &[&ids])
         .await?;
     Ok(attach_tags(out, &tags))
 }
@@ -365,10 +362,7 @@ async fn by_id(
     id: Uuid,
 ) -> Result<Option<ImageRecord>, StoreError> {
     let rows = c
-        .query(
-            &format!("SELECT {COLUMNS} FROM images WHERE account = $1 AND id = $2"),
-            &[&account, &id],
-        )
+        .cached_query(&format!("SELECT {COLUMNS} FROM images WHERE account = $1 AND id = $2"), &[&account, &id])
         .await?;
     Ok(with_tags(c, &rows).await?.into_iter().next())
 }
@@ -384,7 +378,7 @@ async fn upsert_tag(
     // ON CONFLICT that changes nothing locks the row) would make every repeat add a
     // write transaction waiting for its commit to reach the disk.
     let newest = c
-        .query_opt(
+        .cached_query_opt(
             "SELECT image_id FROM image_tags WHERE account = $1 AND registry = $2 AND repo = $3 AND tag = $4
              ORDER BY tag_detected_at DESC LIMIT 1",
             &[&account, &r.registry, &r.repo, &tag],
@@ -421,7 +415,7 @@ impl Store {
         // answered by one read, without the lock that serialises adds of a reference.
         if let (false, Some(d)) = (force, resolved.map(|r| r.0).or(reference.digest.as_deref())) {
             let rows = conn
-                .query(
+                .cached_query(
                     &format!(
                         "SELECT {COLUMNS} FROM images
                          WHERE account = $1 AND image_digest = $2 AND analysis_status <> 'analysis_failed'
@@ -576,7 +570,7 @@ impl Store {
     pub async fn staging_progress(&self, image_id: Uuid) -> Result<Option<(StagingProgress, OffsetDateTime)>, StoreError> {
         let conn = self.conn().await?;
         let row = conn
-            .query_opt(
+            .cached_query_opt(
                 "SELECT layers_total, layers_staged, layers_reused, bytes_total, bytes_staged, updated_at
                  FROM image_staging_progress WHERE image_id = $1",
                 &[&image_id],
@@ -810,7 +804,7 @@ impl Store {
                     .map(|c| format!("i.{c}"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                conn.query(
+                conn.cached_query(
                     &format!(
                         "SELECT {cols} FROM images i JOIN image_tags t ON t.image_id = i.id
                          WHERE t.account = $1 AND t.registry = $2 AND t.repo = $3 AND t.tag = $4
@@ -849,10 +843,10 @@ impl Store {
                            AND ($3::text IS NULL OR analysis_status = $3)
                          ORDER BY created_at DESC, id"
                     );
-                    let rows = conn.query(&whole, &[&account, &status, &analysis]).await?;
+                    let rows = conn.cached_query(&whole, &[&account, &status, &analysis]).await?;
                     return with_tags(&conn, &rows).await;
                 }
-                conn.query(&images, &params).await?
+                conn.cached_query(&images, &params).await?
             }
         };
         with_tags(&conn, &rows).await
@@ -884,8 +878,12 @@ impl Store {
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&account, &status, &analysis];
         let now = deadpool_postgres::Timeouts { wait: Some(std::time::Duration::ZERO), ..Default::default() };
         let (rows, tags) = match self.pool.timeout_get(&now).await {
-            Ok(other) => futures::future::try_join(conn.query_raw(&images, params), other.query(&tags, &[&account])).await?,
+            Ok(other) => {
+                let images = conn.prepare_cached(&images).await?;
+                futures::future::try_join(conn.query_raw(&images, params), other.cached_query(&tags, &[&account])).await?
+            }
             Err(_) => {
+                let (images, tags) = futures::future::try_join(conn.prepare_cached(&images), conn.prepare_cached(&tags)).await?;
                 let (tags, rows) = futures::future::try_join(conn.query(&tags, &[&account]), conn.query_raw(&images, params)).await?;
                 (rows, tags)
             }
@@ -928,7 +926,7 @@ impl Store {
         let rows = self
             .conn()
             .await?
-            .query(
+            .cached_query(
                 "SELECT digest, media_type, size, diff_id, uncompressed_size, entry_count
                  FROM image_layers WHERE image_id = $1 ORDER BY ordinal",
                 &[&id],

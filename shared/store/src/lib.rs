@@ -89,3 +89,32 @@ impl Store {
         Ok(())
     }
 }
+
+/// Queries through each pooled connection's statement cache: a statement is prepared
+/// once per connection, so a query costs one round trip instead of two (parse, then
+/// execute) and PostgreSQL can keep its plan. For the paths the API serves under load.
+pub(crate) trait Cached: deadpool_postgres::GenericClient {
+    fn cached_query<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> impl std::future::Future<Output = Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>> + Send + 'a {
+        async move {
+            let statement = self.prepare_cached(sql).await?;
+            self.query(&statement, params).await
+        }
+    }
+
+    fn cached_query_opt<'a>(
+        &'a self,
+        sql: &'a str,
+        params: &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> impl std::future::Future<Output = Result<Option<tokio_postgres::Row>, tokio_postgres::Error>> + Send + 'a {
+        async move {
+            let statement = self.prepare_cached(sql).await?;
+            self.query_opt(&statement, params).await
+        }
+    }
+}
+
+impl<T: deadpool_postgres::GenericClient> Cached for T {}

@@ -5,7 +5,7 @@ use std::fmt;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
-use crate::{SecretBox, Store, StoreError};
+use crate::{Cached, SecretBox, Store, StoreError};
 
 /// What the API shows of a registry (never the password).
 #[derive(Debug, Clone, PartialEq)]
@@ -135,7 +135,7 @@ impl Store {
         let row = self
             .conn()
             .await?
-            .query_opt(
+            .cached_query_opt(
                 &format!("SELECT {COLUMNS}, password_sealed, key_id FROM registries WHERE account = $1 AND registry = $2"),
                 &[&account, &registry],
             )

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
-use crate::{Store, StoreError};
+use crate::{Cached, Store, StoreError};
 
 /// Every subscription type, as Anchore names them. The first four are keyed by full tag.
 pub const SUBSCRIPTION_TYPES: [&str; 5] = [
@@ -83,7 +83,7 @@ impl Store {
         // Those already there and active need nothing: a repeat add of a tag (the common
         // case) reads and writes nothing, so it never waits for a commit to reach the disk.
         let present: Vec<(String, bool)> = conn
-            .query(
+            .cached_query(
                 "SELECT subscription_type, active FROM subscriptions WHERE account = $1 AND subscription_key = $2",
                 &[&account, &fulltag],
             )

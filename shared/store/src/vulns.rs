@@ -4,7 +4,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{Store, StoreError};
+use crate::{Cached, Store, StoreError};
 
 /// One affected-package row with its advisory, for the matcher.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ impl Store {
         let row = self
             .conn()
             .await?
-            .query_opt("SELECT findings, evaluated_at FROM image_vulnerabilities WHERE image_id = $1", &[&image])
+            .cached_query_opt("SELECT findings, evaluated_at FROM image_vulnerabilities WHERE image_id = $1", &[&image])
             .await?;
         Ok(row.map(|r| (r.get(0), r.get(1))))
     }
