@@ -8,7 +8,7 @@ use crate::routes::{Api, Kind, Operation, q};
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
-use crate::metadata::analyzed;
+use customs_model::AnalysisStatus;
 use crate::params::{flag, Params};
 use crate::{ApiError, AppState};
 
@@ -29,8 +29,19 @@ async fn list(
     Extension(caller): Extension<Caller>,
     Path(digest): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    analyzed(&deps, &caller.account, &digest).await?;
+    findings(&deps, &caller.account, &digest).await?;
     Ok(Json(json!(TYPES)))
+}
+
+/// The stored findings of the account's analysed image `digest` (none before its first
+/// evaluation); 404 for an image the account does not have or that is not analysed, as
+/// [`crate::metadata::analyzed`] answers.
+async fn findings(deps: &AppState, account: &str, digest: &str) -> Result<Value, ApiError> {
+    match deps.store.findings_by_digest(account, digest).await? {
+        None => Err(ApiError::NotFound(format!("image {digest} not found"))),
+        Some((AnalysisStatus::Analyzed, f)) => Ok(f.unwrap_or_else(|| json!([]))),
+        Some((status, _)) => Err(ApiError::NotFound(format!("image is not analyzed - analysis_status: {status}"))),
+    }
 }
 
 /// `"None"` where Anchore has no value (its clients expect the string).
@@ -91,13 +102,12 @@ async fn one(
     Path((digest, vtype)): Path<(String, String)>,
     Query(q): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
-    let img = analyzed(&deps, &caller.account, &digest).await?;
+    let findings = findings(&deps, &caller.account, &digest).await?;
     if !TYPES.contains(&vtype.as_str()) {
         return Err(ApiError::NotFound(format!("content type ({vtype}) not available")));
     }
     let vendor_only = flag(&q, "vendor_only", true)?;
     flag(&q, "force_refresh", false)?;
-    let findings = deps.store.vulnerabilities(img.id).await?.map(|(f, _)| f).unwrap_or_else(|| json!([]));
     let vulns: Vec<Value> = findings
         .as_array()
         .into_iter()

@@ -1,5 +1,6 @@
 //! Matching input (advisories by package key, enrichments) and stored findings.
 
+use customs_model::AnalysisStatus;
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -110,6 +111,32 @@ impl Store {
             .cached_query_opt("SELECT findings, evaluated_at FROM image_vulnerabilities WHERE image_id = $1", &[&image])
             .await?;
         Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    /// The analysis status and stored findings of `account`'s image with this manifest
+    /// digest (the newest such record), in one query: what the vulnerability routes
+    /// serve. `None` when the account has no such image; no findings before the first
+    /// evaluation.
+    pub async fn findings_by_digest(
+        &self,
+        account: &str,
+        digest: &str,
+    ) -> Result<Option<(AnalysisStatus, Option<Value>)>, StoreError> {
+        let row = self
+            .conn()
+            .await?
+            .cached_query_opt(
+                "SELECT i.analysis_status, v.findings FROM images i
+                 LEFT JOIN image_vulnerabilities v ON v.image_id = i.id
+                 WHERE i.account = $1 AND i.image_digest = $2
+                 ORDER BY i.created_at DESC, i.id LIMIT 1",
+                &[&account, &digest],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let status: &str = row.get(0);
+        let status = status.parse::<AnalysisStatus>().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Some((status, row.get(1))))
     }
 
     /// Whether the feeds hold data for a distro namespace, and the oldest last sync of
