@@ -275,7 +275,7 @@ async fn list(
         // The whole account, possibly thousands of images: rendered as the rows arrive.
         let images = deps.store.stream_image_summaries(&caller.account, filter.image_status, filter.analysis_status).await?;
         let account = caller.account.clone();
-        return Ok(render::json_array(images, move |img, buf| serde_json::to_writer(buf, &render::summary_view(img, &account))));
+        return Ok(render::json_array(images, move |img, buf| render::write_image(&render::summary_view(img, &account), buf)));
     }
     let images = deps.store.list_images(&caller.account, &filter).await?;
     if filter.tag.is_some() {

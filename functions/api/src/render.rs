@@ -258,6 +258,180 @@ pub(crate) fn summary_view<'a>(img: &'a ImageSummary, account: &'a str) -> Image
     }
 }
 
+/// Writes `v` as `serde_json::to_writer` would, byte for byte (a unit test holds the two
+/// together), for the whole-account list: keys are constants, times and digests need no
+/// escaping scan, and the strings that do are scanned eight bytes at a time. Measured on
+/// 10 000 images, serde's per-byte escaping alone was a sixth of the request's CPU.
+pub(crate) fn write_image(v: &ImageView<'_>, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn opt(out: &mut Vec<u8>, s: Option<&str>) {
+        match s {
+            Some(s) => json_str(out, s),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    fn time(out: &mut Vec<u8>, t: Ts) {
+        match t.ascii() {
+            Some(a) => {
+                out.push(b'"');
+                out.extend_from_slice(&a);
+                out.push(b'"');
+            }
+            None => json_str(out, &t.to_string()),
+        }
+    }
+    fn num(out: &mut Vec<u8>, n: Option<impl itoa::Integer>) {
+        match n {
+            Some(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.extend_from_slice(b"{\"imageDigest\":");
+    opt(out, v.image_digest);
+    out.extend_from_slice(b",\"parentDigest\":");
+    opt(out, v.parent_digest);
+    out.extend_from_slice(b",\"userId\":");
+    json_str(out, v.user_id);
+    out.extend_from_slice(b",\"image_type\":");
+    json_str(out, v.image_type);
+    out.extend_from_slice(b",\"analysis_status\":");
+    json_str(out, v.analysis_status);
+    out.extend_from_slice(b",\"analysis_error\":");
+    opt(out, v.analysis_error);
+    out.extend_from_slice(b",\"image_status\":");
+    json_str(out, v.image_status);
+    out.extend_from_slice(b",\"analyzed_at\":");
+    match v.analyzed_at {
+        Some(t) => time(out, t),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"created_at\":");
+    time(out, v.created_at);
+    out.extend_from_slice(b",\"last_updated\":");
+    time(out, v.last_updated);
+    out.extend_from_slice(b",\"annotations\":");
+    serde_json::to_writer(&mut *out, v.annotations)?;
+    out.extend_from_slice(b",\"record_version\":\"");
+    num(out, Some(v.record_version.0));
+    let m = &v.image_content.metadata;
+    out.extend_from_slice(b"\",\"image_content\":{\"metadata\":{\"arch\":");
+    opt(out, m.arch);
+    out.extend_from_slice(b",\"distro\":");
+    opt(out, m.distro);
+    out.extend_from_slice(b",\"distro_version\":");
+    opt(out, m.distro_version);
+    out.extend_from_slice(b",\"dockerfile_mode\":");
+    json_str(out, m.dockerfile_mode);
+    out.extend_from_slice(b",\"image_size\":");
+    num(out, m.image_size);
+    out.extend_from_slice(b",\"layer_count\":");
+    num(out, m.layer_count);
+    out.extend_from_slice(b"}},\"image_detail\":[");
+    let d = &v.image_detail;
+    for (i, t) in d.tags.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"registry\":");
+        json_str(out, &t.registry);
+        out.extend_from_slice(b",\"repo\":");
+        json_str(out, &t.repo);
+        out.extend_from_slice(b",\"tag\":");
+        json_str(out, &t.tag);
+        out.extend_from_slice(b",\"fulltag\":\"");
+        for part in [t.registry.as_str(), "/", &t.repo, ":", &t.tag] {
+            json_str_contents(out, part);
+        }
+        out.extend_from_slice(b"\",\"fulldigest\":");
+        match d.digest {
+            Some(digest) => {
+                out.push(b'"');
+                for part in [t.registry.as_str(), "/", &t.repo, "@", digest] {
+                    json_str_contents(out, part);
+                }
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"digest\":");
+        opt(out, d.digest);
+        out.extend_from_slice(b",\"imageDigest\":");
+        opt(out, d.digest);
+        out.extend_from_slice(b",\"imageId\":");
+        opt(out, d.image_id);
+        out.extend_from_slice(b",\"tag_detected_at\":");
+        time(out, Ts(t.tag_detected_at));
+        out.extend_from_slice(b",\"created_at\":");
+        time(out, Ts(t.created_at));
+        out.extend_from_slice(b",\"last_updated\":");
+        time(out, Ts(t.last_updated));
+        out.extend_from_slice(b",\"dockerfile\":null,\"userId\":");
+        json_str(out, d.user_id);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    Ok(())
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes it.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    json_str_contents(out, s);
+    out.push(b'"');
+}
+
+/// The escaped contents of a JSON string: `"`, `\\` and control characters escaped
+/// exactly as serde_json does (short forms where JSON has them, else `\u00xx`), every
+/// other byte (UTF-8 included) copied. Clean runs are found eight bytes at a time.
+fn json_str_contents(out: &mut Vec<u8>, s: &str) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    /// Whether any byte of `w` is below 0x20, `"` or `\\`. Bytes of 0x80 and above
+    /// (UTF-8) never count: `!w & HI` drops them.
+    fn needs_escape(w: u64) -> bool {
+        let ctrl = w.wrapping_sub(LO * 0x20);
+        let quote = (w ^ (LO * b'"' as u64)).wrapping_sub(LO);
+        let slash = (w ^ (LO * b'\\' as u64)).wrapping_sub(LO);
+        (ctrl | quote | slash) & !w & HI != 0
+    }
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if let Some(chunk) = b.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(chunk);
+            if !needs_escape(u64::from_le_bytes(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        let c = b[i];
+        let short = match c {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            0x08 => Some(b'b'),
+            0x09 => Some(b't'),
+            0x0a => Some(b'n'),
+            0x0c => Some(b'f'),
+            0x0d => Some(b'r'),
+            _ => None,
+        };
+        if short.is_some() || c < 0x20 {
+            out.extend_from_slice(&b[start..i]);
+            match short {
+                Some(e) => out.extend_from_slice(&[b'\\', e]),
+                None => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(c >> 4)], HEX[usize::from(c & 15)]]);
+                }
+            }
+            start = i + 1;
+        }
+        i += 1;
+    }
+    out.extend_from_slice(&b[start..]);
+}
+
 /// `AnchoreImage` as a JSON value.
 pub(crate) fn image(img: &ImageRecord) -> Value {
     serde_json::to_value(image_view(img)).unwrap_or(Value::Null)
@@ -362,6 +536,74 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(text: &str, digest: Option<&str>, tags: usize) -> ImageRecord {
+        let t = time::macros::datetime!(2021-04-02 21:49:35 UTC);
+        ImageRecord {
+            id: uuid::Uuid::nil(),
+            account: format!("acct{text}"),
+            source_ref: String::new(),
+            platform: "linux/amd64".into(),
+            image_digest: digest.map(str::to_owned),
+            parent_digest: Some(format!("sha256:{text}")),
+            manifest_media_type: None,
+            config_digest: Some(format!("sha256:cfg{text}")),
+            arch: Some(text.to_owned()),
+            os: None,
+            image_size: Some(-42),
+            layer_count: None,
+            analysis_status: AnalysisStatus::Analyzed,
+            analysis_error: Some(text.to_owned()),
+            image_status: customs_model::ImageStatus::Active,
+            annotations: json!({ "k": text, "n": [1, 2.5, null] }),
+            analyzed_at: None,
+            created_at: t,
+            last_updated: time::macros::datetime!(1999-12-31 23:59:59 -01:00),
+            record_version: 7,
+            findings: json!([]),
+            file_count: None,
+            distro: None,
+            distro_version: Some(text.to_owned()),
+            distro_namespace: None,
+            package_count: None,
+            tags: (0..tags)
+                .map(|i| TagRecord {
+                    registry: format!("reg{text}"),
+                    repo: format!("repo/{i}"),
+                    tag: format!("{text}{i}"),
+                    tag_detected_at: t,
+                    created_at: t,
+                    last_updated: t,
+                })
+                .collect(),
+        }
+    }
+
+    /// The list's hand-written JSON is serde's, byte for byte: every ASCII byte, quotes,
+    /// backslashes and control characters at every offset of the eight-byte scan, UTF-8,
+    /// absent digests, no tags and several.
+    #[test]
+    fn the_list_writer_writes_what_serde_writes() {
+        let mut texts: Vec<String> = (0u8..128).map(|c| char::from(c).to_string()).collect();
+        for len in 0..20 {
+            for at in 0..len {
+                for special in ['"', '\\', '\n', '\u{1}', '\u{1f}', '\u{7f}', 'é', '😀'] {
+                    let mut t: String = "abcdefghijklmnopqrstuvwxyz".chars().take(len).collect();
+                    t.replace_range(at..=at, &special.to_string());
+                    texts.push(t);
+                }
+            }
+        }
+        texts.push("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into());
+        for (i, text) in texts.iter().enumerate() {
+            let rec = record(text, (i % 3 != 0).then_some("sha256:abc"), i % 3);
+            let view = image_view(&rec);
+            let mut ours = Vec::new();
+            write_image(&view, &mut ours).unwrap();
+            let theirs = serde_json::to_vec(&view).unwrap();
+            assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs), "text {text:?}");
+        }
+    }
 
     #[test]
     fn timestamps_look_like_anchores() {
