@@ -587,5 +587,16 @@ async fn a_first_import_falls_back_to_looking_ids_up_when_one_is_already_stored(
             ("c".to_owned(), ids[0].clone(), "added".to_owned()),
         ]
     );
+    // The same advisory in a second scope of the run (an OSV record in two ecosystems'
+    // archives), also a first import: its key is already recorded under that id, so the
+    // COPY of added keys conflicts; the keys are recorded the checked way and the
+    // advisory itself still written.
+    let other = "file:///first-import-other.zip";
+    let mut lane = WriteLaneState::new(true);
+    let s = store.write_advisories(sync_id, feed, other, &[row(&ids[1], "b", "h1")], &mut lane).await?;
+    assert_eq!((s.written, s.unchanged), (1, 0));
+    let n: i64 = c.query_one("SELECT count(*) FROM vulnerability_packages WHERE scope = $1", &[&other]).await?.get(0);
+    assert_eq!(n, 1);
+    assert_eq!(store.feed_changes(sync_id).await?.len(), 3, "the key is recorded once");
     Ok(())
 }

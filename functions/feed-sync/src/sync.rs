@@ -1,7 +1,7 @@
 //! One feed's sync: for each source, fetch (unless unchanged), normalise on a blocking
 //! thread, and store in batches, then record the run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::time::Instant;
 
@@ -127,6 +127,22 @@ impl SeenIds {
     }
 }
 
+/// A batch in id order, each id once (the last row given for it). Archives list their
+/// entries by id already, so the (stable) sort finds one run and moves nothing; a map
+/// keyed by id did the same job with a copied id and tree nodes of whole rows per record.
+fn one_row_per_id(mut batch: Vec<AdvisoryRow>) -> Vec<AdvisoryRow> {
+    batch.sort_by(|a, b| a.id.cmp(&b.id));
+    // `dedup_by` keeps the first of equal neighbours: hand it the later row first.
+    batch.dedup_by(|later, kept| {
+        let same = later.id == kept.id;
+        if same {
+            std::mem::swap(later, kept);
+        }
+        same
+    });
+    batch
+}
+
 /// What the normalising thread hands to the writer: advisories already turned into rows
 /// (hashing and conversion happen there, beside parsing, not on the writer's task).
 enum Item {
@@ -202,8 +218,9 @@ pub(crate) struct Writer<'s> {
     pub scope: String,
     pub summary: &'s mut SyncSummary,
     seen: SeenIds,
-    /// Per lane, the advisories of its next batch.
-    advisories: Vec<BTreeMap<String, AdvisoryRow>>,
+    /// Per lane, the advisories of its next batch, in arrival order (sorted by id, and
+    /// an id given twice reduced to its last row, when the batch is sent).
+    advisories: Vec<Vec<AdvisoryRow>>,
     /// Started with the first advisory batch.
     lanes: Vec<Lane>,
     kev: Vec<KevRow>,
@@ -227,7 +244,7 @@ impl<'s> Writer<'s> {
             scope,
             summary,
             seen: SeenIds::default(),
-            advisories: (0..WRITE_LANES).map(|_| BTreeMap::new()).collect(),
+            advisories: (0..WRITE_LANES).map(|_| Vec::with_capacity(BATCH)).collect(),
             lanes: Vec::new(),
             kev: vec![],
             epss: vec![],
@@ -273,7 +290,7 @@ impl<'s> Writer<'s> {
         self.summary.records += 1;
         self.seen.insert(&row.id);
         let lane = write_lane(&row.id);
-        self.advisories[lane].insert(row.id.clone(), row);
+        self.advisories[lane].push(row);
         if self.advisories[lane].len() >= BATCH {
             self.send_batch(lane).await?;
         }
@@ -282,10 +299,10 @@ impl<'s> Writer<'s> {
 
     /// Hands lane `lane` its pending batch (waiting while the lane is a batch behind).
     async fn send_batch(&mut self, lane: usize) -> Result<(), SyncError> {
-        let batch: Vec<AdvisoryRow> = std::mem::take(&mut self.advisories[lane]).into_values().collect();
-        if batch.is_empty() {
+        if self.advisories[lane].is_empty() {
             return Ok(());
         }
+        let batch = one_row_per_id(std::mem::replace(&mut self.advisories[lane], Vec::with_capacity(BATCH)));
         if self.lanes.is_empty() {
             let first = WriteLaneState::new(self.store.feed_scope_is_empty(self.feed, &self.scope).await?);
             self.lanes = (0..WRITE_LANES)
@@ -832,6 +849,14 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         assert_eq!(ids, ["GO-2024-2442"]);
         assert_eq!(skips, [("GO-2022-0969.json".to_owned(), "unreadable archive entry")]);
+    }
+
+    #[test]
+    fn a_batch_holds_each_id_once_in_id_order_with_its_last_row() {
+        let row = |id: &str, hash: &str| advisory_row(customs_feeds::Advisory { id: id.into(), summary: Some(hash.into()), ..Default::default() });
+        let batch = one_row_per_id(vec![row("B", "1"), row("A", "1"), row("B", "2"), row("C", "1"), row("B", "3")]);
+        let got: Vec<(&str, Option<&str>)> = batch.iter().map(|r| (r.id.as_str(), r.summary.as_deref())).collect();
+        assert_eq!(got, [("A", Some("1")), ("B", Some("3")), ("C", Some("1"))]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Test support shared by this crate's benchmark and the end-to-end tests: a synthetic
-//! OSV `all.zip` (no I/O beyond writing the file it is asked for).
+//! OSV `all.zip` (no I/O beyond writing the file it is asked for), and the sync's reading
+//! side alone (no database), to measure what parsing costs apart from writing.
 
 use std::io::Write;
 use std::path::Path;
@@ -44,4 +45,19 @@ pub fn synthetic_osv_archive(path: &Path, n: usize) -> std::io::Result<()> {
         serde_json::to_writer(&mut z, &record)?;
     }
     z.finish().map_err(std::io::Error::other)?.flush()
+}
+
+/// Reads an OSV archive as a sync does (entries inflated, records normalised, hashed and
+/// turned into rows), writing nothing; returns how many advisories it produced.
+pub fn read_osv_archive(path: &Path) -> std::io::Result<usize> {
+    let osv = customs_feeds::by_name("osv").ok_or_else(|| std::io::Error::other("no osv driver"))?;
+    let mut rows = 0;
+    crate::sync::read_archive(path, "file://bench", osv, &mut |o| {
+        if let customs_feeds::Output::Advisory(a) = o {
+            std::hint::black_box(crate::sync::advisory_row(a));
+            rows += 1;
+        }
+    })
+    .map_err(std::io::Error::other)?;
+    Ok(rows)
 }

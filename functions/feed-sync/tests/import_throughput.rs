@@ -83,6 +83,16 @@ async fn osv_archive_import_throughput() -> Result<()> {
             p
         }
     };
+    // The reading side alone (one thread, no database): what the sync's parser can
+    // deliver at most.
+    let t = Instant::now();
+    let n = customs_feed_sync::testing::read_osv_archive(&archive)?;
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "read only: {n} records in {secs:.2}s = {:.0} records/s ({:.1} µs/record)",
+        n as f64 / secs,
+        secs * 1e6 / n as f64
+    );
     let source = format!("file://{}", archive.display());
     let sources = Sources::new(BTreeMap::from([("osv".to_owned(), vec![source.clone()])]));
     for pass in ["import", "unchanged re-sync"] {

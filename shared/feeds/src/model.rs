@@ -193,6 +193,16 @@ pub fn severity_from_score(score: f64) -> &'static str {
     }
 }
 
+/// [`timestamp`] of an owned string, kept (not copied) when it is one already.
+pub fn timestamp_owned(s: String) -> Option<String> {
+    let t = s.trim();
+    let widened = t.len() == 10 || (t.len() >= 19 && !t.ends_with('Z') && t.get(19..).is_none_or(|zone| !zone.contains(['+', '-'])));
+    if !t.is_empty() && t.len() == s.len() && !widened {
+        return Some(s);
+    }
+    timestamp(&s)
+}
+
 /// A date (`2024-01-31`) widened to an RFC 3339 timestamp; timestamps kept as they are.
 pub fn timestamp(s: &str) -> Option<String> {
     let s = s.trim();
@@ -207,4 +217,16 @@ pub fn timestamp(s: &str) -> Option<String> {
         return Some(format!("{s}Z"));
     }
     Some(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owned_timestamps_read_as_borrowed_ones() {
+        for s in ["", "  ", "2024-01-31", "2024-03-29T17:15:21.150", "2024-03-29T17:15:21Z", " 2024-03-29T17:15:21Z ", "2024-03-29T17:15:21+02:00", "garbage"] {
+            assert_eq!(timestamp_owned(s.to_owned()), timestamp(s), "{s:?}");
+        }
+    }
 }

@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(100, "V0100__feed_unread_vulnerability_id_index"),
     migration!(120, "V0120__images_list_order"),
     migration!(140, "V0140__feed_sync_reevaluation"),
+    migration!(150, "V0150__feed_keys_bytewise"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.

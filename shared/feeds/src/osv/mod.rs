@@ -2,13 +2,14 @@
 //! per-ecosystem `all.zip` archives (each entry is one JSON record). GHSA, PYSEC, GO,
 //! RUSTSEC and the distro ecosystems all arrive in this one format.
 
-use std::collections::BTreeMap;
+use std::fmt;
 
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::feed::{Document, Feed};
-use crate::model::{format, severity_label, skip, timestamp, Advisory, Affected, Cvss, Event, Output, Range, Severity, Skip, VendorState};
+use crate::model::{format, severity_label, skip, timestamp_owned, Advisory, Affected, Cvss, Event, Output, Range, Severity, Skip, VendorState};
 
 pub const FEED: &str = "osv";
 
@@ -28,7 +29,7 @@ struct Record {
     severity: Option<Vec<SeverityIn>>,
     affected: Option<Vec<AffectedIn>>,
     references: Option<Vec<Reference>>,
-    database_specific: Option<Value>,
+    database_specific: Option<Specific>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,8 +49,124 @@ struct AffectedIn {
     package: Option<Package>,
     ranges: Option<Vec<RangeIn>>,
     versions: Option<Vec<String>>,
-    ecosystem_specific: Option<Value>,
-    database_specific: Option<Value>,
+    ecosystem_specific: Option<Specific>,
+    database_specific: Option<Specific>,
+}
+
+/// The only strings read from a `database_specific` / `ecosystem_specific` object:
+/// `severity` and `urgency` when they are strings. Anything else there (and a value that
+/// is not an object at all) is skipped without being built, rather than parsed into a
+/// `Value` tree that is read once and dropped.
+#[derive(Debug, Default)]
+struct Specific {
+    severity: Option<String>,
+    urgency: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Specific {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        /// A value kept only if it is a string.
+        struct MaybeStr(Option<String>);
+        impl<'de> Deserialize<'de> for MaybeStr {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct S;
+                impl<'de> Visitor<'de> for S {
+                    type Value = MaybeStr;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("any value")
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(Some(v.to_owned())))
+                    }
+                    fn visit_string<E: de::Error>(self, v: String) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(Some(v)))
+                    }
+                    fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_unit<E: de::Error>(self) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_none<E: de::Error>(self) -> Result<MaybeStr, E> {
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<MaybeStr, D::Error> {
+                        MaybeStr::deserialize(d)
+                    }
+                    fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<MaybeStr, A::Error> {
+                        while a.next_element::<IgnoredAny>()?.is_some() {}
+                        Ok(MaybeStr(None))
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<MaybeStr, A::Error> {
+                        while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                        Ok(MaybeStr(None))
+                    }
+                }
+                d.deserialize_any(S)
+            }
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = Specific;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Specific, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(field_identifier, rename_all = "snake_case")]
+                enum Key {
+                    Severity,
+                    Urgency,
+                    #[serde(other)]
+                    Other,
+                }
+                let mut out = Specific::default();
+                while let Some(key) = a.next_key::<Key>()? {
+                    // A repeated key keeps its last value, as a `Value` map would.
+                    match key {
+                        Key::Severity => out.severity = a.next_value::<MaybeStr>()?.0,
+                        Key::Urgency => out.urgency = a.next_value::<MaybeStr>()?.0,
+                        Key::Other => {
+                            a.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Specific, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Specific::default())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Specific, E> {
+                Ok(Specific::default())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Specific, E> {
+                Ok(Specific::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Specific, E> {
+                Ok(Specific::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Specific, E> {
+                Ok(Specific::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Specific, E> {
+                Ok(Specific::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Specific, E> {
+                Ok(Specific::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,7 +180,76 @@ struct RangeIn {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
-    events: Vec<BTreeMap<String, String>>,
+    events: Vec<EventIn>,
+}
+
+/// One OSV range event object (`{"introduced": "1.0"}`), read without a map per event.
+/// Every value must be a string (as before, when events were string maps); the known
+/// keys come out in key order (`fixed`, `introduced`, `last_affected`, `limit`), the
+/// order a sorted map gave them, so stored ranges and content hashes are unchanged.
+#[derive(Debug, Default)]
+struct EventIn {
+    fixed: Option<String>,
+    introduced: Option<String>,
+    last_affected: Option<String>,
+    limit: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for EventIn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = EventIn;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of version strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<EventIn, A::Error> {
+                #[derive(Deserialize)]
+                #[serde(field_identifier, rename_all = "snake_case")]
+                enum Key {
+                    Fixed,
+                    Introduced,
+                    LastAffected,
+                    Limit,
+                    #[serde(other)]
+                    Other,
+                }
+                /// A string value of a key we do not read (checked, not kept).
+                struct AnyStr;
+                impl<'de> Deserialize<'de> for AnyStr {
+                    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                        struct S;
+                        impl<'de> Visitor<'de> for S {
+                            type Value = AnyStr;
+                            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                                f.write_str("a string")
+                            }
+                            fn visit_str<E: de::Error>(self, _: &str) -> Result<AnyStr, E> {
+                                Ok(AnyStr)
+                            }
+                        }
+                        d.deserialize_str(S)
+                    }
+                }
+                let mut e = EventIn::default();
+                while let Some(key) = a.next_key::<Key>()? {
+                    let slot = match key {
+                        Key::Fixed => &mut e.fixed,
+                        Key::Introduced => &mut e.introduced,
+                        Key::LastAffected => &mut e.last_affected,
+                        Key::Limit => &mut e.limit,
+                        Key::Other => {
+                            a.next_value::<AnyStr>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(a.next_value::<String>()?);
+                }
+                Ok(e)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// The namespace and version format of an OSV ecosystem string (`PyPI`, `Debian:12`,
@@ -109,10 +295,6 @@ fn cvss(kind: &str, vector: &str, source: &str) -> Option<Cvss> {
     Some(Cvss { version, vector: vector.to_owned(), base_score: None, source: source.to_owned() })
 }
 
-fn str_at<'v>(v: Option<&'v Value>, key: &str) -> Option<&'v str> {
-    v?.get(key)?.as_str()
-}
-
 /// Who published a record, from its id prefix.
 fn source_of(id: &str) -> String {
     let prefix = id.split('-').next().unwrap_or(id);
@@ -138,10 +320,10 @@ fn convert(r: Record, out: &mut dyn FnMut(Output)) -> Option<Advisory> {
     let mut a = Advisory {
         id: r.id.clone(),
         summary: r.summary.filter(|s| !s.trim().is_empty()),
-        description: r.details.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()),
-        published: r.published.as_deref().and_then(timestamp),
-        modified: r.modified.as_deref().and_then(timestamp),
-        withdrawn: r.withdrawn.as_deref().and_then(timestamp),
+        description: r.details.map(|d| if d.trim().len() == d.len() { d } else { d.trim().to_owned() }).filter(|d| !d.is_empty()),
+        published: r.published.and_then(timestamp_owned),
+        modified: r.modified.and_then(timestamp_owned),
+        withdrawn: r.withdrawn.and_then(timestamp_owned),
         references: r.references.unwrap_or_default().into_iter().filter_map(|x| x.url).collect(),
         ..Advisory::default()
     };
@@ -150,7 +332,7 @@ fn convert(r: Record, out: &mut dyn FnMut(Output)) -> Option<Advisory> {
             a.aliases.push(alias);
         }
     }
-    let mut label: Option<String> = str_at(r.database_specific.as_ref(), "severity").map(severity_label);
+    let mut label: Option<String> = r.database_specific.as_ref().and_then(|d| d.severity.as_deref()).map(severity_label);
     for s in r.severity.unwrap_or_default() {
         if let Some(c) = cvss(&s.kind, &s.score, &source) {
             if !a.cvss.contains(&c) {
@@ -170,8 +352,7 @@ fn convert(r: Record, out: &mut dyn FnMut(Output)) -> Option<Advisory> {
         let mut ranges = Vec::new();
         let mut fixed = Vec::new();
         for rg in aff.ranges.unwrap_or_default() {
-            let kind = rg.kind.to_ascii_uppercase();
-            if kind == "GIT" {
+            if rg.kind.eq_ignore_ascii_case("GIT") {
                 out(Output::Skipped(Skip {
                     at: a.id.clone(),
                     reason: "git range",
@@ -180,27 +361,30 @@ fn convert(r: Record, out: &mut dyn FnMut(Output)) -> Option<Advisory> {
                 }));
                 continue;
             }
-            if kind != "ECOSYSTEM" && kind != "SEMVER" {
+            if !rg.kind.eq_ignore_ascii_case("ECOSYSTEM") && !rg.kind.eq_ignore_ascii_case("SEMVER") {
                 out(Output::Skipped(Skip { at: a.id.clone(), reason: "unknown range type", detail: rg.kind.clone(), dropped: false }));
                 continue;
             }
             let mut events = Vec::new();
             for e in rg.events {
-                for (k, v) in e {
-                    match k.as_str() {
-                        "introduced" => events.push(Event::Introduced(v)),
-                        "fixed" => {
-                            fixed.push(v.clone());
-                            events.push(Event::Fixed(v));
-                        }
-                        "last_affected" => events.push(Event::LastAffected(v)),
-                        "limit" => events.push(Event::Limit(v)),
-                        _ => {}
-                    }
+                if let Some(v) = e.fixed {
+                    fixed.push(v.clone());
+                    events.push(Event::Fixed(v));
+                }
+                if let Some(v) = e.introduced {
+                    events.push(Event::Introduced(v));
+                }
+                if let Some(v) = e.last_affected {
+                    events.push(Event::LastAffected(v));
+                }
+                if let Some(v) = e.limit {
+                    events.push(Event::Limit(v));
                 }
             }
             if !events.is_empty() {
-                ranges.push(Range { kind: kind.to_ascii_lowercase(), events });
+                let mut kind = rg.kind;
+                kind.make_ascii_lowercase();
+                ranges.push(Range { kind, events });
             }
         }
         let versions = aff.versions.unwrap_or_default();
@@ -213,10 +397,8 @@ fn convert(r: Record, out: &mut dyn FnMut(Output)) -> Option<Advisory> {
             }));
             continue;
         }
-        let severity = str_at(aff.ecosystem_specific.as_ref(), "severity")
-            .or_else(|| str_at(aff.ecosystem_specific.as_ref(), "urgency"))
-            .or_else(|| str_at(aff.database_specific.as_ref(), "severity"))
-            .map(str::to_owned);
+        let (eco, db) = (aff.ecosystem_specific.unwrap_or_default(), aff.database_specific.unwrap_or_default());
+        let severity = eco.severity.or(eco.urgency).or(db.severity);
         a.affected.push(Affected {
             namespace,
             package: pkg.name,
