@@ -583,7 +583,7 @@ mod tests {
     /// backslashes and control characters at every offset of the eight-byte scan, UTF-8,
     /// absent digests, no tags and several.
     #[test]
-    fn the_list_writer_writes_what_serde_writes() {
+    fn the_list_writer_writes_what_serde_writes() -> serde_json::Result<()> {
         let mut texts: Vec<String> = (0u8..128).map(|c| char::from(c).to_string()).collect();
         for len in 0..20 {
             for at in 0..len {
@@ -599,21 +599,23 @@ mod tests {
             let rec = record(text, (i % 3 != 0).then_some("sha256:abc"), i % 3);
             let view = image_view(&rec);
             let mut ours = Vec::new();
-            write_image(&view, &mut ours).unwrap();
-            let theirs = serde_json::to_vec(&view).unwrap();
+            write_image(&view, &mut ours)?;
+            let theirs = serde_json::to_vec(&view)?;
             assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs), "text {text:?}");
         }
+        Ok(())
     }
 
     #[test]
-    fn timestamps_look_like_anchores() {
+    fn timestamps_look_like_anchores() -> serde_json::Result<()> {
         let t = time::macros::datetime!(2021-04-02 21:49:35.123456 UTC);
         assert_eq!(ts(t), "2021-04-02T21:49:35Z");
-        assert_eq!(serde_json::to_string(&Ts(t)).unwrap(), "\"2021-04-02T21:49:35Z\"");
+        assert_eq!(serde_json::to_string(&Ts(t))?, "\"2021-04-02T21:49:35Z\"");
         let early = time::macros::datetime!(0042-01-09 03:04:05 UTC);
         assert_eq!(ts(early), "0042-01-09T03:04:05Z");
         let shifted = time::macros::datetime!(2021-12-31 23:30:00 -02:00);
         assert_eq!(ts(shifted), "2022-01-01T01:30:00Z");
+        Ok(())
     }
 }
 
