@@ -68,7 +68,15 @@ impl Store {
     /// Builds a pool for `url` (`postgres://user:pass@host:port/db`). Connections are
     /// opened lazily; the first query reports an unreachable server.
     pub fn connect(url: &str, max_size: usize) -> Result<Self, StoreError> {
-        let pg: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
+        let mut pg: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
+        // PostgreSQL's default random_page_cost (4) models spinning disks. customs' working
+        // set is cached (or on SSD-backed RDS storage), where an index read costs little
+        // more than a sequential one; with the default, the planner sorted a 10 000-image
+        // account list (35-45 ms before the first row) instead of streaming it in index
+        // order (first row at once, 27 ms in all). `options` in the URL take precedence.
+        if pg.get_options().is_none() {
+            pg.options("-c random_page_cost=1.1");
+        }
         let cfg = ManagerConfig { recycling_method: RecyclingMethod::Fast };
         let mgr = match pg.get_ssl_mode() {
             tokio_postgres::config::SslMode::Disable => Manager::from_config(pg, NoTls, cfg),
