@@ -395,3 +395,69 @@ async fn concurrent_adds_of_one_tag_make_one_record() -> Result<()> {
     assert_eq!((images, tags), (1, 1), "one image with one tag");
     Ok(())
 }
+
+/// The whole-account list pairs two streams, images and tags, both in list order
+/// (created_at DESC, id). Images sharing a creation time, images with no tag or with
+/// several, tags of images a filter leaves out, and another account's images in between:
+/// the list and a page of the same filter (full records, tags joined by id) agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_pairs_each_image_with_its_own_tags() -> Result<()> {
+    let stack = Stack::start().await?;
+    stack.add_account("other", "other-user", "other-pass-123").await?;
+    let (client, conn) = tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    client
+        .batch_execute(
+            "INSERT INTO images (id, account, source_ref, image_digest, analysis_status, created_at, arch, os)
+             SELECT gen_random_uuid(), CASE WHEN i % 7 = 0 THEN 'other' ELSE 'admin' END,
+                    '127.0.0.1:5000/pair/app:' || i, 'sha256:' || lpad(to_hex(i), 64, '0'),
+                    CASE WHEN i % 3 = 0 THEN 'analysis_failed' ELSE 'analyzed' END,
+                    timestamptz '2026-11-01 00:00:00Z' - (i % 5) * interval '1 second', 'amd64', 'linux'
+             FROM generate_series(1, 300) AS i;
+             -- 0, 1, 2 or 3 tags per image, detected at different times.
+             INSERT INTO image_tags (image_id, account, registry, repo, tag, tag_detected_at)
+             SELECT id, account, '127.0.0.1:5000', 'pair/app', 't' || n || '-' || split_part(source_ref, ':', 3),
+                    timestamptz '2026-11-02 00:00:00Z' + n * interval '1 minute'
+             FROM images, generate_series(1, 3) AS n
+             WHERE n <= (split_part(source_ref, ':', 3)::int % 4)",
+        )
+        .await?;
+    // The trigger of V0160 gave each tag its image's creation time.
+    let stale: i64 = client
+        .query_one(
+            "SELECT count(*) FROM image_tags t JOIN images i ON i.id = t.image_id WHERE t.image_created_at <> i.created_at",
+            &[],
+        )
+        .await?
+        .get(0);
+    assert_eq!(stale, 0);
+    for filter in ["", "?analysis_status=analyzed", "?analysis_status=analysis_failed"] {
+        let list = stack.request(Method::GET, &format!("/v1/images{filter}")).send().await?;
+        ensure!(list.status() == 200, "GET /v1/images{filter}: {}", list.status());
+        let list: Value = list.json().await?;
+        let sep = if filter.is_empty() { "?" } else { "&" };
+        let page: Value = stack
+            .request(Method::GET, &format!("/v1/images{filter}{sep}page=1&limit=1000"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let n = list.as_array().map_or(0, Vec::len);
+        ensure!(n > 50, "GET /v1/images{filter} listed {n} images");
+        assert!(list == page, "GET /v1/images{filter}: the list and a page disagree");
+        let tags: Vec<usize> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| i["image_detail"].as_array().map_or(0, Vec::len))
+            .collect();
+        for k in 0..=3 {
+            ensure!(tags.contains(&k), "GET /v1/images{filter}: no image with {k} tags");
+        }
+        ensure!(
+            list.as_array().into_iter().flatten().all(|i| i["userId"] == "admin"),
+            "another account's image listed"
+        );
+    }
+    Ok(())
+}

@@ -337,6 +337,31 @@ fn attach_tags(mut out: Vec<ImageRecord>, tags: &[Row]) -> Vec<ImageRecord> {
     out
 }
 
+/// Position of `image_created_at`, which the whole-account list reads after `TAG_COLUMNS`.
+const TAG_IMAGE_CREATED_AT: usize = 7;
+
+/// The tags of a whole-account list, in list order: streamed from a second connection, or,
+/// when the pool has none to spare, read whole from the images' own connection first.
+enum TagRows {
+    /// The rows, and the connection they arrive on (held until the list ends).
+    Streamed { rows: std::pin::Pin<Box<tokio_postgres::RowStream>>, _conn: deadpool_postgres::Object },
+    Read(std::vec::IntoIter<Row>),
+}
+
+impl TagRows {
+    async fn next(&mut self) -> Result<Option<Row>, StoreError> {
+        Ok(match self {
+            Self::Streamed { rows, .. } => rows.try_next().await?,
+            Self::Read(rows) => rows.next(),
+        })
+    }
+}
+
+/// Where `a` comes relative to `b` in the list's order: newest image first, then by id.
+fn list_order(a: &(OffsetDateTime, Uuid), b: &(OffsetDateTime, Uuid)) -> std::cmp::Ordering {
+    b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1))
+}
+
 /// Decodes a row of `TAG_COLUMNS`.
 fn tag_record(t: &Row) -> TagRecord {
     TagRecord {
@@ -874,34 +899,60 @@ impl Store {
                AND ($3::text IS NULL OR analysis_status = $3)
              ORDER BY created_at DESC, id"
         );
-        let tags = format!("SELECT {TAG_COLUMNS} FROM image_tags WHERE account = $1");
+        // The tags in the images' order (V0160), so the two streams pair up as they come.
+        let tags = format!(
+            "SELECT {TAG_COLUMNS}, image_created_at FROM image_tags WHERE account = $1
+             ORDER BY image_created_at DESC, image_id"
+        );
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&account, &status, &analysis];
         let now = deadpool_postgres::Timeouts { wait: Some(std::time::Duration::ZERO), ..Default::default() };
-        let (rows, tags) = match self.pool.timeout_get(&now).await {
+        let (rows, tags): (_, TagRows) = match self.pool.timeout_get(&now).await {
             Ok(other) => {
-                let images = conn.prepare_cached(&images).await?;
-                futures::future::try_join(conn.query_raw(&images, params), other.cached_query(&tags, &[&account])).await?
+                let (images, tags) = futures::future::try_join(conn.prepare_cached(&images), other.prepare_cached(&tags)).await?;
+                let (rows, stream) = futures::future::try_join(
+                    conn.query_raw(&images, params),
+                    other.query_raw(&tags, [&account as &(dyn tokio_postgres::types::ToSql + Sync)]),
+                )
+                .await?;
+                (rows, TagRows::Streamed { rows: Box::pin(stream), _conn: other })
             }
             Err(_) => {
+                // One connection: the tags are read whole first (two streams on one
+                // connection would wait on each other), then the images stream.
                 let (images, tags) = futures::future::try_join(conn.prepare_cached(&images), conn.prepare_cached(&tags)).await?;
-                let (tags, rows) = futures::future::try_join(conn.query(&tags, &[&account]), conn.query_raw(&images, params)).await?;
-                (rows, tags)
+                let tags = conn.query(&tags, &[&account]).await?;
+                let rows = conn.query_raw(&images, params).await?;
+                (rows, TagRows::Read(tags.into_iter()))
             }
         };
-        let mut by_image: HashMap<Uuid, Vec<TagRecord>> = HashMap::with_capacity(tags.len());
-        for t in &tags {
-            by_image.entry(t.get(0)).or_default().push(tag_record(t));
-        }
         // The connection stays with the stream until the last row is read.
-        let rows = Box::pin(rows);
-        Ok(futures::stream::try_unfold((conn, rows, by_image), |(conn, mut rows, mut by_image)| async move {
+        let state = (conn, Box::pin(rows), tags, None::<Row>);
+        Ok(futures::stream::try_unfold(state, |(conn, mut rows, mut tags, mut held)| async move {
             let Some(row) = rows.try_next().await? else {
                 return Ok(None);
             };
-            let id: Uuid = row.get(summary::ID);
-            let mut tags = by_image.remove(&id).unwrap_or_default();
-            sort_tags(&mut tags);
-            Ok(Some((ImageSummary::new(row, tags)?, (conn, rows, by_image))))
+            let key: (OffsetDateTime, Uuid) = (row.get(summary::CREATED_AT), row.get(summary::ID));
+            let mut mine = Vec::new();
+            loop {
+                let tag = match held.take() {
+                    Some(t) => t,
+                    None => match tags.next().await? {
+                        Some(t) => t,
+                        None => break,
+                    },
+                };
+                match list_order(&(tag.get(TAG_IMAGE_CREATED_AT), tag.get(0)), &key) {
+                    // A tag of an image the filters left out (or added since the images were read).
+                    std::cmp::Ordering::Less => {}
+                    std::cmp::Ordering::Equal => mine.push(tag_record(&tag)),
+                    std::cmp::Ordering::Greater => {
+                        held = Some(tag);
+                        break;
+                    }
+                }
+            }
+            sort_tags(&mut mine);
+            Ok(Some((ImageSummary::new(row, mine)?, (conn, rows, tags, held))))
         }))
     }
 

@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(120, "V0120__images_list_order"),
     migration!(140, "V0140__feed_sync_reevaluation"),
     migration!(150, "V0150__feed_keys_bytewise"),
+    migration!(160, "V0160__image_tags_list_order"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
