@@ -1,6 +1,7 @@
 //! Layers are staged in parallel: analyze fans out one stage-layer message per unstaged
 //! layer, and the last layer to finish assembles the image, exactly once, whatever the
-//! duplicate deliveries and concurrent finishers.
+//! duplicate deliveries and concurrent finishers. (Images under the inline staging
+//! threshold are staged by analyze itself: these tests set it to 0.)
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -17,9 +18,15 @@ use uuid::Uuid;
 
 use crate::images::{add, by_tag};
 
-const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub(crate) const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
-fn sha(b: &[u8]) -> String {
+/// A stack that fans every image's layers out, however small (the path these tests are
+/// about; by default analyze stages small images itself, see `inline.rs`).
+pub(crate) async fn fanning_out() -> Result<Stack> {
+    Stack::start_tuned(|s| s.inline_staging_bytes = 0).await
+}
+
+pub(crate) fn sha(b: &[u8]) -> String {
     format!(
         "sha256:{}",
         Sha256::digest(b)
@@ -29,14 +36,14 @@ fn sha(b: &[u8]) -> String {
     )
 }
 
-fn gzip(b: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(b: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(b).expect("gzip");
     e.finish().expect("gzip")
 }
 
 /// A layer holding one file `path` with `data`: (media type, gzipped blob, diff id).
-fn layer(path: &str, data: &[u8]) -> (&'static str, Vec<u8>, String) {
+pub(crate) fn layer(path: &str, data: &[u8]) -> (&'static str, Vec<u8>, String) {
     let mut b = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
     h.set_size(data.len() as u64);
@@ -47,7 +54,7 @@ fn layer(path: &str, data: &[u8]) -> (&'static str, Vec<u8>, String) {
 }
 
 /// A runner bound to `queue` alone (to run the analysis but hold back its fan-out).
-async fn only(stack: &Stack, q: &str) -> Result<Runner> {
+pub(crate) async fn only(stack: &Stack, q: &str) -> Result<Runner> {
     let r = route(q).context("no route")?;
     let binding = Binding {
         queue_url: stack.app.queues.url(q).await?,
@@ -63,7 +70,7 @@ async fn only(stack: &Stack, q: &str) -> Result<Runner> {
 }
 
 /// Receives and deletes every message on `q`; returns the bodies.
-async fn take_all(stack: &Stack, q: &str) -> Result<Vec<String>> {
+pub(crate) async fn take_all(stack: &Stack, q: &str) -> Result<Vec<String>> {
     let sqs = stack.app.queues.client();
     let url = stack.app.queues.url(q).await?;
     let mut bodies = Vec::new();
@@ -90,7 +97,7 @@ async fn take_all(stack: &Stack, q: &str) -> Result<Vec<String>> {
     }
 }
 
-async fn send(stack: &Stack, q: &str, body: &str) -> Result<()> {
+pub(crate) async fn send(stack: &Stack, q: &str, body: &str) -> Result<()> {
     let url = stack.app.queues.url(q).await?;
     stack
         .app
@@ -105,7 +112,7 @@ async fn send(stack: &Stack, q: &str, body: &str) -> Result<()> {
 }
 
 /// One SQS record (a fresh message id, first receive) as Lambda would deliver it.
-fn event(body: &str) -> Result<Event> {
+pub(crate) fn event(body: &str) -> Result<Event> {
     Ok(serde_json::from_value(json!({ "Records": [{
         "messageId": Uuid::new_v4().to_string(),
         "body": body,
@@ -132,7 +139,7 @@ async fn invoke_all(stack: &Stack, bodies: &[String]) -> Result<Vec<BatchRespons
 }
 
 /// The image as the API shows it, and its record.
-async fn record(stack: &Stack, digest_or_tag: &str) -> Result<(Value, customs_store::ImageRecord)> {
+pub(crate) async fn record(stack: &Stack, digest_or_tag: &str) -> Result<(Value, customs_store::ImageRecord)> {
     let img = by_tag(stack, digest_or_tag).await?;
     let digest = img["imageDigest"].as_str().map(str::to_owned);
     let found = stack
@@ -149,7 +156,7 @@ async fn record(stack: &Stack, digest_or_tag: &str) -> Result<(Value, customs_st
     Ok((img, found.into_iter().next().context("no record")?))
 }
 
-async fn jobs_left(stack: &Stack) -> Result<i64> {
+pub(crate) async fn jobs_left(stack: &Stack) -> Result<i64> {
     let (client, conn) =
         tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
@@ -161,7 +168,7 @@ async fn jobs_left(stack: &Stack) -> Result<i64> {
 
 #[tokio::test]
 async fn duplicate_stage_layer_deliveries_stage_each_layer_once_and_assemble_once() -> Result<()> {
-    let stack = Stack::start().await?;
+    let stack = fanning_out().await?;
     let proxy = CountingProxy::start().await?;
     let tag = format!("{}/customs/debian-app:latest", proxy.addr);
     add(&stack, json!({ "tag": tag })).await?;
@@ -261,7 +268,7 @@ async fn duplicate_stage_layer_deliveries_stage_each_layer_once_and_assemble_onc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_finishers_of_an_image_elect_exactly_one_assembler() -> Result<()> {
-    let stack = Stack::start().await?;
+    let stack = fanning_out().await?;
     let run = Uuid::new_v4().simple().to_string();
     let mut tags = Vec::new();
     for i in 0..4 {
@@ -316,7 +323,7 @@ async fn concurrent_finishers_of_an_image_elect_exactly_one_assembler() -> Resul
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_layer_fails_its_image_once_and_the_other_layers_are_acknowledged() -> Result<()>
 {
-    let stack = Stack::start().await?;
+    let stack = fanning_out().await?;
     let run = Uuid::new_v4().simple().to_string();
     let good = layer("etc/good", run.as_bytes());
     let other = layer("etc/other", run.as_bytes());
@@ -479,45 +486,42 @@ async fn the_last_of_many_concurrent_finishers_is_the_only_assembler() -> Result
     Ok(())
 }
 
-/// Not in CI: how long the analysis of debian-app takes from add to `analyzed`, staging
-/// every layer afresh (each stack has its own bucket), through the runner's queues. Run
-/// by hand: `cargo test --workspace --test e2e -- --ignored --nocapture analysis_time_of_debian_app`.
+/// Not in CI: how long the analysis of tiny and debian-app takes from add to `analyzed`,
+/// staging every layer afresh (each stack has its own bucket), through the runner's
+/// queues, three ways, interleaved: staged inline by analyze (the default under
+/// `inline_staging_bytes`), fanned out to the runner's stage-layer poll loop, and fanned
+/// out with every stage-layer message its own invocation at once (as Lambda runs them).
+/// Run by hand: `cargo test --workspace --test e2e -- --ignored --nocapture analysis_time_of_debian_app`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "measurement"]
 async fn analysis_time_of_debian_app() -> Result<()> {
-    for _ in 0..3 {
-        let stack = Stack::start().await?;
-        let tag = format!("{}/customs/debian-app:latest", registry());
-        let t0 = std::time::Instant::now();
-        add(&stack, json!({ "tag": tag })).await?;
-        stack.drain().await?;
-        let wall = t0.elapsed();
-        let (img, rec) = record(&stack, &tag).await?;
-        assert_eq!(img["analysis_status"], "analyzed", "{img}");
-        let analysis = rec.analyzed_at.map(|a| a - rec.created_at);
-        println!(
-            "debian-app (runner, one stage-layer poll loop): add → analyzed {analysis:?}, add → queues idle {wall:?}"
-        );
+    let runs: usize = std::env::var("CUSTOMS_MEASURE_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let mut times: std::collections::BTreeMap<(String, &str), Vec<f64>> = Default::default();
+    for _ in 0..runs {
+        for image in ["tiny", "debian-app"] {
+            for mode in ["inline", "fan-out (runner)", "fan-out (parallel invocations)"] {
+                let stack = if mode == "inline" { Stack::start().await? } else { fanning_out().await? };
+                let tag = format!("{}/customs/{image}:latest", registry());
+                let t0 = std::time::Instant::now();
+                add(&stack, json!({ "tag": tag })).await?;
+                if mode == "fan-out (parallel invocations)" {
+                    only(&stack, queue::ANALYZE).await?.drain_until_idle(Duration::from_secs(120)).await?;
+                    invoke_all(&stack, &take_all(&stack, queue::STAGE_LAYER).await?).await?;
+                }
+                stack.drain().await?;
+                let wall = t0.elapsed();
+                let (img, rec) = record(&stack, &tag).await?;
+                assert_eq!(img["analysis_status"], "analyzed", "{img}");
+                let analysis = rec.analyzed_at.map(|a| a - rec.created_at).unwrap_or_default();
+                let secs = analysis.as_seconds_f64();
+                println!("{image} {mode}: add → analyzed {secs:.3} s, add → queues idle {wall:?}");
+                times.entry((image.to_owned(), mode)).or_default().push(secs);
+            }
+        }
     }
-    // As Lambda's mapping runs them: every stage-layer message its own invocation, at once.
-    for _ in 0..3 {
-        let stack = Stack::start().await?;
-        let tag = format!("{}/customs/debian-app:latest", registry());
-        let t0 = std::time::Instant::now();
-        add(&stack, json!({ "tag": tag })).await?;
-        only(&stack, queue::ANALYZE)
-            .await?
-            .drain_until_idle(Duration::from_secs(120))
-            .await?;
-        invoke_all(&stack, &take_all(&stack, queue::STAGE_LAYER).await?).await?;
-        stack.drain().await?;
-        let wall = t0.elapsed();
-        let (img, rec) = record(&stack, &tag).await?;
-        assert_eq!(img["analysis_status"], "analyzed", "{img}");
-        let analysis = rec.analyzed_at.map(|a| a - rec.created_at);
-        println!(
-            "debian-app (layers staged in parallel invocations): add → analyzed {analysis:?}, add → queues idle {wall:?}"
-        );
+    for ((image, mode), mut t) in times {
+        t.sort_by(f64::total_cmp);
+        println!("{image} {mode}: median {:.3} s of {:?}", t[t.len() / 2], t);
     }
     Ok(())
 }
@@ -529,7 +533,7 @@ async fn analysis_time_of_debian_app() -> Result<()> {
 /// logged. Through the real queues: nothing comes back, nothing reaches a dead-letter queue.
 #[tokio::test]
 async fn undecodable_messages_fail_their_image_or_are_acknowledged() -> Result<()> {
-    let stack = Stack::start().await?;
+    let stack = fanning_out().await?;
     let repo = "customs/fanout-garbled";
     let (a, b) = (format!("a-{}", &Uuid::new_v4().simple().to_string()[..8]), format!("b-{}", &Uuid::new_v4().simple().to_string()[..8]));
     let nonce = Uuid::new_v4().to_string();

@@ -11,6 +11,7 @@ mod fanout;
 mod faults;
 mod feeds;
 mod images;
+mod inline;
 mod migrations;
 mod notify;
 mod openapi;

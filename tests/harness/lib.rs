@@ -13,6 +13,10 @@ use uuid::Uuid;
 
 pub const ADMIN_PASSWORD: &str = "test-admin-password";
 /// The key sealing registry passwords in tests (32 bytes, base64).
+/// The inline staging threshold of a test stack: the product's default (128 MiB), so the
+/// suite runs the path small images take in production. Tests of the fan-out itself set 0
+/// (`Stack::start_tuned(|s| s.inline_staging_bytes = 0)`).
+pub const INLINE_STAGING_BYTES: u64 = 128 << 20;
 pub const TEST_SECRETS_KEY: &str = "dGVzdC1vbmx5LWtleS1mb3ItY3VzdG9tcy10ZXN0cyE=";
 
 /// Reads a variable the test environment must provide, naming it when it is missing.
@@ -141,6 +145,7 @@ impl Stack {
             limits: customs_image::layer::Limits::default(),
             registry_read_timeout: Duration::from_secs(60),
             retry_backoff: Duration::from_secs(1),
+            inline_staging_bytes: INLINE_STAGING_BYTES,
             schedules_enabled: true,
         };
         tune(&mut settings);

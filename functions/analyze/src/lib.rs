@@ -29,7 +29,14 @@ pub struct Deps {
     pub limits: Limits,
     /// First redelivery delay of a retryable failure, doubled per receive (capped at 15 min).
     pub retry_backoff: std::time::Duration,
+    /// Largest total of compressed bytes of an image's unstaged layers that `analyze`
+    /// stages itself, concurrently, instead of fanning out one `StageLayer` per layer
+    /// (`CUSTOMS_INLINE_STAGING_BYTES`; 0 always fans out).
+    pub inline_staging_bytes: u64,
 }
+
+/// How many layers an inline staging fetches at once.
+const INLINE_CONCURRENCY: usize = 3;
 
 /// The Lambda handler: a batch of `AnalyzeImage` (the analyze queue) and `StageLayer`
 /// (the stage-layer queue, fanned out by `AnalyzeImage`) messages. A message that does not
@@ -245,7 +252,7 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         Err(Failure::Retry(e)) => return fail(gave_up(&e)).await,
         Err(Failure::Final(reason)) => return fail(reason).await,
     };
-    let (fetched, staged) = resolved;
+    let (fetched, staged, access) = resolved;
     let plan = match plan(&fetched.layers, &staged) {
         Ok(p) => p,
         Err(reason) => return fail(reason).await,
@@ -281,6 +288,13 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         };
         return assemble(deps, account, image_id, Some(job_id), fetched, layers, last).await;
     }
+    let pending_bytes: i64 = plan.pending.iter().map(|(l, _)| l.size.max(0)).sum();
+    if u64::try_from(pending_bytes).unwrap_or(u64::MAX) <= deps.inline_staging_bytes {
+        let pending: Vec<customs_image::LayerDescriptor> = plan.pending.iter().map(|(l, _)| (*l).clone()).collect();
+        info!(%job_id, layers = pending.len(), bytes = pending_bytes, reused = plan.progress.layers_reused, "Staging layers inline");
+        let job = InlineJob { account, image_id, job_id, delivery: &delivery, last };
+        return stage_inline(deps, &job, &access, fetched, staged, &pending).await;
+    }
     let msgs: Vec<StageLayer> = plan
         .pending
         .iter()
@@ -298,6 +312,95 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
     deps.queues.send_all(&msgs).await.map_err(Retry::new)?;
     info!(%job_id, layers = msgs.len(), reused = plan.progress.layers_reused, "Fanned out layer staging");
     Ok(())
+}
+
+/// The staging job an `AnalyzeImage` delivery stages by itself.
+struct InlineJob<'a> {
+    account: &'a str,
+    image_id: uuid::Uuid,
+    job_id: uuid::Uuid,
+    delivery: &'a Delivery,
+    last: bool,
+}
+
+/// Stages `pending` (the job's unstaged layers, one per diff id) in this invocation, a
+/// few at once, marking each done in the job as the `StageLayer` path does (progress
+/// moves; the last one makes this delivery the assembler), then assembles the image from
+/// the layers just staged and those `staged` already, without reading any index back.
+/// Failures map as on the fan-out path: retryable ones retry the analyze message (its
+/// next delivery starts a new job, finding the layers staged so far), final ones and the
+/// last delivery's fail the job once.
+async fn stage_inline(
+    deps: &Deps,
+    job: &InlineJob<'_>,
+    access: &Access,
+    fetched: customs_image::FetchedImage,
+    mut staged: HashMap<String, customs_image::StagedLayer>,
+    pending: &[customs_image::LayerDescriptor],
+) -> Result<(), Retry> {
+    use futures::StreamExt as _;
+    let fail = |reason: String| record_failure(deps, job.account, job.image_id, Some(job.job_id), reason);
+    // Indexes rather than `&LayerDescriptor`s: a closure taking a reference makes the
+    // future's `Send` proof higher-ranked, which the compiler cannot do across `spawn`.
+    let mut done = futures::stream::iter(0..pending.len())
+        .map(|i| stage_pending(deps, job, access, &pending[i]))
+        .buffer_unordered(INLINE_CONCURRENCY);
+    let mut elected = false;
+    while let Some(r) = done.next().await {
+        match r {
+            Ok(Some((layer, now))) => {
+                // Snapshots come back in any order; the one that took the count to zero names us.
+                elected |= now.assembler.as_deref() == Some(job.delivery.message_id.as_str());
+                info!(diff_id = %layer.diff_id, pending = now.layers_pending, "Layer staged inline");
+                staged.insert(layer.diff_id.clone(), layer);
+            }
+            Ok(None) => {
+                info!("Staging job ended meanwhile (a newer delivery replaced it); nothing to do");
+                return Ok(());
+            }
+            Err(Failure::Retry(e)) if !job.last => return Err(e),
+            Err(Failure::Retry(e)) => return fail(gave_up(&e)).await,
+            Err(Failure::Final(reason)) => return fail(reason).await,
+        }
+    }
+    drop(done);
+    if !elected {
+        info!("Another delivery assembles this job; nothing to do");
+        return Ok(());
+    }
+    let layers = match ordered(&fetched.layers, &staged) {
+        Ok(l) => l,
+        Err(reason) => return fail(reason).await,
+    };
+    assemble(deps, job.account, job.image_id, Some(job.job_id), fetched, layers, job.last).await
+}
+
+/// Stages one of an inline job's layers and marks it done in the job: the layer and the
+/// job as it now is, or `None` when the job is over.
+async fn stage_pending(
+    deps: &Deps,
+    job: &InlineJob<'_>,
+    (reference, creds, insecure): &Access,
+    l: &customs_image::LayerDescriptor,
+) -> Result<Option<(customs_image::StagedLayer, customs_store::StagingJob)>, Failure> {
+    let diff_id = l.diff_id.as_deref().unwrap_or_default();
+    let outcome = deps
+        .registry
+        .stage_layers(reference, creds.as_ref(), *insecure, std::slice::from_ref(l), &deps.staging, &deps.limits)
+        .await
+        .map_err(|e| {
+            let r = e.is_retryable();
+            staged_failure(e, r)
+        })?
+        .pop()
+        .ok_or_else(|| Failure::Final(format!("layer {diff_id} was not staged")))?;
+    record_staged(deps, std::slice::from_ref(&outcome)).await.map_err(Failure::Retry)?;
+    let now = deps
+        .store
+        .finish_staged_layer(job.job_id, diff_id, &job.delivery.message_id, outcome.fetched)
+        .await
+        .map_err(|e| Failure::Retry(Retry::new(e)))?;
+    Ok(now.map(|j| (outcome.layer, j)))
 }
 
 /// Stages one layer (unless it is staged already) and, when it was the last one the job
@@ -675,7 +778,7 @@ fn staged_failure(e: impl std::error::Error + Send + Sync + 'static, retryable: 
 
 /// The registry reference of `source_ref`, with the account's credentials for it and
 /// whether it is marked insecure.
-async fn registry_access(source_ref: &str, account: &str, deps: &Deps) -> Result<(ImageRef, Option<Credentials>, bool), Failure> {
+async fn registry_access(source_ref: &str, account: &str, deps: &Deps) -> Result<Access, Failure> {
     let reference = ImageRef::parse(source_ref).map_err(|e| Failure::Final(e.to_string()))?;
     let stored = deps.store.registry_credential(&deps.secrets, account, &reference.registry).await;
     let (creds, insecure) = match stored {
@@ -692,6 +795,9 @@ async fn registry_access(source_ref: &str, account: &str, deps: &Deps) -> Result
     Ok((reference, creds, insecure))
 }
 
+/// A registry reference with the account's credentials for it and whether it is insecure.
+type Access = (ImageRef, Option<Credentials>, bool);
+
 /// Resolves `source_ref` in its registry (manifest and config, verified) and reads the
 /// staged index of each of its layers that is staged already (by diff id).
 async fn resolve(
@@ -699,7 +805,7 @@ async fn resolve(
     account: &str,
     platform: &Platform,
     deps: &Deps,
-) -> Result<(customs_image::FetchedImage, HashMap<String, customs_image::StagedLayer>), Failure> {
+) -> Result<(customs_image::FetchedImage, HashMap<String, customs_image::StagedLayer>, Access), Failure> {
     let (reference, creds, insecure) = registry_access(source_ref, account, deps).await?;
     let fetched = deps.registry.fetch(&reference, creds.as_ref(), platform, insecure).await.map_err(|e| {
         let r = e.is_retryable();
@@ -718,7 +824,7 @@ async fn resolve(
             staged.insert(d.to_owned(), l);
         }
     }
-    Ok((fetched, staged))
+    Ok((fetched, staged, (reference, creds, insecure)))
 }
 
 /// Downloads an uploaded archive (`<format>:<key>`) to a temporary file and stages it.

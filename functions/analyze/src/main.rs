@@ -25,6 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         ),
         limits: Limits::default(),
         retry_backoff: Duration::from_secs(config::parsed("CUSTOMS_RETRY_BACKOFF_SECS", 30)?),
+        inline_staging_bytes: config::parsed("CUSTOMS_INLINE_STAGING_BYTES", 128 << 20)?,
         secrets: SecretBox::from_base64(&config::required(
             "CUSTOMS_SECRETS_KEY",
             " (base64 of 32 random bytes)",

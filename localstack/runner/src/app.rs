@@ -32,6 +32,10 @@ pub struct Settings {
     /// First redelivery delay of a retryable analysis failure (`CUSTOMS_RETRY_BACKOFF_SECS`,
     /// 2 here: the local stack retries quickly; 30 in AWS).
     pub retry_backoff: std::time::Duration,
+    /// Largest total of compressed bytes of an image's unstaged layers that analyze stages
+    /// itself instead of fanning out stage-layer messages (`CUSTOMS_INLINE_STAGING_BYTES`,
+    /// default 128 MiB as in AWS; 0 always fans out).
+    pub inline_staging_bytes: u64,
     /// Whether the schedules' EventBridge rules are created enabled (always, but for tests
     /// that need to be the only source of feed syncs or watch ticks).
     pub schedules_enabled: bool,
@@ -57,6 +61,7 @@ impl Settings {
             limits: customs_image::layer::Limits::default(),
             registry_read_timeout: std::time::Duration::from_secs(config::parsed("CUSTOMS_REGISTRY_READ_TIMEOUT_SECS", 60)?),
             retry_backoff: std::time::Duration::from_secs(config::parsed("CUSTOMS_RETRY_BACKOFF_SECS", 2)?),
+            inline_staging_bytes: config::parsed("CUSTOMS_INLINE_STAGING_BYTES", 128 << 20)?,
             schedules_enabled: true,
         })
     }
@@ -134,6 +139,7 @@ impl App {
                     ),
                     limits: self.settings.limits,
                     retry_backoff: self.settings.retry_backoff,
+                    inline_staging_bytes: self.settings.inline_staging_bytes,
                 });
                 consumer(move |ev| {
                     let deps = deps.clone();

@@ -43,46 +43,64 @@ pub struct StagedImage {
 }
 
 impl StagedImage {
+    /// Downloads (a few at once) and indexes each layer's staged files.
     pub async fn load(staging: &Staging, layers: &[StagedLayer]) -> Result<Self, StageError> {
+        use futures::{StreamExt as _, TryStreamExt as _};
         let view = SquashedView::squash(layers.iter().map(|l| l.entries.as_slice()));
+        // Indexes, not `&StagedLayer`s: a closure over a reference would make the future's
+        // `Send` proof higher-ranked, which fails in callers that spawn it.
+        let loaded: Vec<(Held, Vec<(String, Span)>)> = futures::stream::iter(0..layers.len())
+            .map(|i| load_layer(staging, &layers[i], i))
+            .buffered(LOAD_CONCURRENCY)
+            .try_collect()
+            .await?;
         let mut files = Vec::with_capacity(layers.len());
         let mut spans = HashMap::new();
-        for (i, l) in layers.iter().enumerate() {
-            let held = match staging.local_files(&l.diff_id) {
-                Some(p) => Held::Local(p),
-                None => {
-                    let tmp = tempfile::NamedTempFile::new().map_err(|e| StageError::Local(format!("temporary file: {e}")))?;
-                    if l.staged_files > 0 {
-                        let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| StageError::Local(e.to_string()))?;
-                        staging.download_files(&l.diff_id, &mut out).await?;
-                        out.flush().await.map_err(|e| StageError::Local(e.to_string()))?;
-                    }
-                    Held::Temp(tmp)
-                }
-            };
-            if l.staged_files > 0 {
-                let path = held.path().to_owned();
-                let found = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<(String, Span)>> {
-                    let mut archive = tar::Archive::new(File::open(path)?);
-                    let mut out = Vec::new();
-                    for e in archive.entries()? {
-                        let e = e?;
-                        let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-                        out.push((p, Span { layer: i, offset: e.raw_file_position(), len: e.size() }));
-                    }
-                    Ok(out)
-                })
-                .await
-                .map_err(|e| StageError::Local(e.to_string()))?
-                .map_err(|e| StageError::Storage(format!("staged files of {} are unreadable: {e}", l.diff_id)))?;
-                for (p, s) in found {
-                    spans.insert((i, p), s);
-                }
+        for (held, found) in loaded {
+            for (p, s) in found {
+                spans.insert((s.layer, p), s);
             }
             files.push(held);
         }
         Ok(Self { view, layers: files, spans })
     }
+}
+
+/// How many layers' staged files are downloaded at once.
+const LOAD_CONCURRENCY: usize = 4;
+
+/// Layer `i`'s staged files on local disk, and where each file is in them.
+async fn load_layer(staging: &Staging, l: &StagedLayer, i: usize) -> Result<(Held, Vec<(String, Span)>), StageError> {
+    let held = match staging.local_files(&l.diff_id) {
+        Some(p) => Held::Local(p),
+        None => {
+            let tmp = tempfile::NamedTempFile::new().map_err(|e| StageError::Local(format!("temporary file: {e}")))?;
+            if l.staged_files > 0 {
+                let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| StageError::Local(e.to_string()))?;
+                staging.download_files(&l.diff_id, &mut out).await?;
+                out.flush().await.map_err(|e| StageError::Local(e.to_string()))?;
+            }
+            Held::Temp(tmp)
+        }
+    };
+    if l.staged_files == 0 {
+        return Ok((held, Vec::new()));
+    }
+    let path = held.path().to_owned();
+    let found = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<(String, Span)>> {
+        let mut archive = tar::Archive::new(File::open(path)?);
+        let mut out = Vec::new();
+        for e in archive.entries()? {
+            let e = e?;
+            let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            out.push((p, Span { layer: i, offset: e.raw_file_position(), len: e.size() }));
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| StageError::Local(e.to_string()))?
+    .map_err(|e| StageError::Storage(format!("staged files of {} are unreadable: {e}", l.diff_id)))?;
+    Ok((held, found))
 }
 
 impl FileSource for StagedImage {
