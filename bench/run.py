@@ -620,6 +620,7 @@ def scaling(imgs, runs, customs, work):
     for k in (1, 2, 4, 8):
         name = f"scale-{k}x"
         if name not in imgs:
+            log(f"scaling: {name} not built (tests/images/build-bench.sh); skipped")
             continue
         rows = {t.name: [] for t in tools}
         for r in range(runs):
@@ -693,7 +694,13 @@ def main():
             pair, n = c.split("=")
             caps[tuple(pair.split("@"))] = int(n)
         doc["analysis_caps"] = {f"{t}@{i}": n for (t, i), n in caps.items()}
-        doc["analysis"], customs = analysis(imgs, [n for n in a.images.split(",") if n in imgs], a.runs, work, caps)
+        names = a.images.split(",")
+        missing = [n for n in names if n not in imgs]
+        if missing:
+            # Built images are listed in images.json only once the builder has finished.
+            log(f"skipping images not built (or not yet in images.json): {', '.join(missing)}")
+            doc["analysis_skipped"] = missing
+        doc["analysis"], customs = analysis(imgs, [n for n in names if n in imgs], a.runs, work, caps)
         save()
     if "feeds" in only:
         sets = [("fixtures (repo's real upstream records)", json.loads(E.get("BENCH_FIXTURE_FEEDS", "{}")), None)]
