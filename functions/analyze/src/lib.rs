@@ -244,7 +244,7 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
         };
         record_staged(deps, &staged).await?;
         let layers = staged.into_iter().map(|s| s.layer).collect();
-        return assemble(deps, account, image_id, None, fetched, layers, last).await;
+        return assemble(deps, account, image_id, None, fetched, layers, HashMap::new(), last).await;
     }
     let resolved = match resolve(&image.source_ref, account, &platform, deps).await {
         Ok(v) => v,
@@ -286,7 +286,7 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
             Ok(l) => l,
             Err(reason) => return record_failure(deps, account, image_id, Some(job_id), reason).await,
         };
-        return assemble(deps, account, image_id, Some(job_id), fetched, layers, last).await;
+        return assemble(deps, account, image_id, Some(job_id), fetched, layers, HashMap::new(), last).await;
     }
     let pending_bytes: i64 = plan.pending.iter().map(|(l, _)| l.size.max(0)).sum();
     if u64::try_from(pending_bytes).unwrap_or(u64::MAX) <= deps.inline_staging_bytes {
@@ -346,12 +346,14 @@ async fn stage_inline(
         .map(|i| stage_pending(deps, job, access, &pending[i]))
         .buffer_unordered(INLINE_CONCURRENCY);
     let mut elected = false;
+    let mut fresh = HashMap::new();
     while let Some(r) = done.next().await {
         match r {
-            Ok(Some((layer, now))) => {
+            Ok(Some((layer, files, now))) => {
                 // Snapshots come back in any order; the one that took the count to zero names us.
                 elected |= now.assembler.as_deref() == Some(job.delivery.message_id.as_str());
                 info!(diff_id = %layer.diff_id, pending = now.layers_pending, "Layer staged inline");
+                fresh.insert(layer.diff_id.clone(), files);
                 staged.insert(layer.diff_id.clone(), layer);
             }
             Ok(None) => {
@@ -372,36 +374,39 @@ async fn stage_inline(
         Ok(l) => l,
         Err(reason) => return fail(reason).await,
     };
-    assemble(deps, job.account, job.image_id, Some(job.job_id), fetched, layers, job.last).await
+    let (account, image_id, job_id) = (job.account, job.image_id, Some(job.job_id));
+    assemble(deps, account, image_id, job_id, fetched, layers, fresh, job.last).await
 }
 
-/// Stages one of an inline job's layers and marks it done in the job: the layer and the
-/// job as it now is, or `None` when the job is over.
+/// Stages one of an inline job's layers (which `resolve` has just found unstaged) and
+/// marks it done in the job: the layer, its staged files still on local disk, and the
+/// job as it now is; or `None` when the job is over.
 async fn stage_pending(
     deps: &Deps,
     job: &InlineJob<'_>,
     (reference, creds, insecure): &Access,
     l: &customs_image::LayerDescriptor,
-) -> Result<Option<(customs_image::StagedLayer, customs_store::StagingJob)>, Failure> {
+) -> Result<Option<Staged>, Failure> {
     let diff_id = l.diff_id.as_deref().unwrap_or_default();
-    let outcome = deps
+    let (layer, files) = deps
         .registry
-        .stage_layers(reference, creds.as_ref(), *insecure, std::slice::from_ref(l), &deps.staging, &deps.limits)
+        .stage_unstaged(reference, creds.as_ref(), *insecure, l, &deps.staging, &deps.limits)
         .await
         .map_err(|e| {
             let r = e.is_retryable();
             staged_failure(e, r)
-        })?
-        .pop()
-        .ok_or_else(|| Failure::Final(format!("layer {diff_id} was not staged")))?;
-    record_staged(deps, std::slice::from_ref(&outcome)).await.map_err(Failure::Retry)?;
+        })?;
+    record_staged_layer(deps, &layer).await.map_err(Failure::Retry)?;
     let now = deps
         .store
-        .finish_staged_layer(job.job_id, diff_id, &job.delivery.message_id, outcome.fetched)
+        .finish_staged_layer(job.job_id, diff_id, &job.delivery.message_id, true)
         .await
         .map_err(|e| Failure::Retry(Retry::new(e)))?;
-    Ok(now.map(|j| (outcome.layer, j)))
+    Ok(now.map(|j| (layer, files, j)))
 }
+
+/// A layer staged inline, its staged files, and the staging job after it.
+type Staged = (customs_image::StagedLayer, tempfile::NamedTempFile, customs_store::StagingJob);
 
 /// Stages one layer (unless it is staged already) and, when it was the last one the job
 /// waited for, assembles the image. Messages of a job that is over are acknowledged.
@@ -460,7 +465,7 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
         Ok(l) => l,
         Err(reason) => return fail(reason).await,
     };
-    assemble(deps, account, image_id, Some(job_id), image, layers, last).await
+    assemble(deps, account, image_id, Some(job_id), image, layers, HashMap::new(), last).await
 }
 
 /// A job that is over was assembled or failed. If this message is a redelivery (its
@@ -511,21 +516,26 @@ async fn stage_one(msg: &StageLayer, deps: &Deps) -> Result<bool, Failure> {
 /// Records the layers this invocation staged (idempotent).
 async fn record_staged(deps: &Deps, staged: &[customs_image::StagedOutcome]) -> Result<(), Retry> {
     for s in staged.iter().filter(|s| s.fetched) {
-        let l = &s.layer;
-        deps.store
-            .record_staged_layer(&StagedLayerRecord {
-                diff_id: l.diff_id.clone(),
-                digest: l.digest.clone(),
-                media_type: l.media_type.clone(),
-                compressed_size: n(l.compressed_size),
-                uncompressed_size: n(l.uncompressed_size),
-                entry_count: n(l.entries.len() as u64),
-                staged_files: n(l.staged_files),
-                staged_bytes: n(l.staged_bytes),
-            })
-            .await
-            .map_err(Retry::new)?;
+        record_staged_layer(deps, &s.layer).await?;
     }
+    Ok(())
+}
+
+/// Records one layer this invocation staged (idempotent).
+async fn record_staged_layer(deps: &Deps, l: &customs_image::StagedLayer) -> Result<(), Retry> {
+    deps.store
+        .record_staged_layer(&StagedLayerRecord {
+            diff_id: l.diff_id.clone(),
+            digest: l.digest.clone(),
+            media_type: l.media_type.clone(),
+            compressed_size: n(l.compressed_size),
+            uncompressed_size: n(l.uncompressed_size),
+            entry_count: n(l.entries.len() as u64),
+            staged_files: n(l.staged_files),
+            staged_bytes: n(l.staged_bytes),
+        })
+        .await
+        .map_err(Retry::new)?;
     Ok(())
 }
 
@@ -561,10 +571,11 @@ async fn assemble(
     job: Option<uuid::Uuid>,
     fetched: customs_image::FetchedImage,
     layers: Vec<customs_image::StagedLayer>,
+    fresh: HashMap<String, tempfile::NamedTempFile>,
     last: bool,
 ) -> Result<(), Retry> {
     let fail = |reason: String| record_failure(deps, account, image_id, job, reason);
-    let source = match customs_image::StagedImage::load(&deps.staging, &layers).await {
+    let source = match customs_image::StagedImage::load_with(&deps.staging, &layers, fresh).await {
         Ok(s) => s,
         Err(e) if !last => return Err(Retry::new(e)),
         Err(e) => return fail(gave_up(&Retry::new(e))).await,

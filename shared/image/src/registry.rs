@@ -487,13 +487,47 @@ impl Registry {
                 Some(s) => s,
                 None => session.insert(self.session(r, creds, insecure).await?),
             };
-            let staged = stage_one(s, r, l, &diff_id, limits).await?;
-            staging.put(&staged.0, staged.1.path()).await?;
-            tracing::info!(diff_id = %diff_id, entries = staged.0.entries.len(), staged_files = staged.0.staged_files, "Staged layer");
-            out.push(StagedOutcome { layer: staged.0, fetched: true });
+            let (layer, _files) = stage_and_put(s, r, l, &diff_id, staging, limits).await?;
+            out.push(StagedOutcome { layer, fetched: true });
         }
         Ok(out)
     }
+
+    /// Fetches and stages one layer that the caller has just found unstaged, without
+    /// asking the staging store again, and hands back its staged files still on local
+    /// disk, so the caller can read them without downloading them back.
+    pub async fn stage_unstaged(
+        &self,
+        r: &ImageRef,
+        creds: Option<&Credentials>,
+        insecure: bool,
+        l: &LayerDescriptor,
+        staging: &crate::Staging,
+        limits: &crate::layer::Limits,
+    ) -> Result<(crate::StagedLayer, tempfile::NamedTempFile), crate::StageError> {
+        let diff_id = l.diff_id.clone().ok_or_else(|| RegistryError::Malformed {
+            reference: r.to_string(),
+            what: "image config",
+            reason: format!("no diff_id for layer {}", l.digest),
+        })?;
+        let mut session = self.session(r, creds, insecure).await?;
+        stage_and_put(&mut session, r, l, &diff_id, staging, limits).await
+    }
+}
+
+/// Stages one layer: fetched, indexed, and stored, its files last read from the returned temporary file.
+async fn stage_and_put(
+    session: &mut Session,
+    r: &ImageRef,
+    l: &LayerDescriptor,
+    diff_id: &str,
+    staging: &crate::Staging,
+    limits: &crate::layer::Limits,
+) -> Result<(crate::StagedLayer, tempfile::NamedTempFile), crate::StageError> {
+    let (layer, files) = stage_one(session, r, l, diff_id, limits).await?;
+    staging.put(&layer, files.path()).await?;
+    tracing::info!(diff_id = %diff_id, entries = layer.entries.len(), staged_files = layer.staged_files, "Staged layer");
+    Ok((layer, files))
 }
 
 /// Streams one layer from the registry into the indexer and a temporary file of staged contents.

@@ -45,12 +45,25 @@ pub struct StagedImage {
 impl StagedImage {
     /// Downloads (a few at once) and indexes each layer's staged files.
     pub async fn load(staging: &Staging, layers: &[StagedLayer]) -> Result<Self, StageError> {
+        Self::load_with(staging, layers, HashMap::new()).await
+    }
+
+    /// As [`load`](Self::load), but a layer whose staged files are in `fresh` (by diff id:
+    /// the temporary files of layers this process has just staged) is read from there
+    /// instead of being downloaded again.
+    pub async fn load_with(
+        staging: &Staging,
+        layers: &[StagedLayer],
+        mut fresh: HashMap<String, tempfile::NamedTempFile>,
+    ) -> Result<Self, StageError> {
         use futures::{StreamExt as _, TryStreamExt as _};
         let view = SquashedView::squash(layers.iter().map(|l| l.entries.as_slice()));
+        // A diff id listed twice takes its fresh file once; the other copy is downloaded.
+        let mut held: Vec<Option<Held>> = layers.iter().map(|l| fresh.remove(&l.diff_id).map(Held::Temp)).collect();
         // Indexes, not `&StagedLayer`s: a closure over a reference would make the future's
         // `Send` proof higher-ranked, which fails in callers that spawn it.
         let loaded: Vec<(Held, Vec<(String, Span)>)> = futures::stream::iter(0..layers.len())
-            .map(|i| load_layer(staging, &layers[i], i))
+            .map(|i| load_layer(staging, &layers[i], i, held[i].take()))
             .buffered(LOAD_CONCURRENCY)
             .try_collect()
             .await?;
@@ -70,10 +83,11 @@ impl StagedImage {
 const LOAD_CONCURRENCY: usize = 4;
 
 /// Layer `i`'s staged files on local disk, and where each file is in them.
-async fn load_layer(staging: &Staging, l: &StagedLayer, i: usize) -> Result<(Held, Vec<(String, Span)>), StageError> {
-    let held = match staging.local_files(&l.diff_id) {
-        Some(p) => Held::Local(p),
-        None => {
+async fn load_layer(staging: &Staging, l: &StagedLayer, i: usize, fresh: Option<Held>) -> Result<(Held, Vec<(String, Span)>), StageError> {
+    let held = match (fresh, staging.local_files(&l.diff_id)) {
+        (Some(h), _) => h,
+        (None, Some(p)) => Held::Local(p),
+        (None, None) => {
             let tmp = tempfile::NamedTempFile::new().map_err(|e| StageError::Local(format!("temporary file: {e}")))?;
             if l.staged_files > 0 {
                 let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| StageError::Local(e.to_string()))?;
