@@ -327,37 +327,50 @@ pub(crate) fn write_image(v: &ImageView<'_>, out: &mut Vec<u8>) -> serde_json::R
     num(out, m.layer_count);
     out.extend_from_slice(b"}},\"image_detail\":[");
     let d = &v.image_detail;
+    // Strings written in every tag's entry, some twice, are escaped once per image.
+    let digest = d.digest.map(Escaped::new);
+    let image_id = d.image_id.map(Escaped::new);
+    let user_id = Escaped::new(d.user_id);
+    let quoted = |out: &mut Vec<u8>, e: &Option<Escaped<'_>>| match e {
+        Some(e) => e.quoted(out),
+        None => out.extend_from_slice(b"null"),
+    };
     for (i, t) in d.tags.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
+        let (registry, repo) = (Escaped::new(&t.registry), Escaped::new(&t.repo));
         out.extend_from_slice(b"{\"registry\":");
-        json_str(out, &t.registry);
+        registry.quoted(out);
         out.extend_from_slice(b",\"repo\":");
-        json_str(out, &t.repo);
+        repo.quoted(out);
         out.extend_from_slice(b",\"tag\":");
         json_str(out, &t.tag);
         out.extend_from_slice(b",\"fulltag\":\"");
-        for part in [t.registry.as_str(), "/", &t.repo, ":", &t.tag] {
-            json_str_contents(out, part);
-        }
+        out.extend_from_slice(&registry.0);
+        out.push(b'/');
+        out.extend_from_slice(&repo.0);
+        out.push(b':');
+        json_str_contents(out, &t.tag);
         out.extend_from_slice(b"\",\"fulldigest\":");
-        match d.digest {
+        match &digest {
             Some(digest) => {
                 out.push(b'"');
-                for part in [t.registry.as_str(), "/", &t.repo, "@", digest] {
-                    json_str_contents(out, part);
-                }
+                out.extend_from_slice(&registry.0);
+                out.push(b'/');
+                out.extend_from_slice(&repo.0);
+                out.push(b'@');
+                out.extend_from_slice(&digest.0);
                 out.push(b'"');
             }
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"digest\":");
-        opt(out, d.digest);
+        quoted(out, &digest);
         out.extend_from_slice(b",\"imageDigest\":");
-        opt(out, d.digest);
+        quoted(out, &digest);
         out.extend_from_slice(b",\"imageId\":");
-        opt(out, d.image_id);
+        quoted(out, &image_id);
         out.extend_from_slice(b",\"tag_detected_at\":");
         time(out, Ts(t.tag_detected_at));
         out.extend_from_slice(b",\"created_at\":");
@@ -365,11 +378,54 @@ pub(crate) fn write_image(v: &ImageView<'_>, out: &mut Vec<u8>) -> serde_json::R
         out.extend_from_slice(b",\"last_updated\":");
         time(out, Ts(t.last_updated));
         out.extend_from_slice(b",\"dockerfile\":null,\"userId\":");
-        json_str(out, d.user_id);
+        user_id.quoted(out);
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");
     Ok(())
+}
+
+/// Whether any byte of `w` is below 0x20, `"` or `\\`. Bytes of 0x80 and above (UTF-8)
+/// never count: `!w & HI` drops them.
+fn needs_escape(w: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let ctrl = w.wrapping_sub(LO * 0x20);
+    let quote = (w ^ (LO * b'"' as u64)).wrapping_sub(LO);
+    let slash = (w ^ (LO * b'\\' as u64)).wrapping_sub(LO);
+    (ctrl | quote | slash) & !w & HI != 0
+}
+
+/// Whether `b` goes into a JSON string as it is, checked eight bytes at a time.
+fn clean(b: &[u8]) -> bool {
+    let words = b.chunks_exact(8);
+    let rest = words.remainder();
+    words.into_iter().all(|c| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        !needs_escape(u64::from_le_bytes(w))
+    }) && rest.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\')
+}
+
+/// A string's escaped JSON contents, for writing it more than once: borrowed when it
+/// needs no escaping (digests, ids and names nearly always).
+struct Escaped<'a>(std::borrow::Cow<'a, [u8]>);
+
+impl<'a> Escaped<'a> {
+    fn new(s: &'a str) -> Self {
+        if clean(s.as_bytes()) {
+            return Self(std::borrow::Cow::Borrowed(s.as_bytes()));
+        }
+        let mut out = Vec::with_capacity(s.len() + 8);
+        json_str_contents(&mut out, s);
+        Self(std::borrow::Cow::Owned(out))
+    }
+
+    fn quoted(&self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        out.extend_from_slice(&self.0);
+        out.push(b'"');
+    }
 }
 
 /// `s` as a JSON string, escaped as serde_json escapes it.
@@ -383,16 +439,6 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
 /// exactly as serde_json does (short forms where JSON has them, else `\u00xx`), every
 /// other byte (UTF-8 included) copied. Clean runs are found eight bytes at a time.
 fn json_str_contents(out: &mut Vec<u8>, s: &str) {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    /// Whether any byte of `w` is below 0x20, `"` or `\\`. Bytes of 0x80 and above
-    /// (UTF-8) never count: `!w & HI` drops them.
-    fn needs_escape(w: u64) -> bool {
-        let ctrl = w.wrapping_sub(LO * 0x20);
-        let quote = (w ^ (LO * b'"' as u64)).wrapping_sub(LO);
-        let slash = (w ^ (LO * b'\\' as u64)).wrapping_sub(LO);
-        (ctrl | quote | slash) & !w & HI != 0
-    }
     let b = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
@@ -569,7 +615,7 @@ mod tests {
             tags: (0..tags)
                 .map(|i| TagRecord {
                     registry: format!("reg{text}"),
-                    repo: format!("repo/{i}"),
+                    repo: format!("repo{text}/{i}"),
                     tag: format!("{text}{i}"),
                     tag_detected_at: t,
                     created_at: t,
@@ -596,7 +642,8 @@ mod tests {
         }
         texts.push("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into());
         for (i, text) in texts.iter().enumerate() {
-            let rec = record(text, (i % 3 != 0).then_some("sha256:abc"), i % 3);
+            let digest = format!("sha256:{text}abc");
+            let rec = record(text, (i % 3 != 0).then_some(digest.as_str()), i % 3);
             let view = image_view(&rec);
             let mut ours = Vec::new();
             write_image(&view, &mut ours)?;

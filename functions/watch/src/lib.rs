@@ -304,7 +304,13 @@ async fn check_repo(sub: &SubscriptionRecord, deps: &Deps) -> Result<(), Failure
         .unwrap_or_else(|| json!({}));
     let autosubscribe = value["autosubscribe"].as_bool().unwrap_or(false);
     let (creds, insecure) = credentials(deps, &sub.account, &r.registry).await?;
-    let tags = deps.registry.list_tags(&r, creds.as_ref(), insecure).await?;
+    let mut tags = deps.registry.list_tags(&r, creds.as_ref(), insecure).await?;
+    let listed = tags.len();
+    // A registry's list is not trusted to hold only tags a reference can name.
+    tags.retain(|t| customs_model::valid_tag(t));
+    if tags.len() < listed {
+        warn!(skipped = listed - tags.len(), "Registry listed tags that are not valid tag names; skipped");
+    }
     let new = deps.store.record_repo_check(&sub.account, &sub.subscription_id, &tags).await?;
     if new.is_empty() {
         return Ok(());

@@ -39,7 +39,12 @@ pub enum ReferenceError {
         "image reference {reference:?} has an invalid repository {repo:?}: components are lowercase [a-z0-9] separated by '.', '_', '__' or '-'"
     )]
     BadRepository { reference: String, repo: String },
+    #[error("image reference {reference:?} names a repository of {len} characters with its registry; at most 255 are allowed")]
+    NameTooLong { reference: String, len: usize },
 }
+
+/// Most characters in `registry/repo`, as Docker's distribution limits a name.
+pub const MAX_NAME_LEN: usize = 255;
 
 impl ImageRef {
     pub fn parse(input: &str) -> Result<Self, ReferenceError> {
@@ -79,6 +84,10 @@ impl ImageRef {
                 reference: s.to_owned(),
                 repo,
             });
+        }
+        let len = registry.len() + 1 + repo.len();
+        if len > MAX_NAME_LEN {
+            return Err(ReferenceError::NameTooLong { reference: s.to_owned(), len });
         }
         if let Some(t) = tag
             && !valid_tag(t)
@@ -137,7 +146,9 @@ fn host_of(registry: &str) -> &str {
     registry.rsplit_once(':').map_or(registry, |(h, _)| h)
 }
 
-fn valid_tag(t: &str) -> bool {
+/// Whether `t` is a tag Docker accepts: 1-128 characters of `[A-Za-z0-9_.-]`, not
+/// starting with `.` or `-` (what a registry's tag list is checked against).
+pub fn valid_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
         && !t.starts_with(['.', '-'])
@@ -241,5 +252,18 @@ mod tests {
             ImageRef::parse("debian@sha256:abc"),
             Err(ReferenceError::BadDigest { .. })
         ));
+    }
+
+    #[test]
+    fn names_are_at_most_255_characters_with_their_registry() {
+        // "registry.example/" is 17 characters; the repository fills the rest.
+        let fits = format!("registry.example/{}", "a".repeat(MAX_NAME_LEN - 17));
+        assert_eq!(ImageRef::parse(&fits).map(|r| r.registry.len() + 1 + r.repo.len()), Ok(MAX_NAME_LEN));
+        let over = format!("{fits}b:v1");
+        assert_eq!(
+            ImageRef::parse(&over),
+            Err(ReferenceError::NameTooLong { reference: over.clone(), len: MAX_NAME_LEN + 1 })
+        );
+        assert!(valid_tag("v1.2_3-rc") && !valid_tag(&"t".repeat(129)) && !valid_tag(".x") && !valid_tag("a/b"));
     }
 }

@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(140, "V0140__feed_sync_reevaluation"),
     migration!(150, "V0150__feed_keys_bytewise"),
     migration!(160, "V0160__image_tags_list_order"),
+    migration!(170, "V0170__image_tags_list_cover"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
