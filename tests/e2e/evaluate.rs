@@ -224,3 +224,36 @@ async fn changes_of_an_interrupted_sync_still_re_evaluate_the_images_they_touch(
     assert_eq!(waiting, 0, "every osv run handed over");
     Ok(())
 }
+
+/// An image deleted while it is evaluated: the evaluation's writes find it gone (the
+/// foreign key refuses them) and say so as `ImageNotFound`, which the evaluate function
+/// treats as nothing to do rather than as an error to retry. Nothing is written.
+#[tokio::test]
+async fn results_for_an_image_deleted_meanwhile_are_refused_as_image_not_found() -> Result<()> {
+    use customs_store::StoreError;
+    let url = customs_tests::fresh_database().await?;
+    let store = customs_store::Store::connect(&url, 2)?;
+    let reference = customs_model::ImageRef::parse("registry.example/deleted:latest")?;
+    let deleted = store.add_image("admin", &reference, "linux/amd64", &json!({}), false, None).await?.image.id;
+    // Deleted behind the evaluation's back, as a DELETE of the API would.
+    let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    ensure!(db.execute("DELETE FROM images WHERE id = $1", &[&deleted]).await? == 1);
+    let findings = json!([{ "vuln": "CVE-2024-0001" }]);
+    let saved = store.save_vulnerabilities(deleted, &findings).await;
+    ensure!(matches!(saved, Err(StoreError::ImageNotFound(id)) if id == deleted), "vulnerabilities: {saved:?}");
+    let record = customs_store::EvaluationRecord {
+        tag: "registry.example/deleted:latest".into(),
+        policy_id: "default".into(),
+        status: "pass".into(),
+        final_action: "go".into(),
+        evaluation: json!({}),
+        bundle: json!({ "id": "default" }),
+        evaluated_at: time::OffsetDateTime::now_utc(),
+    };
+    let saved = store.save_evaluation(deleted, &record, &json!({})).await;
+    ensure!(matches!(saved, Err(StoreError::ImageNotFound(id)) if id == deleted), "evaluation: {saved:?}");
+    ensure!(store.latest_evaluation(deleted, &record.tag).await?.is_none(), "an evaluation was stored");
+    ensure!(store.vulnerabilities(deleted).await?.is_none(), "findings were stored");
+    Ok(())
+}

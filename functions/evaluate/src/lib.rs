@@ -7,7 +7,7 @@ use customs_matcher::{match_packages, Advisory};
 use customs_model::package::Distro;
 use customs_model::AnalysisStatus;
 use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
-use customs_store::Store;
+use customs_store::{Store, StoreError};
 use serde_json::{json, Value};
 use tracing::{info, instrument};
 
@@ -81,7 +81,14 @@ async fn process(msg: EvaluateImage, _d: Delivery, deps: &Deps) -> Result<(), Re
         })
         .collect();
     let previous = deps.store.vulnerabilities(img.id).await.map_err(Retry::new)?;
-    deps.store.save_vulnerabilities(img.id, &Value::Array(stored)).await.map_err(Retry::new)?;
+    match deps.store.save_vulnerabilities(img.id, &Value::Array(stored)).await {
+        Ok(()) => {}
+        Err(StoreError::ImageNotFound(_)) => {
+            deleted_meanwhile();
+            return Ok(());
+        }
+        Err(e) => return Err(Retry::new(e)),
+    }
     if let Some((before, _)) = previous {
         let key = |v: &Value| format!("{}+{}-{}", v["vuln"].as_str().unwrap_or_default(), v["package_name"].as_str().unwrap_or_default(), v["package_version"].as_str().unwrap_or_default());
         let old: BTreeSet<String> = before.as_array().into_iter().flatten().map(key).collect();
@@ -173,7 +180,14 @@ async fn evaluate_policy(
             evaluated_at: time::OffsetDateTime::now_utc(),
         };
         let last = deps.store.latest_evaluation(img.id, &tag).await.map_err(Retry::new)?;
-        deps.store.save_evaluation(img.id, &record, &feed_state).await.map_err(Retry::new)?;
+        match deps.store.save_evaluation(img.id, &record, &feed_state).await {
+            Ok(()) => {}
+            Err(StoreError::ImageNotFound(_)) => {
+                deleted_meanwhile();
+                return Ok(());
+            }
+            Err(e) => return Err(Retry::new(e)),
+        }
         if let Some(last) = last.filter(|l| l.status != record.status) {
             let event = customs_store::NewEvent {
                 account: img.account.clone(),
@@ -193,6 +207,12 @@ async fn evaluate_policy(
         info!(tag = %tag, policy_id = %policy.policy_id, status = eval.status(), final_action = eval.final_action.as_str(), rows = eval.rows.len(), "Evaluated policy");
     }
     Ok(())
+}
+
+/// The image was deleted while it was evaluated (a delete does not wait for evaluations):
+/// its results went with it, and there is nothing to retry.
+fn deleted_meanwhile() {
+    info!("Image was deleted during evaluation; nothing stored");
 }
 
 /// The full tags of an image (its source reference when it has none).

@@ -42,6 +42,19 @@ fn describe(e: &tokio_postgres::Error) -> String {
 }
 
 impl StoreError {
+    /// A write that named an image deleted meanwhile (the foreign key to `images` refused
+    /// it) as [`StoreError::ImageNotFound`]; any other error as it is.
+    pub(crate) fn image_gone(self, image: uuid::Uuid) -> Self {
+        use tokio_postgres::error::SqlState;
+        let gone = match &self {
+            Self::Db(e) => e.as_db_error().is_some_and(|d| {
+                *d.code() == SqlState::FOREIGN_KEY_VIOLATION && d.constraint().is_some_and(|c| c.ends_with("image_id_fkey"))
+            }),
+            _ => false,
+        };
+        if gone { Self::ImageNotFound(image) } else { self }
+    }
+
     /// Text the database cannot store (a NUL byte, an invalid sequence): the caller's
     /// input, not a failure of the store.
     pub fn is_invalid_text(&self) -> bool {

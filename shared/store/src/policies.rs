@@ -143,7 +143,12 @@ impl Store {
     /// Stores an evaluation: the latest verdict per (image, tag, bundle) for `check`, and an
     /// append-only audit entry with the bundle's digest and the feed state it saw (from
     /// [`Store::feed_state`], read before matching). One transaction, so the two never disagree.
+    /// An image deleted meanwhile is [`StoreError::ImageNotFound`].
     pub async fn save_evaluation(&self, image: Uuid, e: &EvaluationRecord, feed_state: &Value) -> Result<(), StoreError> {
+        self.try_save_evaluation(image, e, feed_state).await.map_err(|err| err.image_gone(image))
+    }
+
+    async fn try_save_evaluation(&self, image: Uuid, e: &EvaluationRecord, feed_state: &Value) -> Result<(), StoreError> {
         let digest = bundle_digest(&e.bundle);
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;

@@ -99,7 +99,8 @@ impl Store {
                  ON CONFLICT (image_id) DO UPDATE SET findings = EXCLUDED.findings, evaluated_at = now()",
                 &[&image, findings],
             )
-            .await?;
+            .await
+            .map_err(|e| StoreError::from(e).image_gone(image))?;
         Ok(())
     }
 
