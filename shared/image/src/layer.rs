@@ -195,7 +195,7 @@ fn kind(t: tar::EntryType) -> Option<FileKind> {
 
 /// Streams one layer: `raw` is the blob as the registry serves it. Files analysers need
 /// are appended to `staged` (a tar of their content, keyed by normalised path).
-pub fn index_layer<R: Read, W: Write>(
+pub fn index_layer<R: Read + Send, W: Write>(
     raw: R,
     media_type: &str,
     digest: &str,
@@ -208,7 +208,7 @@ pub fn index_layer<R: Read, W: Write>(
 
 /// [`index_layer`] for a blob known by `name` whose compressed digest may be unknown
 /// (`expected` `None`: a `docker save` layer, named by path); the diff id is always checked.
-pub fn index_layer_as<R: Read, W: Write>(
+pub fn index_layer_as<R: Read + Send, W: Write>(
     raw: R,
     media_type: &str,
     name: &str,
@@ -274,146 +274,251 @@ pub fn index_layer_as<R: Read, W: Write>(
         staged_bytes: 0,
         compressed_digest: String::new(),
     };
-    let uncompressed = {
-        let decoded: Box<dyn Read + '_> = match actual {
-            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut compressed)),
-            Compression::Zstd => Box::new(ZstdFrames {
-                current: None,
-                idle: Some(&mut compressed),
-            }),
-            Compression::None => Box::new(&mut compressed),
-        };
-        let mut tar_stream = Hashing {
-            inner: decoded,
-            hasher: Sha256::new(),
-            count: 0,
-            limit: limits.max_uncompressed_bytes,
-        };
-        {
-            let mut archive = tar::Archive::new(&mut tar_stream);
-            let entries = archive.entries().map_err(corrupt)?;
-            for entry in entries {
-                let mut entry = entry.map_err(corrupt)?;
-                if index.entries.len() as u64 + index.findings.len() as u64 >= limits.max_entries {
-                    return Err(LayerError::OverLimit {
-                        digest: d(),
-                        what: "entries",
-                        limit: limits.max_entries,
-                    });
-                }
-                let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-                let header = entry.header();
-                let Some(kind) = kind(header.entry_type()) else {
-                    continue;
-                };
-                let path = match normalize(&raw_path) {
-                    Ok(p) if p.is_empty() => continue,
-                    Ok(p) => p,
-                    Err(problem) => {
-                        index.findings.push((raw_path, problem.to_string()));
-                        continue;
+    // Decompression runs on a thread of its own (see `decompress_behind`); the scope ends
+    // it on every return, early ones included.
+    std::thread::scope(|scope| {
+        let (decoded, decompressor) = decompress_behind(scope, compressed, actual);
+        let uncompressed = {
+            let mut tar_stream = Hashing {
+                inner: decoded,
+                hasher: Sha256::new(),
+                count: 0,
+                limit: limits.max_uncompressed_bytes,
+            };
+            {
+                let mut archive = tar::Archive::new(&mut tar_stream);
+                let entries = archive.entries().map_err(corrupt)?;
+                for entry in entries {
+                    let mut entry = entry.map_err(corrupt)?;
+                    if index.entries.len() as u64 + index.findings.len() as u64 >= limits.max_entries {
+                        return Err(LayerError::OverLimit {
+                            digest: d(),
+                            what: "entries",
+                            limit: limits.max_entries,
+                        });
                     }
-                };
-                let mode = header.mode().unwrap_or(0);
-                let size = header.entry_size().unwrap_or(0);
-                let link = match entry.link_name_bytes() {
-                    Some(l) if kind == FileKind::Hardlink => {
-                        match normalize(&String::from_utf8_lossy(&l)) {
-                            Ok(p) => Some(p),
-                            Err(problem) => {
-                                index.findings.push((
-                                    path,
-                                    format!(
-                                        "hard link target {}: {problem}",
-                                        String::from_utf8_lossy(&l)
-                                    ),
-                                ));
-                                continue;
+                    let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                    let header = entry.header();
+                    let Some(kind) = kind(header.entry_type()) else {
+                        continue;
+                    };
+                    let path = match normalize(&raw_path) {
+                        Ok(p) if p.is_empty() => continue,
+                        Ok(p) => p,
+                        Err(problem) => {
+                            index.findings.push((raw_path, problem.to_string()));
+                            continue;
+                        }
+                    };
+                    let mode = header.mode().unwrap_or(0);
+                    let size = header.entry_size().unwrap_or(0);
+                    let link = match entry.link_name_bytes() {
+                        Some(l) if kind == FileKind::Hardlink => {
+                            match normalize(&String::from_utf8_lossy(&l)) {
+                                Ok(p) => Some(p),
+                                Err(problem) => {
+                                    index.findings.push((
+                                        path,
+                                        format!(
+                                            "hard link target {}: {problem}",
+                                            String::from_utf8_lossy(&l)
+                                        ),
+                                    ));
+                                    continue;
+                                }
                             }
                         }
-                    }
-                    Some(l) => Some(String::from_utf8_lossy(&l).into_owned()),
-                    None => None,
-                };
-                let mut fe = FileEntry {
-                    path,
-                    kind,
-                    mode,
-                    uid: header.uid().unwrap_or(0),
-                    gid: header.gid().unwrap_or(0),
-                    size: if kind == FileKind::File { size } else { 0 },
-                    sha256: None,
-                    link,
-                    staged: false,
-                };
-                if kind == FileKind::File {
-                    let keep = wanted_for_analysis(&fe.path, mode, size)
-                        && size <= limits.max_staged_file_bytes
-                        && index.staged_bytes + size <= limits.max_staged_bytes;
-                    let mut hasher = Sha256::new();
-                    if keep {
-                        let mut h = tar::Header::new_gnu();
-                        h.set_size(size);
-                        h.set_mode(mode);
-                        h.set_entry_type(tar::EntryType::Regular);
-                        let mut tee = Tee {
-                            inner: &mut entry,
-                            hasher: &mut hasher,
-                        };
-                        staged
-                            .append_data(&mut h, &fe.path, &mut tee)
-                            .map_err(|e| {
-                                if e.kind() == io::ErrorKind::Other {
-                                    corrupt(e)
-                                } else {
-                                    LayerError::Staging {
-                                        digest: d(),
-                                        reason: e.to_string(),
+                        Some(l) => Some(String::from_utf8_lossy(&l).into_owned()),
+                        None => None,
+                    };
+                    let mut fe = FileEntry {
+                        path,
+                        kind,
+                        mode,
+                        uid: header.uid().unwrap_or(0),
+                        gid: header.gid().unwrap_or(0),
+                        size: if kind == FileKind::File { size } else { 0 },
+                        sha256: None,
+                        link,
+                        staged: false,
+                    };
+                    if kind == FileKind::File {
+                        let keep = wanted_for_analysis(&fe.path, mode, size)
+                            && size <= limits.max_staged_file_bytes
+                            && index.staged_bytes + size <= limits.max_staged_bytes;
+                        let mut hasher = Sha256::new();
+                        if keep {
+                            let mut h = tar::Header::new_gnu();
+                            h.set_size(size);
+                            h.set_mode(mode);
+                            h.set_entry_type(tar::EntryType::Regular);
+                            let mut tee = Tee {
+                                inner: &mut entry,
+                                hasher: &mut hasher,
+                            };
+                            staged
+                                .append_data(&mut h, &fe.path, &mut tee)
+                                .map_err(|e| {
+                                    if e.kind() == io::ErrorKind::Other {
+                                        corrupt(e)
+                                    } else {
+                                        LayerError::Staging {
+                                            digest: d(),
+                                            reason: e.to_string(),
+                                        }
                                     }
-                                }
-                            })?;
-                        fe.staged = true;
-                        index.staged_files += 1;
-                        index.staged_bytes += size;
-                    } else {
-                        let mut tee = Tee {
-                            inner: &mut entry,
-                            hasher: &mut hasher,
-                        };
-                        io::copy(&mut tee, &mut io::sink()).map_err(corrupt)?;
+                                })?;
+                            fe.staged = true;
+                            index.staged_files += 1;
+                            index.staged_bytes += size;
+                        } else {
+                            let mut tee = Tee {
+                                inner: &mut entry,
+                                hasher: &mut hasher,
+                            };
+                            io::copy(&mut tee, &mut io::sink()).map_err(corrupt)?;
+                        }
+                        fe.sha256 = Some(hex(hasher.finalize()));
                     }
-                    fe.sha256 = Some(hex(hasher.finalize()));
+                    index.entries.push(fe);
                 }
-                index.entries.push(fe);
+            }
+            // Whatever follows the tar's end marker still belongs to the digests.
+            io::copy(&mut tar_stream, &mut io::sink()).map_err(corrupt)?;
+            index.uncompressed_size = tar_stream.count;
+            format!("sha256:{}", hex(tar_stream.hasher.finalize()))
+        };
+        let inner = match decompressor.join() {
+            Ok(read) => read.map_err(corrupt)?,
+            Err(_) => {
+                return Err(LayerError::Corrupt {
+                    digest: d(),
+                    reason: "the decompressor crashed".into(),
+                });
+            }
+        };
+        index.compressed_size = inner.count;
+        let compressed_digest = format!("sha256:{}", hex(inner.hasher.finalize()));
+        if let Some(expected) = expected.filter(|e| *e != compressed_digest) {
+            return Err(LayerError::DigestMismatch {
+                digest: d(),
+                what: "compressed",
+                expected: expected.to_owned(),
+                actual: compressed_digest,
+            });
+        }
+        index.compressed_digest = compressed_digest;
+        if uncompressed != diff_id {
+            return Err(LayerError::DigestMismatch {
+                digest: d(),
+                what: "uncompressed (diff_id)",
+                expected: diff_id.to_owned(),
+                actual: uncompressed,
+            });
+        }
+        Ok(index)
+    })
+}
+
+/// Bytes of decompressed tar handed from the decompressing thread at a time, and how many
+/// such chunks may wait between the threads (about 1 MiB in flight).
+const CHUNK: usize = 256 << 10;
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Decompresses `compressed` (which also computes the blob's digest) on a thread of its own,
+/// so that inflating overlaps with reading the tar and hashing its files on this one: on
+/// debian-app those were 45 % and 55 % of one core's work, one after the other. Returns the
+/// decompressed stream and the thread, which hands back the compressed side (its count and
+/// digest) once the blob is read to its end, bytes after the last compressed frame included.
+/// Decompression errors arrive in the stream after the bytes decoded before them, as they
+/// did when the tar was read straight from the decoder. When the reader is dropped early
+/// (a limit hit, a bad entry), the thread stops at its next chunk.
+fn decompress_behind<'scope, R: Read + Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    mut compressed: BufReader<Hashing<R>>,
+    format: Compression,
+) -> (Chunks, std::thread::ScopedJoinHandle<'scope, io::Result<Hashing<R>>>) {
+    use std::sync::mpsc;
+    let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(CHUNKS_IN_FLIGHT);
+    let (give_back, spent) = mpsc::channel::<Vec<u8>>();
+    let stopped = || io::Error::other("the layer's reader stopped");
+    let thread = scope.spawn(move || {
+        {
+            let mut decoded: Box<dyn Read + '_> = match format {
+                Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut compressed)),
+                Compression::Zstd => Box::new(ZstdFrames {
+                    current: None,
+                    idle: Some(&mut compressed),
+                }),
+                Compression::None => Box::new(&mut compressed),
+            };
+            loop {
+                let mut buf = spent.try_recv().unwrap_or_default();
+                buf.resize(CHUNK, 0);
+                let mut filled = 0;
+                let mut failed = None;
+                while filled < CHUNK {
+                    match decoded.read(&mut buf[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let end = filled < CHUNK;
+                buf.truncate(filled);
+                if filled > 0 && tx.send(Ok(buf)).is_err() {
+                    return Err(stopped());
+                }
+                if let Some(e) = failed {
+                    let reason = e.to_string();
+                    return Err(match tx.send(Err(e)) {
+                        Ok(()) => io::Error::other(reason),
+                        Err(_) => stopped(),
+                    });
+                }
+                if end {
+                    break;
+                }
             }
         }
-        // Whatever follows the tar's end marker still belongs to the digests.
-        io::copy(&mut tar_stream, &mut io::sink()).map_err(corrupt)?;
-        index.uncompressed_size = tar_stream.count;
-        format!("sha256:{}", hex(tar_stream.hasher.finalize()))
-    };
-    io::copy(&mut compressed, &mut io::sink()).map_err(corrupt)?;
-    let inner = compressed.into_inner();
-    index.compressed_size = inner.count;
-    let compressed_digest = format!("sha256:{}", hex(inner.hasher.finalize()));
-    if let Some(expected) = expected.filter(|e| *e != compressed_digest) {
-        return Err(LayerError::DigestMismatch {
-            digest: d(),
-            what: "compressed",
-            expected: expected.to_owned(),
-            actual: compressed_digest,
-        });
+        io::copy(&mut compressed, &mut io::sink())?;
+        Ok(compressed.into_inner())
+    });
+    (Chunks { rx, give_back, buf: Vec::new(), pos: 0 }, thread)
+}
+
+/// The decompressed stream as it arrives from [`decompress_behind`]'s thread.
+struct Chunks {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    give_back: std::sync::mpsc::Sender<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.buf.len() {
+            match self.rx.recv() {
+                Ok(Ok(next)) => {
+                    let done = std::mem::replace(&mut self.buf, next);
+                    self.pos = 0;
+                    // Reused by the other thread; gone once it has finished.
+                    let _ = self.give_back.send(done);
+                }
+                Ok(Err(e)) => return Err(e),
+                // The thread has sent everything.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
-    index.compressed_digest = compressed_digest;
-    if uncompressed != diff_id {
-        return Err(LayerError::DigestMismatch {
-            digest: d(),
-            what: "uncompressed (diff_id)",
-            expected: diff_id.to_owned(),
-            actual: uncompressed,
-        });
-    }
-    Ok(index)
 }
 
 struct Tee<'a, R> {
