@@ -419,7 +419,15 @@ async fn the_list_pairs_each_image_with_its_own_tags() -> Result<()> {
              SELECT id, account, '127.0.0.1:5000', 'pair/app', 't' || n || '-' || split_part(source_ref, ':', 3),
                     timestamptz '2026-11-02 00:00:00Z' + n * interval '1 minute'
              FROM images, generate_series(1, 3) AS n
-             WHERE n <= (split_part(source_ref, ':', 3)::int % 4)",
+             WHERE n <= (split_part(source_ref, ':', 3)::int % 4);
+             -- The oldest images, so the last of the list, have no tags: the tags run out
+             -- before the images do.
+             INSERT INTO images (id, account, source_ref, image_digest, analysis_status, created_at, arch, os)
+             SELECT gen_random_uuid(), 'admin', '127.0.0.1:5000/pair/untagged:' || i,
+                    'sha256:' || lpad(to_hex(1000 + i), 64, '0'),
+                    CASE WHEN i = 1 THEN 'analysis_failed' ELSE 'analyzed' END,
+                    timestamptz '2026-10-01 00:00:00Z' - i * interval '1 second', 'amd64', 'linux'
+             FROM generate_series(1, 3) AS i",
         )
         .await?;
     // The trigger of V0160 gave each tag its image's creation time.

@@ -346,14 +346,23 @@ enum TagRows {
     /// The rows, and the connection they arrive on (held until the list ends).
     Streamed { rows: std::pin::Pin<Box<tokio_postgres::RowStream>>, _conn: deadpool_postgres::Object },
     Read(std::vec::IntoIter<Row>),
+    /// Every tag has been read; the second connection is back in the pool.
+    Done,
 }
 
 impl TagRows {
+    /// The next tag; `None` once they are all read, however often it is asked again (a
+    /// finished `RowStream` asked again reports its connection closed).
     async fn next(&mut self) -> Result<Option<Row>, StoreError> {
-        Ok(match self {
+        let row = match self {
             Self::Streamed { rows, .. } => rows.try_next().await?,
             Self::Read(rows) => rows.next(),
-        })
+            Self::Done => None,
+        };
+        if row.is_none() {
+            *self = Self::Done;
+        }
+        Ok(row)
     }
 }
 
