@@ -1,5 +1,5 @@
 //! The shared test harness: an in-memory [`FileSource`] built from testdata folders, each
-//! folder one layer (bottom first), with staging decided by `wanted_for_analysis` exactly
+//! folder one layer (bottom first), with staging decided by `wanted` exactly
 //! as the staging adapter decides it.
 
 use std::collections::BTreeMap;
@@ -7,7 +7,7 @@ use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use customs_model::fs::{FileEntry, FileKind, FileSource, SquashedView, wanted_for_analysis};
+use customs_model::fs::{FileEntry, FileKind, FileSource, SquashedView, wanted};
 use customs_model::package::Package;
 
 use crate::cataloger::{Cataloger, Context, Found};
@@ -55,7 +55,7 @@ impl MemSource {
         let entries: Vec<FileEntry> = files
             .iter()
             .map(|(p, c)| {
-                let staged = wanted_for_analysis(p, 0o644, c.len() as u64);
+                let staged = wanted(p, 0o644, c.len() as u64).keeps(c);
                 if staged {
                     content.insert((*p).to_owned(), c.to_vec());
                 }
@@ -123,9 +123,10 @@ fn walk(
             walk(root, &p, all, out, content);
         } else {
             e.size = meta.len();
-            e.staged = all || wanted_for_analysis(&rel, mode, e.size);
+            let bytes = std::fs::read(&p).expect("read");
+            e.staged = all || wanted(&rel, mode, e.size).keeps(&bytes);
             if e.staged {
-                content.insert(rel, std::fs::read(&p).expect("read"));
+                content.insert(rel, bytes);
             }
             out.push(e);
         }

@@ -5,7 +5,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 
-use customs_model::fs::{FileEntry, FileKind, normalize, wanted_for_analysis};
+use customs_model::fs::{EXECUTABLE_MARKERS, FileEntry, FileKind, Wanted, normalize, wanted};
 use sha2::{Digest, Sha256};
 
 /// Bounds on what one layer may cost. Over a bound the analysis fails with that reason.
@@ -195,7 +195,7 @@ fn kind(t: tar::EntryType) -> Option<FileKind> {
 
 /// Streams one layer: `raw` is the blob as the registry serves it. Files analysers need
 /// are appended to `staged` (a tar of their content, keyed by normalised path).
-pub fn index_layer<R: Read + Send, W: Write>(
+pub fn index_layer<R: Read + Send, W: StagedSink>(
     raw: R,
     media_type: &str,
     digest: &str,
@@ -208,7 +208,7 @@ pub fn index_layer<R: Read + Send, W: Write>(
 
 /// [`index_layer`] for a blob known by `name` whose compressed digest may be unknown
 /// (`expected` `None`: a `docker save` layer, named by path); the diff id is always checked.
-pub fn index_layer_as<R: Read + Send, W: Write>(
+pub fn index_layer_as<R: Read + Send, W: StagedSink>(
     raw: R,
     media_type: &str,
     name: &str,
@@ -343,11 +343,18 @@ pub fn index_layer_as<R: Read + Send, W: Write>(
                         staged: false,
                     };
                     if kind == FileKind::File {
-                        let keep = wanted_for_analysis(&fe.path, mode, size)
+                        let wanted = wanted(&fe.path, mode, size);
+                        let keep = wanted != Wanted::No
                             && size <= limits.max_staged_file_bytes
                             && index.staged_bytes + size <= limits.max_staged_bytes;
                         let mut hasher = Sha256::new();
+                        let staging_err = |e: io::Error| LayerError::Staging {
+                            digest: d(),
+                            reason: e.to_string(),
+                        };
                         if keep {
+                            let mark = staged.get_mut().position().map_err(staging_err)?;
+                            let mut markers = (wanted == Wanted::IfMarked).then(Markers::default);
                             let mut h = tar::Header::new_gnu();
                             h.set_size(size);
                             h.set_mode(mode);
@@ -355,6 +362,7 @@ pub fn index_layer_as<R: Read + Send, W: Write>(
                             let mut tee = Tee {
                                 inner: &mut entry,
                                 hasher: &mut hasher,
+                                markers: markers.as_mut(),
                             };
                             staged
                                 .append_data(&mut h, &fe.path, &mut tee)
@@ -362,19 +370,22 @@ pub fn index_layer_as<R: Read + Send, W: Write>(
                                     if e.kind() == io::ErrorKind::Other {
                                         corrupt(e)
                                     } else {
-                                        LayerError::Staging {
-                                            digest: d(),
-                                            reason: e.to_string(),
-                                        }
+                                        staging_err(e)
                                     }
                                 })?;
-                            fe.staged = true;
-                            index.staged_files += 1;
-                            index.staged_bytes += size;
+                            if markers.is_some_and(|m| !m.found) {
+                                // An executable without build metadata: no analyser reads it.
+                                staged.get_mut().cut(mark).map_err(staging_err)?;
+                            } else {
+                                fe.staged = true;
+                                index.staged_files += 1;
+                                index.staged_bytes += size;
+                            }
                         } else {
                             let mut tee = Tee {
                                 inner: &mut entry,
                                 hasher: &mut hasher,
+                                markers: None,
                             };
                             io::copy(&mut tee, &mut io::sink()).map_err(corrupt)?;
                         }
@@ -524,13 +535,91 @@ impl Read for Chunks {
 struct Tee<'a, R> {
     inner: R,
     hasher: &'a mut Sha256,
+    markers: Option<&'a mut Markers>,
 }
 
 impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        if let Some(m) = self.markers.as_deref_mut() {
+            m.feed(&buf[..n]);
+        }
         Ok(n)
+    }
+}
+
+/// Looks for [`EXECUTABLE_MARKERS`] in a file read piece by piece, across the pieces'
+/// boundaries too.
+#[derive(Default)]
+struct Markers {
+    /// The last bytes read, too few to hold a whole marker.
+    tail: Vec<u8>,
+    found: bool,
+}
+
+impl Markers {
+    fn feed(&mut self, piece: &[u8]) {
+        if self.found || piece.is_empty() {
+            return;
+        }
+        let keep = EXECUTABLE_MARKERS.iter().map(|m| m.len()).max().unwrap_or(1) - 1;
+        let mut edge = std::mem::take(&mut self.tail);
+        edge.extend_from_slice(&piece[..piece.len().min(keep)]);
+        self.found = EXECUTABLE_MARKERS
+            .iter()
+            .any(|m| memchr::memmem::find(&edge, m).is_some() || memchr::memmem::find(piece, m).is_some());
+        if piece.len() >= keep {
+            edge.clear();
+            edge.extend_from_slice(&piece[piece.len() - keep..]);
+        } else {
+            edge.drain(..edge.len().saturating_sub(keep));
+        }
+        self.tail = edge;
+    }
+}
+
+/// Where a layer's staged files are written: a writer that can take back what it wrote
+/// last, so an executable is dropped again once read when it turns out to carry no
+/// build metadata.
+pub trait StagedSink: Write {
+    /// Bytes written so far.
+    fn position(&mut self) -> io::Result<u64>;
+    /// Drops everything written after `at` (a former [`position`](Self::position)).
+    fn cut(&mut self, at: u64) -> io::Result<()>;
+}
+
+impl StagedSink for Vec<u8> {
+    fn position(&mut self) -> io::Result<u64> {
+        Ok(self.len() as u64)
+    }
+
+    fn cut(&mut self, at: u64) -> io::Result<()> {
+        self.truncate(usize::try_from(at).map_err(io::Error::other)?);
+        Ok(())
+    }
+}
+
+impl StagedSink for std::fs::File {
+    fn position(&mut self) -> io::Result<u64> {
+        io::Seek::stream_position(self)
+    }
+
+    fn cut(&mut self, at: u64) -> io::Result<()> {
+        self.set_len(at)?;
+        io::Seek::seek(self, io::SeekFrom::Start(at)).map(drop)
+    }
+}
+
+impl<W: StagedSink> StagedSink for io::BufWriter<W> {
+    fn position(&mut self) -> io::Result<u64> {
+        let buffered = self.buffer().len() as u64;
+        Ok(self.get_mut().position()? + buffered)
+    }
+
+    fn cut(&mut self, at: u64) -> io::Result<()> {
+        self.flush()?;
+        self.get_mut().cut(at)
     }
 }
 
@@ -634,6 +723,74 @@ mod tests {
             0o644,
         );
         b.into_inner().expect("tar")
+    }
+
+    #[test]
+    fn executables_are_staged_only_with_build_metadata_or_a_runtime_name() {
+        let pad = |middle: &[u8]| {
+            let mut b = b"\x7fELF".to_vec();
+            b.resize(300_000, 7);
+            b.extend_from_slice(middle);
+            b.resize(600_000, 9);
+            b
+        };
+        let go = pad(b"\xff Go buildinf:\x08\x02");
+        let rust = pad(b"\0.text\0.dep-v0\0");
+        let plain = pad(b"no metadata here");
+        let mut t = tar::Builder::new(Vec::new());
+        for (name, data, mode) in [
+            ("usr/bin/plain-c", &plain, 0o755),
+            ("usr/bin/go-app", &go, 0o755),
+            ("usr/bin/plain-too", &plain, 0o755),
+            ("usr/bin/rust-app", &rust, 0o755),
+            ("usr/bin/python3.11", &plain, 0o755),
+            ("etc/os-release", &b"ID=debian\n".to_vec(), 0o644),
+        ] {
+            entry(&mut t, name, tar::EntryType::Regular, None, data, mode);
+        }
+        let layer = t.into_inner().expect("tar");
+        let blob = gzip(&layer);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("staged.tar");
+        let mut staged = tar::Builder::new(io::BufWriter::new(std::fs::File::create(&path).expect("create")));
+        let idx = index_layer(&blob[..], GZ, &sha(&blob), &sha(&layer), &Limits::default(), &mut staged).expect("indexed");
+        staged.into_inner().expect("finish").flush().expect("flush");
+        let kept: Vec<&str> = idx.entries.iter().filter(|e| e.staged).map(|e| e.path.as_str()).collect();
+        assert_eq!(kept, ["usr/bin/go-app", "usr/bin/rust-app", "usr/bin/python3.11", "etc/os-release"]);
+        assert!(idx.entries.iter().all(|e| e.sha256.is_some()), "every file is hashed, staged or not");
+        assert_eq!(idx.staged_files, 4);
+        assert_eq!(idx.staged_bytes, 3 * 600_000 + 10);
+        // The staged tar holds exactly the kept files, whole, with nothing of the dropped ones.
+        let mut archive = tar::Archive::new(std::fs::File::open(&path).expect("open"));
+        let mut seen = Vec::new();
+        for e in archive.entries().expect("entries") {
+            let mut e = e.expect("entry");
+            let mut body = Vec::new();
+            e.read_to_end(&mut body).expect("read");
+            seen.push((e.path().expect("path").to_string_lossy().into_owned(), body));
+        }
+        let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, kept);
+        assert_eq!(seen[0].1, go);
+        assert_eq!(seen[1].1, rust);
+        assert_eq!(seen[3].1, b"ID=debian\n");
+    }
+
+    #[test]
+    fn markers_are_found_across_the_pieces_a_file_is_read_in() {
+        let data = b"0123456789\xff Go buildinf:abcdef";
+        for size in 1..data.len() {
+            let mut m = Markers::default();
+            for piece in data.chunks(size) {
+                m.feed(piece);
+            }
+            assert!(m.found, "pieces of {size}");
+        }
+        let mut m = Markers::default();
+        for piece in b"\xff Go buildin plus f: later".chunks(3) {
+            m.feed(piece);
+        }
+        assert!(!m.found);
     }
 
     #[test]

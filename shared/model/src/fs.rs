@@ -214,9 +214,42 @@ impl SquashedView {
     }
 }
 
-/// Whether an analyser needs the content of this file, so staging keeps it: package
-/// databases, language manifests and lock files, archives and executables.
-pub fn wanted_for_analysis(path: &str, mode: u32, size: u64) -> bool {
+/// Whether an analyser needs a file's content, so staging keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    No,
+    Yes,
+    /// An executable that only matters if it carries build metadata: kept when its bytes
+    /// contain one of [`EXECUTABLE_MARKERS`], which is known once it has been read.
+    IfMarked,
+}
+
+impl Wanted {
+    /// Whether a file with this content is kept.
+    pub fn keeps(self, content: &[u8]) -> bool {
+        match self {
+            Self::No => false,
+            Self::Yes => true,
+            Self::IfMarked => has_executable_marker(content),
+        }
+    }
+}
+
+/// What makes an executable worth staging: Go's build-info header (the Go module
+/// cataloger) and the name of cargo-auditable's dependency section (the Rust one). Other
+/// executables are read only by name (the runtimes in [`wanted`]), so without a marker
+/// their bytes, most of a typical image's staged bytes, stay out of the staged files.
+pub const EXECUTABLE_MARKERS: &[&[u8]] = &[b"\xff Go buildinf:", b".dep-v0"];
+
+/// Whether `b` contains one of [`EXECUTABLE_MARKERS`].
+pub fn has_executable_marker(b: &[u8]) -> bool {
+    EXECUTABLE_MARKERS.iter().any(|m| b.windows(m.len()).any(|w| w == *m))
+}
+
+/// Whether an analyser needs the content of this file: package databases, language
+/// manifests and lock files, archives, the runtimes recognised by their executable, and
+/// (on condition) other executables.
+pub fn wanted(path: &str, mode: u32, size: u64) -> Wanted {
     const EXACT: &[&str] = &[
         "etc/os-release",
         "usr/lib/os-release",
@@ -263,20 +296,30 @@ pub fn wanted_for_analysis(path: &str, mode: u32, size: u64) -> bool {
         ".deps.json",
         ".egg-info",
     ];
+    const RUNTIMES: &[&str] = &["node", "nodejs", "busybox", "java", "go"];
     const MAX_EXECUTABLE: u64 = 256 << 20;
     if EXACT.contains(&path) || path.starts_with("var/lib/dpkg/status.d/") {
-        return true;
+        return Wanted::Yes;
     }
     // dpkg file ownership (info/<pkg>.list) and licences (usr/share/doc/<pkg>/copyright).
     if (path.starts_with("var/lib/dpkg/info/") && path.ends_with(".list"))
         || (path.starts_with("usr/share/doc/") && path.ends_with("/copyright") && path.matches('/').count() == 3)
     {
-        return true;
+        return Wanted::Yes;
     }
     let name = path.rsplit('/').next().unwrap_or(path);
-    NAMES.contains(&name)
-        || SUFFIXES.iter().any(|s| name.ends_with(s))
-        || (mode & 0o111 != 0 && (64..=MAX_EXECUTABLE).contains(&size))
+    if NAMES.contains(&name) || SUFFIXES.iter().any(|s| name.ends_with(s)) {
+        return Wanted::Yes;
+    }
+    if mode & 0o111 == 0 || !(64..=MAX_EXECUTABLE).contains(&size) {
+        return Wanted::No;
+    }
+    // Runtimes identified by a version string in their executable (the binary cataloger).
+    if RUNTIMES.contains(&name) || name.starts_with("python") || name.starts_with("libpython") {
+        Wanted::Yes
+    } else {
+        Wanted::IfMarked
+    }
 }
 
 /// Read access to an image's squashed filesystem: what catalogers see. Implemented by the
@@ -286,7 +329,7 @@ pub trait FileSource {
 
     /// The content of the regular file at `path` (symlinks resolved inside the root),
     /// or `None` when there is no such file or its content was not staged
-    /// (see [`wanted_for_analysis`]).
+    /// (see [`wanted`]).
     fn open(&self, path: &str) -> Option<Box<dyn std::io::Read + '_>>;
 }
 
@@ -402,11 +445,18 @@ mod tests {
             "srv/app/pnpm-lock.yaml",
             "app/node_modules/ms/package.json",
         ] {
-            assert!(wanted_for_analysis(p, 0o644, 100), "{p}");
+            assert_eq!(wanted(p, 0o644, 100), Wanted::Yes, "{p}");
         }
-        assert!(wanted_for_analysis("usr/local/bin/rust-app", 0o755, 4096), "executables (go, cargo auditable)");
+        for p in ["usr/bin/python3.11", "usr/bin/node", "bin/busybox", "usr/lib/jvm/x/bin/java", "usr/local/go/bin/go"] {
+            assert_eq!(wanted(p, 0o755, 4096), Wanted::Yes, "runtimes are read by name: {p}");
+        }
+        assert_eq!(wanted("usr/local/bin/rust-app", 0o755, 4096), Wanted::IfMarked, "other executables (go, cargo auditable)");
+        assert_eq!(wanted("usr/local/bin/tiny", 0o755, 10), Wanted::No, "too small to be a binary");
+        assert!(Wanted::IfMarked.keeps(b"\x7fELF...\xff Go buildinf:\x08\x02"));
+        assert!(Wanted::IfMarked.keeps(b"\x7fELF...\0.text\0.dep-v0\0"));
+        assert!(!Wanted::IfMarked.keeps(b"\x7fELF... a plain C program"));
         for p in ["usr/share/doc/x/README", "var/lib/rpm/Basenames", "usr/lib/sysimage/rpm/rpmdb.sqlite-shm"] {
-            assert!(!wanted_for_analysis(p, 0o644, 100), "{p}");
+            assert_eq!(wanted(p, 0o644, 100), Wanted::No, "{p}");
         }
     }
 
