@@ -231,7 +231,7 @@ async fn evaluate_speed_of_an_image_with_1000_packages() -> Result<()> {
         distro: Some(serde_json::from_value(distro)?),
         packages: serde_json::from_value(Value::Array(packages()))?,
         catalog_unknowns: json!([]),
-        files: json!([]),
+        files: customs_store::JsonText("[]".into()),
     };
     store.complete_analysis(ACCOUNT, id, &result).await?;
 

@@ -6,7 +6,7 @@ use customs_contracts::{AnalyzeImage, EvaluateImage, Message, StageLayer, decode
 use customs_image::layer::Limits;
 use customs_image::{Credentials, Platform, Registry, Staging};
 use customs_model::ImageRef;
-use customs_model::fs::SquashedView;
+use customs_model::fs::FileSource as _;
 use customs_runtime::Queues;
 use customs_runtime::sqs::{self, BatchResponse, Delivery, Event, Retry};
 use customs_store::{
@@ -580,17 +580,23 @@ async fn assemble(
         Err(e) if !last => return Err(Retry::new(e)),
         Err(e) => return fail(gave_up(&Retry::new(e))).await,
     };
-    let catalog = match tokio::task::spawn_blocking(move || {
+    let (catalog, source) = match tokio::task::spawn_blocking(move || {
         let catalog = customs_catalog::catalog(&source);
         (catalog, source)
     })
     .await
     {
-        Ok((c, _source)) => c,
+        Ok(done) => done,
         Err(e) => return fail(format!("cataloguing crashed: {e}")).await,
     };
     info!(packages = catalog.packages.len(), distro = ?catalog.distro.as_ref().map(|d| &d.namespace), "Catalogued image");
-    let view = SquashedView::squash(layers.iter().map(|l| l.entries.as_slice()));
+    let view = source.view();
+    // The file list goes to PostgreSQL as JSON text, never as a `Value` tree (on an image
+    // of 100 000 files that tree alone took hundreds of megabytes).
+    let files = match serde_json::to_string(&view.entries.values().collect::<Vec<_>>()) {
+        Ok(text) => customs_store::JsonText(text),
+        Err(e) => return fail(format!("the file list cannot be written: {e}")).await,
+    };
     let mut findings: Vec<serde_json::Value> = layers
         .iter()
         .enumerate()
@@ -626,7 +632,7 @@ async fn assemble(
         findings: serde_json::Value::Array(findings),
         file_count: n(view.entries.len() as u64),
         catalog_unknowns: serde_json::to_value(&catalog.unknowns).unwrap_or_default(),
-        files: serde_json::to_value(view.entries.values().collect::<Vec<_>>()).unwrap_or_default(),
+        files,
         distro: catalog.distro,
         packages: catalog.packages,
     };

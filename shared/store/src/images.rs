@@ -105,8 +105,8 @@ pub struct AnalysisResult {
     pub packages: Vec<customs_model::package::Package>,
     /// Files catalogers could not (fully) read (`[{cataloger, path, layer, reason}]`).
     pub catalog_unknowns: Value,
-    /// The squashed file index (`[ViewEntry]`).
-    pub files: Value,
+    /// The squashed file index (`[ViewEntry]`), as JSON text.
+    pub files: crate::JsonText,
 }
 
 /// A layer staged in S3.
