@@ -42,9 +42,40 @@ fn blob(layout: &Path, digest: &str) -> std::path::PathBuf {
     layout.join("blobs").join(digest.replacen(':', "/", 1))
 }
 
+/// One layer indexed: what the index found, its staged files, and where each staged file is.
+type IndexedLayer = (LayerIndex, tempfile::NamedTempFile, Vec<(String, Span)>);
+
+/// Streams layer `i` (`descriptor` from the manifest) through `index_layer`.
+fn index_one(layout: &Path, i: usize, l: &Value, diff_id: &Value) -> Result<IndexedLayer, String> {
+    let digest = l["digest"].as_str().ok_or("layer without digest")?;
+    let media_type = l["mediaType"].as_str().ok_or("layer without mediaType")?;
+    let diff_id = diff_id.as_str().ok_or("diff_id is not a string")?;
+    let raw = File::open(blob(layout, digest)).map_err(|e| format!("layer {digest}: {e}"))?;
+    let tmp = tempfile::NamedTempFile::new().map_err(|e| format!("temporary file: {e}"))?;
+    let mut builder = tar::Builder::new(tmp.reopen().map_err(|e| e.to_string())?);
+    let li = index_layer(raw, media_type, digest, diff_id, &Limits::default(), &mut builder)
+        .map_err(|e| e.to_string())?;
+    builder.into_inner().map_err(|e| e.to_string())?;
+    let mut spans = Vec::new();
+    let mut archive = tar::Archive::new(File::open(tmp.path()).map_err(|e| e.to_string())?);
+    for e in archive.entries().map_err(|e| e.to_string())? {
+        let e = e.map_err(|e| e.to_string())?;
+        let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        spans.push((p, Span { layer: i, offset: e.raw_file_position(), len: e.size() }));
+    }
+    Ok((li, tmp, spans))
+}
+
 impl LocalImage {
-    /// Indexes every layer of the first manifest of an OCI image layout directory.
+    /// Indexes every layer of the first manifest of an OCI image layout directory, one
+    /// layer at a time (the smoke benchmark's stable measure).
     pub fn index(layout: &Path) -> Result<Self, String> {
+        Self::index_with(layout, 1)
+    }
+
+    /// As [`index`](Self::index), with up to `workers` layers indexed at once, as the
+    /// analyze function stages an image's layers at once (one stage-layer message each).
+    pub fn index_with(layout: &Path, workers: usize) -> Result<Self, String> {
         let index = json(&layout.join("index.json"))?;
         let manifest_digest = index["manifests"][0]["digest"]
             .as_str()
@@ -60,36 +91,45 @@ impl LocalImage {
         let descriptors = manifest["layers"]
             .as_array()
             .ok_or("manifest has no layers")?;
-        let limits = Limits::default();
-        let mut layers = Vec::new();
-        let mut staged = Vec::new();
-        let mut spans = HashMap::new();
-        for (i, (l, diff_id)) in descriptors.iter().zip(diff_ids).enumerate() {
-            let digest = l["digest"].as_str().ok_or("layer without digest")?;
-            let media_type = l["mediaType"].as_str().ok_or("layer without mediaType")?;
-            let diff_id = diff_id.as_str().ok_or("diff_id is not a string")?;
-            let raw =
-                File::open(blob(layout, digest)).map_err(|e| format!("layer {digest}: {e}"))?;
-            let tmp = tempfile::NamedTempFile::new().map_err(|e| format!("temporary file: {e}"))?;
-            let mut builder = tar::Builder::new(tmp.reopen().map_err(|e| e.to_string())?);
-            let li = index_layer(raw, media_type, digest, diff_id, &limits, &mut builder)
-                .map_err(|e| e.to_string())?;
-            builder.into_inner().map_err(|e| e.to_string())?;
-            let mut archive = tar::Archive::new(File::open(tmp.path()).map_err(|e| e.to_string())?);
-            for e in archive.entries().map_err(|e| e.to_string())? {
-                let e = e.map_err(|e| e.to_string())?;
-                let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
-                spans.insert(
-                    (i, p),
-                    Span {
-                        layer: i,
-                        offset: e.raw_file_position(),
-                        len: e.size(),
-                    },
-                );
+        if descriptors.len() != diff_ids.len() {
+            return Err(format!("{} layers but {} diff ids", descriptors.len(), diff_ids.len()));
+        }
+        // Workers take the next layer until none is left; results land in layer order.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done: Vec<std::sync::Mutex<Option<Result<IndexedLayer, String>>>> =
+            descriptors.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..workers.clamp(1, descriptors.len().max(1)) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(l) = descriptors.get(i) else { break };
+                        let r = index_one(layout, i, l, &diff_ids[i]);
+                        let failed = r.is_err();
+                        if let Ok(mut slot) = done[i].lock() {
+                            *slot = Some(r);
+                        }
+                        if failed {
+                            break;
+                        }
+                    }
+                });
             }
+        });
+        let mut layers = Vec::with_capacity(done.len());
+        let mut staged = Vec::with_capacity(done.len());
+        let mut spans = HashMap::new();
+        for slot in done {
+            let r = slot.into_inner().map_err(|_| "an indexing worker crashed".to_owned())?;
+            // A layer after a failed one may not have been reached; the failure is reported.
+            let Some(r) = r else { continue };
+            let (li, tmp, found) = r?;
+            spans.extend(found.into_iter().map(|(p, s)| ((s.layer, p), s)));
             layers.push(li);
             staged.push(tmp);
+        }
+        if layers.len() != descriptors.len() {
+            return Err("an indexing worker stopped early".into());
         }
         let (view, squash_time) =
             timed(|| SquashedView::squash(layers.iter().map(|l| l.entries.as_slice())));

@@ -292,41 +292,22 @@ pub async fn stage_archive(
     })
     .await?;
     let (container, mut resolved) = resolved;
-    let mut out = Vec::with_capacity(resolved.layers.len());
-    for l in &mut resolved.layers {
-        if let Some(staged) = staging.index(&l.diff_id).await? {
-            if l.digest.is_none() {
-                let (c, name) = (container.clone(), l.name.clone());
-                let (digest, mt) = blocking(move || c.describe(&name)).await?;
-                l.digest = Some(digest);
-                l.media_type = Some(mt);
-            }
-            out.push(StagedOutcome {
-                layer: staged,
-                fetched: false,
-            });
-            continue;
-        }
-        let (c, name) = (container.clone(), l.name.clone());
-        let raw = blocking(move || c.open(&name).map(|(r, _)| r)).await?;
-        let (layer, files) = index_blob(
-            raw,
-            l.media_type.clone(),
-            l.name.clone(),
-            l.digest.clone(),
-            l.diff_id.clone(),
-            *limits,
-        )
-        .await?;
-        staging.put(&layer, files.path()).await?;
-        tracing::info!(diff_id = %l.diff_id, entries = layer.entries.len(), staged_files = layer.staged_files, "Staged layer");
-        l.digest = Some(layer.digest.clone());
-        l.media_type = Some(layer.media_type.clone());
-        l.size = i64::try_from(layer.compressed_size).unwrap_or(i64::MAX);
-        out.push(StagedOutcome {
-            layer,
-            fetched: true,
-        });
+    // Layers are staged at once, one per core, in the order of the image.
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let staged: Vec<(StagedOutcome, String, String, i64)> = {
+        use futures::{StreamExt as _, TryStreamExt as _};
+        futures::stream::iter(resolved.layers.iter().cloned())
+            .map(|l| stage_archive_layer(container.clone(), l, staging, limits))
+            .buffered(workers)
+            .try_collect()
+            .await?
+    };
+    let mut out = Vec::with_capacity(staged.len());
+    for (l, (outcome, digest, media_type, size)) in resolved.layers.iter_mut().zip(staged) {
+        l.digest = Some(digest);
+        l.media_type = Some(media_type);
+        l.size = size;
+        out.push(outcome);
     }
     let layers: Vec<LayerDescriptor> = resolved
         .layers
@@ -372,6 +353,35 @@ pub async fn stage_archive(
         layers,
     };
     Ok((image, out))
+}
+
+/// Stages one layer of an archive unless it is staged already: the outcome, and the
+/// layer's compressed digest, media type and size as staged (or described).
+async fn stage_archive_layer(
+    container: Arc<Container>,
+    l: ArchiveLayer,
+    staging: &Staging,
+    limits: &Limits,
+) -> Result<(StagedOutcome, String, String, i64), ScanError> {
+    if let Some(staged) = staging.index(&l.diff_id).await? {
+        let (digest, media_type) = match (l.digest, l.media_type) {
+            (Some(d), Some(m)) => (d, m),
+            (d, m) => {
+                let name = l.name.clone();
+                let (described, mt) = blocking(move || container.describe(&name)).await?;
+                (d.unwrap_or(described), m.unwrap_or(mt))
+            }
+        };
+        return Ok((StagedOutcome { layer: staged, fetched: false }, digest, media_type, l.size));
+    }
+    let name = l.name.clone();
+    let raw = blocking(move || container.open(&name).map(|(r, _)| r)).await?;
+    let (layer, files) = index_blob(raw, l.media_type, l.name, l.digest, l.diff_id.clone(), *limits).await?;
+    staging.put(&layer, files.path()).await?;
+    tracing::info!(diff_id = %l.diff_id, entries = layer.entries.len(), staged_files = layer.staged_files, "Staged layer");
+    let (digest, media_type) = (layer.digest.clone(), layer.media_type.clone());
+    let size = i64::try_from(layer.compressed_size).unwrap_or(i64::MAX);
+    Ok((StagedOutcome { layer, fetched: true }, digest, media_type, size))
 }
 
 async fn blocking<T: Send + 'static>(

@@ -1,5 +1,6 @@
 //! `customs-bench-catalog LAYOUT OUT.json`: the catalog path on a local OCI image layout
-//! (index every layer as the analyze function does, squash, catalog) with the catalog
+//! (index every layer as the analyze function does, one layer per core at a time,
+//! squash, catalog) with the catalog
 //! written as JSON. The benchmark's stand-in for a standalone `customs scan`; prints the
 //! time of each phase to stderr.
 
@@ -15,7 +16,9 @@ fn main() -> ExitCode {
         eprintln!("usage: customs-bench-catalog OCI_LAYOUT_DIR OUT.json");
         return ExitCode::from(2);
     };
-    let (image, t_index) = timed(|| LocalImage::index(Path::new(layout)));
+    // Layers are indexed at once, as many as there are cores, as analyze stages them.
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let (image, t_index) = timed(|| LocalImage::index_with(Path::new(layout), workers));
     let image = match image {
         Ok(i) => i,
         Err(e) => {
