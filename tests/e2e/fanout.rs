@@ -60,6 +60,7 @@ pub(crate) async fn only(stack: &Stack, q: &str) -> Result<Runner> {
         queue_url: stack.app.queues.url(q).await?,
         queue_arn: String::new(),
         batch_size: r.batch_size,
+        concurrency: 1,
         consumer: stack.app.consumer_for(r)?,
     };
     Ok(Runner::new(

@@ -1,7 +1,7 @@
 //! The runner behaves as an SQS event source mapping with ReportBatchItemFailures.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,6 +53,7 @@ impl Fixture {
             queue_url: self.pair.url.clone(),
             queue_arn: self.pair.arn.clone(),
             batch_size: 10,
+            concurrency: 1,
             consumer: c,
         }
     }
@@ -112,6 +113,49 @@ async fn only_the_failed_message_of_a_batch_is_redelivered_and_poison_lands_in_t
         assert_eq!(seen.get(id), Some(&expected), "{id}: {seen:?}");
     }
     assert_eq!(fx.dlq_ids().await?, vec![poison]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn serving_handles_up_to_the_bindings_concurrency_of_batches_at_once() -> Result<()> {
+    let fx = Fixture::new(3).await?;
+    let ids = fx.send(6).await?;
+    let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let done: Seen = Arc::default();
+    let (r2, m2, d2) = (running.clone(), most.clone(), done.clone());
+    let c = consumer(move |ev| {
+        let (running, most, done) = (r2.clone(), m2.clone(), d2.clone());
+        async move {
+            sqs::for_each(ev, |_m: WatchTick, d| {
+                let (running, most, done) = (running.clone(), most.clone(), done.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(700)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    *done.lock().expect("lock").entry(d.message_id).or_default() += 1;
+                    Ok(())
+                }
+            })
+            .await
+        }
+    });
+    // One message per batch, two batches at once (a stage-layer mapping, scaled down).
+    let runner = fx.runner(Binding { batch_size: 1, concurrency: 2, ..fx.binding(c) });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn(async move { runner.run_until(stop_rx).await });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while done.lock().expect("lock").len() < ids.len() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop_tx.send(true)?;
+    serving.await?;
+    let done = done.lock().expect("lock").clone();
+    for id in &ids {
+        assert_eq!(done.get(id), Some(&1), "{id} handled once: {done:?}");
+    }
+    assert_eq!(most.load(Ordering::SeqCst), 2, "two batches at once, never more");
+    assert!(fx.dlq_ids().await?.is_empty());
     Ok(())
 }
 

@@ -147,6 +147,7 @@ impl Stack {
             retry_backoff: Duration::from_secs(1),
             inline_staging_bytes: INLINE_STAGING_BYTES,
             schedules_enabled: true,
+            runner_concurrency: 1,
         };
         tune(&mut settings);
         let sdk = customs_runtime::aws::load().await;

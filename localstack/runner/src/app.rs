@@ -39,6 +39,10 @@ pub struct Settings {
     /// Whether the schedules' EventBridge rules are created enabled (always, but for tests
     /// that need to be the only source of feed syncs or watch ticks).
     pub schedules_enabled: bool,
+    /// Most batches of one queue handled at once by `serve` (`CUSTOMS_RUNNER_CONCURRENCY`,
+    /// default the number of cores; never above the route's maximum concurrency). One
+    /// process plays every function here, so more than a core each would only queue up.
+    pub runner_concurrency: u32,
 }
 
 impl Settings {
@@ -63,6 +67,10 @@ impl Settings {
             retry_backoff: std::time::Duration::from_secs(config::parsed("CUSTOMS_RETRY_BACKOFF_SECS", 2)?),
             inline_staging_bytes: config::parsed("CUSTOMS_INLINE_STAGING_BYTES", 128 << 20)?,
             schedules_enabled: true,
+            runner_concurrency: config::parsed(
+                "CUSTOMS_RUNNER_CONCURRENCY",
+                std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1)),
+            )?,
         })
     }
 }
@@ -218,6 +226,7 @@ impl App {
                 queue_url: pair.url.clone(),
                 queue_arn: pair.arn.clone(),
                 batch_size: r.batch_size,
+                concurrency: r.max_concurrency.min(self.settings.runner_concurrency),
                 consumer: self.consumer_for(r)?,
             });
         }

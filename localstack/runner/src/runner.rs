@@ -31,6 +31,9 @@ pub struct Binding {
     pub queue_url: String,
     pub queue_arn: String,
     pub batch_size: u32,
+    /// Batches handled at once by [`Runner::run_until`] (the mapping's maximum
+    /// concurrency: in AWS, that many invocations of the function run side by side).
+    pub concurrency: u32,
     pub consumer: Consumer,
 }
 
@@ -57,6 +60,12 @@ impl Runner {
     /// Receives one batch from `b` (waiting up to `wait_secs`), invokes the consumer and
     /// deletes the records it did not report as failed. Returns how many were received.
     pub async fn poll_once(&self, b: &Binding, wait_secs: i32) -> Result<usize> {
+        let messages = self.receive(b, wait_secs).await?;
+        self.process(b, messages).await
+    }
+
+    /// Receives one batch from `b`, waiting up to `wait_secs` (empty: nothing came).
+    async fn receive(&self, b: &Binding, wait_secs: i32) -> Result<Vec<aws_sdk_sqs::types::Message>> {
         let out = self
             .sqs
             .receive_message()
@@ -68,7 +77,12 @@ impl Runner {
             .send()
             .await
             .with_context(|| format!("ReceiveMessage {}", b.queue_url))?;
-        let messages = out.messages.unwrap_or_default();
+        Ok(out.messages.unwrap_or_default())
+    }
+
+    /// Invokes the consumer with a received batch and deletes the records it did not
+    /// report as failed. Returns how many there were.
+    async fn process(&self, b: &Binding, messages: Vec<aws_sdk_sqs::types::Message>) -> Result<usize> {
         if messages.is_empty() {
             return Ok(0);
         }
@@ -153,16 +167,38 @@ impl Runner {
     /// Polls every queue until `stop` turns true, then returns once the polls in flight
     /// have come back and their messages are handled: a receive is never abandoned, so
     /// no message is left invisible behind a dead connection. Polls wait at most 2 s.
+    /// Each binding has one long-polling loop, which hands every batch to a task of its
+    /// own, up to the binding's `concurrency` batches at once (as the mapping invokes
+    /// that many functions side by side): an image's stage-layer messages are staged in
+    /// parallel, as in AWS, rather than one after the other.
     pub async fn run_until(&self, stop: tokio::sync::watch::Receiver<bool>) {
         let loops = self.bindings.iter().map(|b| {
             let stop = stop.clone();
+            let slots = Arc::new(tokio::sync::Semaphore::new(b.concurrency.max(1) as usize));
             async move {
+                let mut running = tokio::task::JoinSet::new();
                 while !*stop.borrow() {
-                    if let Err(e) = self.poll_once(b, 2).await {
-                        error!(queue = %b.queue_url, error = format!("{e:#}"), "Polling failed; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                    while running.try_join_next().is_some() {}
+                    match self.receive(b, 2).await {
+                        Ok(messages) if messages.is_empty() => {}
+                        Ok(messages) => {
+                            let (runner, b) = (self.clone(), b.clone());
+                            running.spawn(async move {
+                                if let Err(e) = runner.process(&b, messages).await {
+                                    error!(queue = %b.queue_url, error = format!("{e:#}"), "Handling a batch failed; SQS will redeliver it");
+                                }
+                                drop(slot);
+                            });
+                        }
+                        Err(e) => {
+                            error!(queue = %b.queue_url, error = format!("{e:#}"), "Polling failed; retrying");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
                     }
                 }
+                // A received batch is always handled to its end (see above).
+                while running.join_next().await.is_some() {}
             }
         });
         futures::future::join_all(loops).await;
