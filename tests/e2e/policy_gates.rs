@@ -210,3 +210,42 @@ async fn tag_drift_compares_with_the_image_the_tag_pointed_to_before() -> Result
     );
     Ok(())
 }
+
+/// The `files` gate reads the file index analyze recorded: a rule on file names fires for
+/// exactly the recorded files it names.
+#[tokio::test]
+async fn the_files_gate_reads_the_recorded_file_index() -> Result<()> {
+    let stack = Stack::start().await?;
+    let repo = format!("customs/files-{}", &stack.prefix[..8]);
+    let tag = format!("{}/{repo}:latest", registry());
+    let bundle = json!({
+        "id": "files", "name": "files", "version": "1_0", "comment": "",
+        "policies": [{ "id": "p1", "name": "p1", "version": "1_0", "rules": [
+            { "id": "r1", "gate": "files", "trigger": "name_match", "action": "STOP", "params": [{ "name": "regex", "value": ".*/os-release$" }] },
+        ]}],
+        "whitelists": [], "mappings": [{ "id": "m1", "name": "all", "registry": "*", "repository": "*", "image": { "type": "tag", "value": "*" }, "policy_ids": ["p1"], "whitelist_ids": [] }],
+        "whitelisted_images": [], "blacklisted_images": []
+    });
+    let resp = stack.request(Method::POST, "/v1/policies").json(&bundle).send().await?;
+    ensure!(resp.status() == 200, "{}", resp.text().await?);
+    let resp = stack
+        .request(Method::PUT, "/v1/policies/files")
+        .json(&json!({ "active": true, "policybundle": {} }))
+        .send()
+        .await?;
+    ensure!(resp.status() == 200, "{}", resp.text().await?);
+    let digest = push_image(&repo, "latest", &[image(&[("bash", "5.2.15-2")])], None).await?;
+    add(&stack, json!({ "tag": tag })).await?;
+    stack.drain().await?;
+    let img = by_tag(&stack, &tag).await?;
+    ensure!(img["analysis_status"] == "analyzed", "{img}");
+    let image_id = img["image_detail"][0]["imageId"].as_str().context("imageId")?.to_owned();
+    let check = get(&stack, &format!("/v1/images/{digest}/check?tag={tag}&detail=true")).await?;
+    let result = &check[0][&digest][&tag][0]["detail"]["result"]["result"][&image_id]["result"];
+    let rows = result["rows"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 1, "{check:#}");
+    assert_eq!(rows[0][3], "files");
+    assert_eq!(rows[0][5], "Application of regex matched file found in container: file=/etc/os-release regexp=.*/os-release$");
+    assert_eq!(check[0][&digest][&tag][0]["status"], "fail", "{check:#}");
+    Ok(())
+}

@@ -41,6 +41,22 @@ pub(crate) fn policy_packages(packages: &[Package]) -> Vec<customs_policy::Packa
         .collect()
 }
 
+/// What the policy reads of a recorded file (`image_files`, as analyze wrote it); other
+/// fields are skipped while parsing.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct StoredFile {
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    mode: u32,
+    #[serde(default)]
+    size: u64,
+    #[serde(default)]
+    sha256: Option<String>,
+}
+
 pub(crate) fn build(
     img: &customs_store::ImageRecord,
     distro: Option<&Distro>,
@@ -48,7 +64,7 @@ pub(crate) fn build(
     findings: &[customs_matcher::Finding],
     enrich: &[customs_store::Enrichment],
     config: &Value,
-    files: &Value,
+    files: &[StoredFile],
 ) -> ImageFacts {
     let c = config.get("config").cloned().unwrap_or_default();
     ImageFacts {
@@ -73,19 +89,17 @@ pub(crate) fn build(
         },
         dockerfile: Dockerfile::parse(&customs_policy::guess_dockerfile(config), DockerfileMode::Guessed),
         files: files
-            .as_array()
-            .into_iter()
-            .flatten()
+            .iter()
             .map(|f| customs_policy::FileEntry {
-                path: format!("/{}", f["path"].as_str().unwrap_or_default()),
-                mode: u32::try_from(f["mode"].as_u64().unwrap_or(0)).unwrap_or(0),
-                size: f["size"].as_u64().unwrap_or(0),
-                file_type: match f["kind"].as_str().unwrap_or_default() {
+                path: format!("/{}", f.path),
+                mode: f.mode,
+                size: f.size,
+                file_type: match f.kind.as_str() {
                     "dir" => "dir".into(),
                     "symlink" => "symlink".into(),
                     _ => "file".into(),
                 },
-                sha256: f["sha256"].as_str().map(str::to_owned),
+                sha256: f.sha256.clone(),
                 ..Default::default()
             })
             .collect(),

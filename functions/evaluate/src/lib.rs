@@ -145,7 +145,11 @@ async fn evaluate_policy(
         }
     };
     let (_, config) = deps.store.image_manifest(&img.account, img.id).await.map_err(Retry::new)?.unwrap_or_default();
-    let files = deps.store.image_files(img.id).await.map_err(Retry::new)?.unwrap_or_default();
+    let files: Vec<facts::StoredFile> = match deps.store.image_files_text(img.id).await.map_err(Retry::new)? {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| Retry::new(customs_store::StoreError::Corrupt(format!("file index of image {}: {e}", img.id))))?,
+        None => Vec::new(),
+    };
     let feed = deps.store.namespace_feed_status(img.distro_namespace.as_deref().unwrap_or_default()).await.map_err(Retry::new)?;
     let mut facts = facts::build(img, distro, packages, findings, enrich, &config, &files);
     let mut ctx = customs_policy::EvalContext::at(time::OffsetDateTime::now_utc());

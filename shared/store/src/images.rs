@@ -1057,6 +1057,14 @@ impl Store {
         Ok(row.map(|r| r.get(0)))
     }
 
+    /// The squashed file index recorded for an image as JSON text, for readers that parse
+    /// only the fields they need (as a `Value` tree, the index of an image with 300 000
+    /// files takes over a gigabyte).
+    pub async fn image_files_text(&self, id: Uuid) -> Result<Option<String>, StoreError> {
+        let row = self.conn().await?.query_opt("SELECT files::text FROM image_files WHERE image_id = $1", &[&id]).await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     /// The packages recorded for an image, in catalog order.
     pub async fn image_packages(&self, id: Uuid) -> Result<Vec<customs_model::package::Package>, StoreError> {
         let rows = self
