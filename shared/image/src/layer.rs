@@ -114,8 +114,16 @@ pub struct LayerIndex {
     pub compressed_digest: String,
 }
 
+/// Lower-case hex of a digest (called for every file of every layer, so without `format!`).
 fn hex(d: impl AsRef<[u8]>) -> String {
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let d = d.as_ref();
+    let mut out = String::with_capacity(d.len() * 2);
+    for b in d {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Counts and hashes what passes through.
@@ -774,6 +782,15 @@ mod tests {
         assert_eq!(seen[0].1, go);
         assert_eq!(seen[1].1, rust);
         assert_eq!(seen[3].1, b"ID=debian\n");
+    }
+
+    #[test]
+    fn digests_are_written_in_lower_case_hex() {
+        assert_eq!(hex([0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(
+            hex(Sha256::digest(b"")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 
     #[test]
