@@ -181,6 +181,8 @@ async fn anchore_cli_policy_evaluation_vuln_registry_and_system_commands() -> Re
     assert!(!out.contains("failed to format"), "{out}");
     let out = ok(cli.run(&["image", "content", &tag, "go"]).await?, "image content go")?;
     assert!(out.contains("github.com/google/uuid"), "{out}");
+    let out = ok(cli.run(&["image", "content", &tag, "files"]).await?, "image content files")?;
+    assert!(out.contains("/usr/local/bin/demo-go") && out.contains("/bin/busybox"), "{out}");
 
     // The default bundle: tiny has no vulnerabilities and no HEALTHCHECK: a warning, a pass.
     let (code, out) = cli.run(&["evaluate", "check", &tag, "--detail"]).await?;

@@ -80,6 +80,14 @@ async fn every_planted_package_is_found_and_no_ghosts() -> Result<()> {
             let names: BTreeSet<&str> = files.iter().filter_map(|f| f["filename"].as_str()).collect();
             assert!(names.contains("/usr/bin/bash") || names.contains("/bin/bash"), "bash is in the file index");
             assert!(!names.contains("/usr/bin/tac"), "the whiteout removed /usr/bin/tac");
+            // Each entry in anchore-cli's shape: a regular file with its digest and octal
+            // mode, a symlink with its target.
+            let passwd = files.iter().find(|f| f["filename"] == "/etc/passwd").context("/etc/passwd is in the file index")?;
+            assert_eq!((&passwd["type"], &passwd["mode"], &passwd["uid"], &passwd["linkdest"]), (&json!("file"), &json!("00644"), &json!(0), &Value::Null), "{passwd}");
+            assert!(passwd["size"].as_u64().is_some_and(|n| n > 0), "{passwd}");
+            assert!(passwd["sha256"].as_str().is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())), "{passwd}");
+            let link = files.iter().find(|f| f["type"] == "slink").context("a symlink is in the file index")?;
+            assert!(link["linkdest"].as_str().is_some_and(|t| !t.is_empty()) && link["sha256"].is_null(), "{link}");
         }
     }
     Ok(())

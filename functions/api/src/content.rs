@@ -2,9 +2,11 @@
 //! shapes anchore-cli prints (`API-CONTRACT.md` §3 Content).
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use crate::routes::{Api, Operation};
+use customs_model::fs::{FileEntry, FileKind};
 use customs_model::package::{Package, PackageType};
 use serde_json::{json, Value};
 
@@ -77,45 +79,74 @@ fn render(p: &Package) -> Value {
     }
 }
 
-fn file_type(kind: &str) -> &'static str {
+fn file_type(kind: FileKind) -> &'static str {
     match kind {
-        "dir" => "dir",
-        "symlink" => "slink",
-        "hardlink" => "hlink",
-        "char_device" => "chr",
-        "block_device" => "blk",
-        "fifo" => "fifo",
-        _ => "file",
+        FileKind::Dir => "dir",
+        FileKind::Symlink => "slink",
+        FileKind::Hardlink => "hlink",
+        FileKind::CharDevice => "chr",
+        FileKind::BlockDevice => "blk",
+        FileKind::Fifo => "fifo",
+        FileKind::File => "file",
     }
 }
 
-fn render_file(f: &Value) -> Value {
-    let mode = f["mode"].as_u64().unwrap_or(0);
-    json!({
-        "filename": format!("/{}", f["path"].as_str().unwrap_or_default()),
-        "gid": f["gid"],
-        "uid": f["uid"],
-        "linkdest": f.get("link").cloned().unwrap_or(Value::Null),
-        "mode": format!("{:05o}", mode & 0o7777),
-        "sha256": f.get("sha256").cloned().unwrap_or(Value::Null),
-        "size": f["size"],
-        "type": file_type(f["kind"].as_str().unwrap_or_default()),
-    })
+/// One file as anchore-cli prints it, borrowed from the recorded index.
+#[derive(serde::Serialize)]
+struct FileRow<'a> {
+    filename: String,
+    gid: u64,
+    uid: u64,
+    linkdest: Option<&'a str>,
+    mode: String,
+    sha256: Option<&'a str>,
+    size: u64,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+fn render_file(f: &FileEntry) -> FileRow<'_> {
+    FileRow {
+        filename: format!("/{}", f.path),
+        gid: f.gid,
+        uid: f.uid,
+        linkdest: f.link.as_deref(),
+        mode: format!("{:05o}", f.mode & 0o7777),
+        sha256: f.sha256.as_deref(),
+        size: f.size,
+        kind: file_type(f.kind),
+    }
+}
+
+/// The body of `content/{type}`, written straight from typed rows.
+#[derive(serde::Serialize)]
+struct ContentDoc<'a, T> {
+    #[serde(rename = "imageDigest")]
+    image_digest: &'a str,
+    content_type: &'a str,
+    content: Vec<T>,
 }
 
 async fn one(
     State(deps): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path((digest, ctype)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let img = analyzed(&deps, &caller.account, &digest).await?;
     if !TYPES.contains(&ctype.as_str()) {
         return Err(ApiError::NotFound(format!("content type ({ctype}) not available")));
     }
     let content: Vec<Value> = match ctype.as_str() {
         "files" => {
-            let files = deps.store.image_files(img.id).await?.unwrap_or_else(|| json!([]));
-            files.as_array().map(|a| a.iter().map(render_file).collect()).unwrap_or_default()
+            // Parsed into typed entries and rendered from them: as a `Value` tree, the
+            // index of an image with 300 000 files takes over a gigabyte.
+            let text = deps.store.image_files_text(img.id).await?;
+            let files: Vec<FileEntry> = match text.as_deref() {
+                Some(t) => serde_json::from_str(t).map_err(|e| ApiError::Internal(format!("the recorded file index of {digest} is unreadable: {e}")))?,
+                None => Vec::new(),
+            };
+            let content = files.iter().map(render_file).collect();
+            return Ok(Json(ContentDoc { image_digest: &digest, content_type: &ctype, content }).into_response());
         }
         "malware" => Vec::new(),
         t => {
@@ -127,7 +158,7 @@ async fn one(
             deps.store.image_packages(img.id).await?.iter().filter(|p| want(p)).map(render).collect()
         }
     };
-    Ok(Json(json!({ "imageDigest": digest, "content_type": ctype, "content": content })))
+    Ok(Json(ContentDoc { image_digest: &digest, content_type: &ctype, content }).into_response())
 }
 
 /// `GET /v1/images/{digest}/sbom/{cyclonedx-json|spdx-json}`: the catalog as an SBOM.

@@ -1051,12 +1051,6 @@ impl Store {
         Ok(Some(status))
     }
 
-    /// The squashed file index recorded for an image.
-    pub async fn image_files(&self, id: Uuid) -> Result<Option<Value>, StoreError> {
-        let row = self.conn().await?.query_opt("SELECT files FROM image_files WHERE image_id = $1", &[&id]).await?;
-        Ok(row.map(|r| r.get(0)))
-    }
-
     /// The squashed file index recorded for an image as JSON text, for readers that parse
     /// only the fields they need (as a `Value` tree, the index of an image with 300 000
     /// files takes over a gigabyte).

@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(150, "V0150__feed_keys_bytewise"),
     migration!(160, "V0160__image_tags_list_order"),
     migration!(170, "V0170__image_tags_list_cover"),
+    migration!(180, "V0180__image_files_json"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
