@@ -1080,7 +1080,7 @@ async fn write_packages(c: &impl GenericClient, image: Uuid, packages: &[customs
         let (mut names, mut versions, mut types, mut purls, mut sources) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (i, p) in chunk.iter().enumerate() {
             seq.push(i32::try_from(chunk_no * 1000 + i).unwrap_or(i32::MAX));
-            json.push(serde_json::to_value(p).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            json.push(crate::JsonText(serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))?));
             names.push(p.name.clone());
             versions.push(p.version.clone());
             types.push(p.kind.as_str().to_owned());
