@@ -446,20 +446,16 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
         Ok(r) => r.into_fetched(job.manifest),
         Err(e) => return fail(format!("staging job record is unreadable: {e}")).await,
     };
-    let mut staged = HashMap::new();
-    for d in image.layers.iter().filter_map(|l| l.diff_id.as_deref()) {
-        if staged.contains_key(d) {
-            continue;
+    let staged = match deps.staging.indexes(image.layers.iter().filter_map(|l| l.diff_id.as_deref())).await {
+        Ok(s) => s,
+        Err(e) if e.is_retryable() && !last => return Err(Retry::new(e)),
+        Err(e) => return fail(e.to_string()).await,
+    };
+    if let Some(d) = image.layers.iter().filter_map(|l| l.diff_id.as_deref()).find(|d| !staged.contains_key(*d)) {
+        if !last {
+            return Err(Retry(format!("staged layer {d} is missing")));
         }
-        match deps.staging.index(d).await {
-            Ok(Some(l)) => {
-                staged.insert(d.to_owned(), l);
-            }
-            Ok(None) if !last => return Err(Retry(format!("staged layer {d} is missing"))),
-            Ok(None) => return fail(format!("staged layer {d} is missing")).await,
-            Err(e) if e.is_retryable() && !last => return Err(Retry::new(e)),
-            Err(e) => return fail(e.to_string()).await,
-        }
+        return fail(format!("staged layer {d} is missing")).await;
     }
     let layers = match ordered(&image.layers, &staged) {
         Ok(l) => l,
@@ -828,19 +824,10 @@ async fn resolve(
         let r = e.is_retryable();
         staged_failure(e, r)
     })?;
-    let mut staged = HashMap::new();
-    for d in fetched.layers.iter().filter_map(|l| l.diff_id.as_deref()) {
-        if staged.contains_key(d) {
-            continue;
-        }
-        let index = deps.staging.index(d).await.map_err(|e| {
-            let r = e.is_retryable();
-            staged_failure(e, r)
-        })?;
-        if let Some(l) = index {
-            staged.insert(d.to_owned(), l);
-        }
-    }
+    let staged = deps.staging.indexes(fetched.layers.iter().filter_map(|l| l.diff_id.as_deref())).await.map_err(|e| {
+        let r = e.is_retryable();
+        staged_failure(e, r)
+    })?;
     Ok((fetched, staged, (reference, creds, insecure)))
 }
 

@@ -6,6 +6,7 @@
 //! The same keys live either in an S3 bucket (the functions) or under a local directory
 //! (`customs scan`), so one staging and indexing path serves both.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -189,19 +190,32 @@ impl Staging {
                 }
             }
         };
-        let mut json = Vec::new();
-        flate2::read::GzDecoder::new(bytes.as_slice())
-            .take(MAX_INDEX_BYTES)
-            .read_to_end(&mut json)
-            .map_err(|e| StageError::Storage(format!("staged index of {diff_id} is corrupt: {e}")))?;
-        match serde_json::from_slice(&json) {
-            Ok(l) => Ok(Some(l)),
-            // An unreadable index is as good as none: the layer is staged again.
-            Err(e) => {
-                tracing::warn!(diff_id, error = %e, "Staged index unreadable; restaging");
-                Ok(None)
-            }
-        }
+        // Inflating and parsing a large layer's index takes tens of milliseconds: off the
+        // async workers, so that the indexes of an image are read side by side.
+        let diff_id = diff_id.to_owned();
+        tokio::task::spawn_blocking(move || parse_index(&diff_id, &bytes))
+            .await
+            .map_err(|e| StageError::Local(format!("reading a staged index: {e}")))?
+    }
+
+    /// The staged indexes of `diff_ids` (each once), read a few at a time; a layer that is
+    /// not (completely) staged is absent from the map.
+    pub async fn indexes<'a>(&self, diff_ids: impl IntoIterator<Item = &'a str>) -> Result<HashMap<String, StagedLayer>, StageError> {
+        use futures::{StreamExt as _, TryStreamExt as _};
+        let mut wanted: Vec<String> = diff_ids.into_iter().map(str::to_owned).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        // Owned futures, built up front: a stream over a closure that borrows would make
+        // the caller's future `Send` only for some lifetimes, which `tokio::spawn` refuses.
+        let reads: Vec<_> = wanted
+            .into_iter()
+            .map(|d| {
+                let staging = self.clone();
+                async move { staging.index(&d).await.map(|l| l.map(|l| (d, l))) }
+            })
+            .collect();
+        let found: Vec<Option<(String, StagedLayer)>> = futures::stream::iter(reads).buffered(INDEX_CONCURRENCY).try_collect().await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// Streams a layer's staged files (a tar) into `out`.
@@ -337,5 +351,70 @@ pub(crate) fn sniffed_media_type(c: Option<crate::layer::Compression>) -> &'stat
         Some(crate::layer::Compression::Gzip) => "application/vnd.docker.image.rootfs.diff.tar.gzip",
         Some(crate::layer::Compression::Zstd) => "application/vnd.oci.image.layer.v1.tar+zstd",
         _ => "application/vnd.docker.image.rootfs.diff.tar",
+    }
+}
+
+/// How many staged indexes [`Staging::indexes`] reads at once.
+const INDEX_CONCURRENCY: usize = 8;
+
+/// A staged index as `index` stored it (gzip JSON); `None` when it cannot be read.
+fn parse_index(diff_id: &str, gz: &[u8]) -> Result<Option<StagedLayer>, StageError> {
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .take(MAX_INDEX_BYTES)
+        .read_to_end(&mut json)
+        .map_err(|e| StageError::Storage(format!("staged index of {diff_id} is corrupt: {e}")))?;
+    match serde_json::from_slice(&json) {
+        Ok(l) => Ok(Some(l)),
+        // An unreadable index is as good as none: the layer is staged again.
+        Err(e) => {
+            tracing::warn!(diff_id, error = %e, "Staged index unreadable; restaging");
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(diff_id: &str, path: &str) -> StagedLayer {
+        StagedLayer {
+            digest: format!("sha256:{}", "c".repeat(64)),
+            diff_id: diff_id.to_owned(),
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            compressed_size: 1,
+            uncompressed_size: 1,
+            staged_files: 0,
+            staged_bytes: 0,
+            entries: vec![FileEntry {
+                path: path.into(),
+                kind: customs_model::fs::FileKind::File,
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                sha256: None,
+                link: None,
+                staged: false,
+            }],
+            findings: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn indexes_reads_each_staged_layer_once_and_leaves_out_the_unstaged() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let staging = Staging::local(dir.path());
+        let (a, b, absent) = (format!("sha256:{}", "a".repeat(64)), format!("sha256:{}", "b".repeat(64)), format!("sha256:{}", "d".repeat(64)));
+        let files = tempfile::NamedTempFile::new().unwrap_or_else(|e| panic!("{e}"));
+        for (d, p) in [(&a, "etc/a"), (&b, "etc/b")] {
+            staging.put(&layer(d, p), files.path()).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        let got = staging.indexes([a.as_str(), absent.as_str(), b.as_str(), a.as_str()]).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[&a], layer(&a, "etc/a"));
+        assert_eq!(got[&b], layer(&b, "etc/b"));
+        assert!(!got.contains_key(&absent));
     }
 }
