@@ -17,6 +17,13 @@ def fmt(x, nd=2):
     return str(x)
 
 
+def peak(r):
+    """Peak RSS in MB; for the bench runner also what it already held when the run began
+    (memory kept from earlier runs: the high-water mark cannot start below it)."""
+    p = fmt(r.get("peak_rss_mb"), 0)
+    return f"{p} (held {fmt(r['held_rss_mb'], 0)})" if r.get("held_rss_mb") is not None else p
+
+
 def mb(b):
     return f"{b / 1e6:,.0f} MB" if b else "–"
 
@@ -47,7 +54,7 @@ def markdown(d):
                 if "pending" in r:
                     out.append(f"| {img} | {im['layers']} | {size} | {t} | | pending: {r['pending']} | | | | | | |")
                     continue
-                out.append(f"| {img} | {im['layers']} | {size} | {t} | {r.get('n', '')} | {fmt(r.get('wall_s'))} | {fmt(r.get('peak_rss_mb'), 0)} | "
+                out.append(f"| {img} | {im['layers']} | {size} | {t} | {r.get('n', '')} | {fmt(r.get('wall_s'))} | {peak(r)} | "
                            f"{fmt(r.get('cpu_s'))} | {fmt(r.get('packages'))} | {fmt(r.get('wall_ratio_vs_syft'))} | "
                            f"{fmt(r.get('wall_ratio_vs_trivy'))} | {fmt(r.get('rss_ratio_vs_trivy'))} |")
             if v.get("note"):
@@ -118,7 +125,7 @@ def markdown(d):
             for t, r in v["tools"].items():
                 per = (r["wall_s"] / v["entries"] * 1e4) if r.get("wall_s") and v.get("entries") else None
                 out.append(f"| {img} | {v.get('entries')} | {mb(v.get('uncompressed_bytes'))} | {t} | {fmt(r['wall_s'])} | "
-                           f"{fmt(per, 3)} | {fmt(r['peak_rss_mb'], 0)} |")
+                           f"{fmt(per, 3)} | {peak(r)} |")
         out.append("")
     return "\n".join(out)
 
