@@ -129,20 +129,21 @@ def hwm_reset(pid):
             f.write("5")
 
 
-def rss_mb(pid):
+def status_mb(pid, field):
+    """A memory figure of /proc/<pid>/status (VmRSS, VmHWM) in MB."""
     if not pid:
         return None
     with open(f"/proc/{pid}/status") as f:
-        m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
+        m = re.search(rf"{field}:\s+(\d+) kB", f.read())
     return round(int(m.group(1)) / 1024, 1) if m else None
+
+
+def rss_mb(pid):
+    return status_mb(pid, "VmRSS")
 
 
 def hwm_mb(pid):
-    if not pid:
-        return None
-    with open(f"/proc/{pid}/status") as f:
-        m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
-    return round(int(m.group(1)) / 1024, 1) if m else None
+    return status_mb(pid, "VmHWM")
 
 
 def timed(cmd, env=None, log_to=None):

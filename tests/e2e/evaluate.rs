@@ -103,10 +103,7 @@ async fn a_feed_sync_re_evaluates_the_images_it_touches() -> Result<()> {
         "whitelists": [], "mappings": [{ "id": "m1", "name": "all", "registry": "*", "repository": "*", "image": { "type": "tag", "value": "*" }, "policy_ids": ["p1"], "whitelist_ids": [] }],
         "whitelisted_images": [], "blacklisted_images": []
     });
-    let resp = stack.request(Method::POST, "/v1/policies").json(&bundle).send().await?;
-    ensure!(resp.status() == 200, "{}", resp.text().await?);
-    let resp = stack.request(Method::PUT, "/v1/policies/no-lodash").json(&json!({ "active": true, "policybundle": {} })).send().await?;
-    ensure!(resp.status() == 200, "{}", resp.text().await?);
+    activate_bundle(&stack, &bundle).await?;
 
     let tag = format!("{}/customs/debian-app:latest", registry());
     add(&stack, json!({ "tag": tag })).await?;
@@ -255,5 +252,15 @@ async fn results_for_an_image_deleted_meanwhile_are_refused_as_image_not_found()
     ensure!(matches!(saved, Err(StoreError::ImageNotFound(id)) if id == deleted), "evaluation: {saved:?}");
     ensure!(store.latest_evaluation(deleted, &record.tag).await?.is_none(), "an evaluation was stored");
     ensure!(store.vulnerabilities(deleted).await?.is_none(), "findings were stored");
+    Ok(())
+}
+
+/// Uploads a policy bundle and makes it the account's active one; both calls must answer 200.
+pub(crate) async fn activate_bundle(stack: &Stack, bundle: &Value) -> Result<()> {
+    let id = bundle["id"].as_str().context("the bundle has an id")?;
+    let resp = stack.request(Method::POST, "/v1/policies").json(bundle).send().await?;
+    ensure!(resp.status() == 200, "{}", resp.text().await?);
+    let resp = stack.request(Method::PUT, &format!("/v1/policies/{id}")).json(&json!({ "active": true, "policybundle": {} })).send().await?;
+    ensure!(resp.status() == 200, "{}", resp.text().await?);
     Ok(())
 }

@@ -9,6 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::evaluate::activate_bundle;
 use crate::images::{add, by_tag};
 
 const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -84,18 +85,7 @@ async fn tag_drift_compares_with_the_image_the_tag_pointed_to_before() -> Result
         "whitelists": [], "mappings": [{ "id": "m1", "name": "all", "registry": "*", "repository": "*", "image": { "type": "tag", "value": "*" }, "policy_ids": ["p1"], "whitelist_ids": [] }],
         "whitelisted_images": [], "blacklisted_images": []
     });
-    let resp = stack
-        .request(Method::POST, "/v1/policies")
-        .json(&bundle)
-        .send()
-        .await?;
-    ensure!(resp.status() == 200, "{}", resp.text().await?);
-    let resp = stack
-        .request(Method::PUT, "/v1/policies/drift")
-        .json(&json!({ "active": true, "policybundle": {} }))
-        .send()
-        .await?;
-    ensure!(resp.status() == 200, "{}", resp.text().await?);
+    activate_bundle(&stack, &bundle).await?;
     // An invalid enterprise rule is refused on upload, naming gate, trigger and parameter.
     let mut bad = bundle.clone();
     bad["id"] = json!("bad");
@@ -226,14 +216,7 @@ async fn the_files_gate_reads_the_recorded_file_index() -> Result<()> {
         "whitelists": [], "mappings": [{ "id": "m1", "name": "all", "registry": "*", "repository": "*", "image": { "type": "tag", "value": "*" }, "policy_ids": ["p1"], "whitelist_ids": [] }],
         "whitelisted_images": [], "blacklisted_images": []
     });
-    let resp = stack.request(Method::POST, "/v1/policies").json(&bundle).send().await?;
-    ensure!(resp.status() == 200, "{}", resp.text().await?);
-    let resp = stack
-        .request(Method::PUT, "/v1/policies/files")
-        .json(&json!({ "active": true, "policybundle": {} }))
-        .send()
-        .await?;
-    ensure!(resp.status() == 200, "{}", resp.text().await?);
+    activate_bundle(&stack, &bundle).await?;
     let digest = push_image(&repo, "latest", &[image(&[("bash", "5.2.15-2")])], None).await?;
     add(&stack, json!({ "tag": tag })).await?;
     stack.drain().await?;
