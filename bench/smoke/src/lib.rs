@@ -25,6 +25,7 @@ struct Span {
 
 /// An indexed local image, as a [`FileSource`].
 pub struct LocalImage {
+    /// Each layer's index; its entries are in the view (taken by the squash).
     pub layers: Vec<LayerIndex>,
     /// Time spent in [`SquashedView::squash`] (part of [`LocalImage::index`]).
     pub squash_time: Duration,
@@ -132,7 +133,7 @@ impl LocalImage {
             return Err("an indexing worker stopped early".into());
         }
         let (view, squash_time) =
-            timed(|| SquashedView::squash(layers.iter().map(|l| l.entries.as_slice())));
+            timed(|| SquashedView::squash(layers.iter_mut().map(|l| std::mem::take(&mut l.entries))));
         Ok(Self {
             layers,
             squash_time,

@@ -566,12 +566,14 @@ async fn assemble(
     image_id: uuid::Uuid,
     job: Option<uuid::Uuid>,
     fetched: customs_image::FetchedImage,
-    layers: Vec<customs_image::StagedLayer>,
+    mut layers: Vec<customs_image::StagedLayer>,
     fresh: HashMap<String, tempfile::NamedTempFile>,
     last: bool,
 ) -> Result<(), Retry> {
     let fail = |reason: String| record_failure(deps, account, image_id, job, reason);
-    let source = match customs_image::StagedImage::load_with(&deps.staging, &layers, fresh).await {
+    // The view takes the layers' entries; their counts are recorded.
+    let entry_counts: Vec<usize> = layers.iter().map(|l| l.entries.len()).collect();
+    let source = match customs_image::StagedImage::load_with(&deps.staging, &mut layers, fresh).await {
         Ok(s) => s,
         Err(e) if !last => return Err(Retry::new(e)),
         Err(e) => return fail(gave_up(&Retry::new(e))).await,
@@ -589,7 +591,7 @@ async fn assemble(
     let view = source.view();
     // The file list goes to PostgreSQL as JSON text, never as a `Value` tree (on an image
     // of 100 000 files that tree alone took hundreds of megabytes).
-    let files = match serde_json::to_string(&view.entries.values().collect::<Vec<_>>()) {
+    let files = match serde_json::to_string(&view.entries.iter().collect::<Vec<_>>()) {
         Ok(text) => customs_store::JsonText(text),
         Err(e) => return fail(format!("the file list cannot be written: {e}")).await,
     };
@@ -615,14 +617,14 @@ async fn assemble(
         layers: fetched
             .layers
             .into_iter()
-            .zip(&layers)
-            .map(|(l, s)| LayerRecord {
+            .zip(layers.iter().zip(&entry_counts))
+            .map(|(l, (s, &entries))| LayerRecord {
                 digest: l.digest,
                 media_type: l.media_type,
                 size: l.size,
                 diff_id: l.diff_id,
                 uncompressed_size: Some(n(s.uncompressed_size)),
-                entry_count: Some(n(s.entries.len() as u64)),
+                entry_count: Some(n(entries as u64)),
             })
             .collect(),
         findings: serde_json::Value::Array(findings),

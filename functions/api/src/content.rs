@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use crate::routes::{Api, Operation};
-use customs_model::fs::{FileEntry, FileKind};
+use customs_model::fs::{FileDigest, FileEntry, FileKind};
 use customs_model::package::{Package, PackageType};
 use serde_json::{json, Value};
 
@@ -99,7 +99,7 @@ struct FileRow<'a> {
     uid: u64,
     linkdest: Option<&'a str>,
     mode: String,
-    sha256: Option<&'a str>,
+    sha256: Option<FileDigest>,
     size: u64,
     #[serde(rename = "type")]
     kind: &'static str,
@@ -112,7 +112,7 @@ fn render_file(f: &FileEntry) -> FileRow<'_> {
         uid: f.uid,
         linkdest: f.link.as_deref(),
         mode: format!("{:05o}", f.mode & 0o7777),
-        sha256: f.sha256.as_deref(),
+        sha256: f.sha256,
         size: f.size,
         kind: file_type(f.kind),
     }

@@ -100,7 +100,7 @@ pub(crate) fn files(source: &dyn FileSource) -> impl Iterator<Item = &ViewEntry>
     source
         .view()
         .entries
-        .values()
+        .iter()
         .filter(|e| matches!(e.entry.kind, FileKind::File | FileKind::Hardlink))
 }
 

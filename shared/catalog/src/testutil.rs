@@ -45,7 +45,7 @@ impl MemSource {
             walk(&root, &root, all, &mut entries, &mut content);
             layers.push(entries);
         }
-        let view = SquashedView::squash(layers.iter().map(Vec::as_slice));
+        let view = SquashedView::squash(layers);
         Self { view, content }
     }
 
@@ -72,7 +72,7 @@ impl MemSource {
                 }
             })
             .collect();
-        let view = SquashedView::squash([entries.as_slice()]);
+        let view = SquashedView::squash([entries]);
         Self { view, content }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 
-use customs_model::fs::{EXECUTABLE_MARKERS, FileEntry, FileKind, Wanted, normalize, wanted};
+use customs_model::fs::{EXECUTABLE_MARKERS, FileDigest, FileEntry, FileKind, Wanted, normalize, wanted};
 use sha2::{Digest, Sha256};
 
 /// Bounds on what one layer may cost. Over a bound the analysis fails with that reason.
@@ -112,18 +112,6 @@ pub struct LayerIndex {
     pub staged_bytes: u64,
     /// sha256 of the blob as read (equal to the expected digest when one was given).
     pub compressed_digest: String,
-}
-
-/// Lower-case hex of a digest (called for every file of every layer, so without `format!`).
-fn hex(d: impl AsRef<[u8]>) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let d = d.as_ref();
-    let mut out = String::with_capacity(d.len() * 2);
-    for b in d {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
 }
 
 /// Counts and hashes what passes through.
@@ -397,7 +385,7 @@ pub fn index_layer_as<R: Read + Send, W: StagedSink>(
                             };
                             io::copy(&mut tee, &mut io::sink()).map_err(corrupt)?;
                         }
-                        fe.sha256 = Some(hex(hasher.finalize()));
+                        fe.sha256 = Some(FileDigest(hasher.finalize().into()));
                     }
                     index.entries.push(fe);
                 }
@@ -405,7 +393,7 @@ pub fn index_layer_as<R: Read + Send, W: StagedSink>(
             // Whatever follows the tar's end marker still belongs to the digests.
             io::copy(&mut tar_stream, &mut io::sink()).map_err(corrupt)?;
             index.uncompressed_size = tar_stream.count;
-            format!("sha256:{}", hex(tar_stream.hasher.finalize()))
+            format!("sha256:{}", hex::encode(tar_stream.hasher.finalize()))
         };
         let inner = match decompressor.join() {
             Ok(read) => read.map_err(corrupt)?,
@@ -417,7 +405,7 @@ pub fn index_layer_as<R: Read + Send, W: StagedSink>(
             }
         };
         index.compressed_size = inner.count;
-        let compressed_digest = format!("sha256:{}", hex(inner.hasher.finalize()));
+        let compressed_digest = format!("sha256:{}", hex::encode(inner.hasher.finalize()));
         if let Some(expected) = expected.filter(|e| *e != compressed_digest) {
             return Err(LayerError::DigestMismatch {
                 digest: d(),
@@ -657,7 +645,7 @@ mod tests {
     }
 
     fn sha(b: &[u8]) -> String {
-        format!("sha256:{}", hex(Sha256::digest(b)))
+        format!("sha256:{}", hex::encode(Sha256::digest(b)))
     }
 
     fn gzip(b: &[u8]) -> Vec<u8> {
@@ -785,15 +773,6 @@ mod tests {
     }
 
     #[test]
-    fn digests_are_written_in_lower_case_hex() {
-        assert_eq!(hex([0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(
-            hex(Sha256::digest(b"")),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-    }
-
-    #[test]
     fn markers_are_found_across_the_pieces_a_file_is_read_in() {
         let data = b"0123456789\xff Go buildinf:abcdef";
         for size in 1..data.len() {
@@ -857,7 +836,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["etc/os-release"]);
         assert_eq!(
-            idx.entries[0].sha256.as_deref(),
+            idx.entries[0].sha256.map(|d| d.hex()).as_deref(),
             Some(sha(b"ID=debian\n").trim_start_matches("sha256:"))
         );
         assert_eq!(idx.uncompressed_size, tar.len() as u64);

@@ -26,7 +26,7 @@ use crate::manifest::{AnyManifest, Descriptor, Kind, classify, media_type, selec
 use crate::staging::{index_blob, is_sha256_digest, sniffed_media_type};
 use crate::{
     Credentials, FetchedImage, LayerDescriptor, NetworkPolicy, Platform, Registry, ScanError,
-    StagedImage, StagedOutcome, Staging,
+    StagedImage, StagedLayer, StagedOutcome, Staging,
 };
 
 /// Largest manifest, index or `manifest.json` read from an archive.
@@ -166,6 +166,7 @@ pub struct ScannedImage {
     /// schema 2 manifest describing the archive's config and layer blobs as stored.
     pub image: FetchedImage,
     /// Each layer, bottom first, as staged; `fetched` false when it was staged already.
+    /// Their entries are in the squashed view ([`FileSource::view`]), not here.
     pub layers: Vec<StagedOutcome>,
     files: StagedImage,
 }
@@ -226,7 +227,7 @@ pub async fn scan(
 ) -> Result<ScannedImage, ScanError> {
     let source = ImageSource::parse(source)?;
     let staging = Staging::local(work_dir);
-    let (image, layers) = match &source {
+    let (image, mut layers) = match &source {
         ImageSource::Registry(r) => {
             let registry = Registry::new(opts.network);
             let image = registry
@@ -246,8 +247,15 @@ pub async fn scan(
         }
         local => stage_archive(local, &staging, &opts.platform, &opts.limits).await?,
     };
-    let staged: Vec<_> = layers.iter().map(|s| s.layer.clone()).collect();
-    let files = StagedImage::load(&staging, &staged).await?;
+    // The view takes the entries (each file is then held once, in the view).
+    let mut staged: Vec<_> = layers
+        .iter_mut()
+        .map(|s| {
+            let entries = std::mem::take(&mut s.layer.entries);
+            StagedLayer { entries, ..s.layer.clone() }
+        })
+        .collect();
+    let files = StagedImage::load(&staging, &mut staged).await?;
     Ok(ScannedImage {
         image,
         layers,

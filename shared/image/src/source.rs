@@ -43,8 +43,10 @@ pub struct StagedImage {
 }
 
 impl StagedImage {
-    /// Downloads (a few at once) and indexes each layer's staged files.
-    pub async fn load(staging: &Staging, layers: &[StagedLayer]) -> Result<Self, StageError> {
+    /// Downloads (a few at once) and indexes each layer's staged files. Takes each
+    /// layer's entries into the squashed view (leaving `entries` empty), so no file is
+    /// held twice.
+    pub async fn load(staging: &Staging, layers: &mut [StagedLayer]) -> Result<Self, StageError> {
         Self::load_with(staging, layers, HashMap::new()).await
     }
 
@@ -53,11 +55,12 @@ impl StagedImage {
     /// instead of being downloaded again.
     pub async fn load_with(
         staging: &Staging,
-        layers: &[StagedLayer],
+        layers: &mut [StagedLayer],
         mut fresh: HashMap<String, tempfile::NamedTempFile>,
     ) -> Result<Self, StageError> {
         use futures::{StreamExt as _, TryStreamExt as _};
-        let view = SquashedView::squash(layers.iter().map(|l| l.entries.as_slice()));
+        let view = SquashedView::squash(layers.iter_mut().map(|l| std::mem::take(&mut l.entries)));
+        let layers = &*layers;
         // A diff id listed twice takes its fresh file once; the other copy is downloaded.
         let mut held: Vec<Option<Held>> = layers.iter().map(|l| fresh.remove(&l.diff_id).map(Held::Temp)).collect();
         // Indexes, not `&StagedLayer`s: a closure over a reference would make the future's

@@ -4,7 +4,10 @@
 //! leading `/`, `.` components dropped. A path that climbs above the root (`..` past
 //! the top) is refused, never clamped, and becomes a finding.
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,15 +35,84 @@ pub struct FileEntry {
     pub uid: u64,
     pub gid: u64,
     pub size: u64,
-    /// Hex sha256 of the content, for regular files.
+    /// sha256 of the content, for regular files (written as hex).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
+    pub sha256: Option<FileDigest>,
     /// Symlink target as written, or the normalised path a hard link points to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
     /// Whether the content is kept in the layer's staged files (an analyser wants it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub staged: bool,
+}
+
+/// A file's sha256, held as its 32 bytes (an image has one per file, so not as a
+/// 64-character string) and written as lower-case hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileDigest(pub [u8; 32]);
+
+impl FileDigest {
+    /// Lower-case hex, written into `buf` (no allocation).
+    pub fn hex_in<'a>(&self, buf: &'a mut [u8; 64]) -> &'a str {
+        // 64 bytes for 32: encoding cannot fail, and hex digits are ASCII.
+        hex::encode_to_slice(self.0, buf).ok();
+        std::str::from_utf8(buf).unwrap_or_default()
+    }
+
+    /// Lower-case hex.
+    pub fn hex(&self) -> String {
+        self.hex_in(&mut [0; 64]).to_owned()
+    }
+}
+
+impl fmt::Display for FileDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.hex_in(&mut [0; 64]))
+    }
+}
+
+impl fmt::Debug for FileDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::str::FromStr for FileDigest {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut d = [0; 32];
+        hex::decode_to_slice(s, &mut d).map_err(|e| format!("{s:?} is not a sha256 in hex: {e}"))?;
+        Ok(Self(d))
+    }
+}
+
+impl From<[u8; 32]> for FileDigest {
+    fn from(d: [u8; 32]) -> Self {
+        Self(d)
+    }
+}
+
+impl Serialize for FileDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.hex_in(&mut [0; 64]))
+    }
+}
+
+impl<'de> Deserialize<'de> for FileDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Hex;
+        impl serde::de::Visitor<'_> for Hex {
+            type Value = FileDigest;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sha256 as 64 hex digits")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FileDigest, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Hex)
+    }
 }
 
 /// Something wrong with one entry that did not stop the analysis.
@@ -111,92 +183,186 @@ pub struct ViewEntry {
     pub layer: usize,
 }
 
+/// The entries of a squashed view, sorted by path, each path once. Held as one sorted
+/// vector (looked up by binary search): an image can have hundreds of thousands of
+/// files, and a map keyed by path would hold every path twice in half-full nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ViewEntries(Vec<ViewEntry>);
+
+impl ViewEntries {
+    fn position(&self, path: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|e| e.entry.path.as_str().cmp(path))
+    }
+
+    /// The entry at exactly `path` (symlinks not followed; see [`SquashedView::resolve`]).
+    pub fn get(&self, path: &str) -> Option<&ViewEntry> {
+        self.position(path).ok().map(|i| &self.0[i])
+    }
+
+    pub fn contains_key(&self, path: &str) -> bool {
+        self.position(path).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every entry, in path order.
+    pub fn iter(&self) -> std::slice::Iter<'_, ViewEntry> {
+        self.0.iter()
+    }
+}
+
+impl std::ops::Index<&str> for ViewEntries {
+    type Output = ViewEntry;
+
+    /// The entry at `path`; panics when there is none (for tests and known paths).
+    fn index(&self, path: &str) -> &ViewEntry {
+        match self.get(path) {
+            Some(e) => e,
+            None => panic!("no entry {path:?} in the view"),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ViewEntries {
+    type Item = &'a ViewEntry;
+    type IntoIter = std::slice::Iter<'a, ViewEntry>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
 /// The image's filesystem after applying every layer in order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SquashedView {
-    pub entries: BTreeMap<String, ViewEntry>,
+    pub entries: ViewEntries,
     pub findings: Vec<Finding>,
 }
 
+/// A view entry ordered and looked up by its path alone, so the set a squash builds
+/// holds each path once (in the entry), not again as a key beside it.
+struct ByPath(ViewEntry);
+
+impl ByPath {
+    fn path(&self) -> &str {
+        &self.0.entry.path
+    }
+}
+
+impl PartialEq for ByPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.path() == other.path()
+    }
+}
+
+impl Eq for ByPath {}
+
+impl PartialOrd for ByPath {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByPath {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.path().cmp(other.path())
+    }
+}
+
+impl Borrow<str> for ByPath {
+    fn borrow(&self) -> &str {
+        self.path()
+    }
+}
+
 /// Removes the entries strictly under `dir` for which `doomed` holds. They are one
-/// contiguous range of the map's order, `dir/` ≤ key < `dir0` ('0' follows '/'), so
+/// contiguous range of the set's order, `dir/` ≤ path < `dir0` ('0' follows '/'), so
 /// this costs a range walk, not a scan of the whole view for every file.
-fn remove_under(
-    entries: &mut BTreeMap<String, ViewEntry>,
-    dir: &str,
-    doomed: impl Fn(&ViewEntry) -> bool,
-) {
+fn remove_under(entries: &mut BTreeSet<ByPath>, dir: &str, doomed: impl Fn(&ViewEntry) -> bool) {
     if dir.is_empty() {
-        entries.retain(|_, v| !doomed(v));
+        entries.retain(|v| !doomed(&v.0));
         return;
     }
-    let keys: Vec<String> = entries
-        .range(format!("{dir}/")..format!("{dir}0"))
-        .filter(|(_, v)| doomed(v))
-        .map(|(k, _)| k.clone())
+    // Both bounds in one allocation: `dir/` and `dir0`.
+    let mut bounds = String::with_capacity(2 * dir.len() + 2);
+    bounds.push_str(dir);
+    bounds.push('/');
+    bounds.push_str(dir);
+    bounds.push('0');
+    let (lo, hi) = bounds.split_at(dir.len() + 1);
+    let gone: Vec<String> = entries
+        .range::<str, _>((Bound::Included(lo), Bound::Excluded(hi)))
+        .filter(|v| doomed(&v.0))
+        .map(|v| v.path().to_owned())
         .collect();
-    for k in keys {
-        entries.remove(&k);
+    for k in gone {
+        entries.remove(k.as_str());
     }
 }
 
 impl SquashedView {
     /// Applies layers bottom first: whiteouts delete, opaque markers hide what lower
     /// layers put in a directory, hard links take their target's content (within the
-    /// view; a link to a missing target is a finding and is left out).
-    pub fn squash<'a>(layers: impl IntoIterator<Item = &'a [FileEntry]>) -> Self {
-        let mut view = Self::default();
+    /// view; a link to a missing target is a finding and is left out). Takes the
+    /// layers' entries, so none is held twice.
+    pub fn squash(layers: impl IntoIterator<Item = Vec<FileEntry>>) -> Self {
+        let mut view: BTreeSet<ByPath> = BTreeSet::new();
+        let mut findings = Vec::new();
         for (layer, entries) in layers.into_iter().enumerate() {
             // Opaque markers and whiteouts act on lower layers only, so apply them first.
-            for e in entries {
+            for e in &entries {
                 let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
                 if name == OPAQUE {
-                    remove_under(&mut view.entries, dir, |v| v.layer < layer);
+                    remove_under(&mut view, dir, |v| v.layer < layer);
                 } else if let Some(hidden) = name.strip_prefix(WHITEOUT) {
                     let target = if dir.is_empty() {
                         hidden.to_owned()
                     } else {
                         format!("{dir}/{hidden}")
                     };
-                    if view.entries.get(&target).is_some_and(|v| v.layer < layer) {
-                        view.entries.remove(&target);
+                    if view.get(target.as_str()).is_some_and(|v| v.0.layer < layer) {
+                        view.remove(target.as_str());
                     }
-                    remove_under(&mut view.entries, &target, |v| v.layer < layer);
+                    remove_under(&mut view, &target, |v| v.layer < layer);
                 }
             }
-            for e in entries {
+            for mut e in entries {
                 let name = e.path.rsplit('/').next().unwrap_or("");
                 if name.starts_with(WHITEOUT) || e.path.is_empty() {
                     continue;
                 }
-                let mut e = e.clone();
                 if e.kind == FileKind::Hardlink {
-                    let target = e.link.clone().unwrap_or_default();
-                    match view.entries.get(&target) {
-                        Some(t) if t.entry.kind == FileKind::File => {
-                            e.sha256 = t.entry.sha256.clone();
-                            e.size = t.entry.size;
-                            e.staged = t.entry.staged;
+                    let target = e.link.as_deref().unwrap_or_default();
+                    match view.get(target) {
+                        Some(t) if t.0.entry.kind == FileKind::File => {
+                            e.sha256 = t.0.entry.sha256;
+                            e.size = t.0.entry.size;
+                            e.staged = t.0.entry.staged;
                         }
                         _ => {
-                            view.findings.push(Finding {
-                                layer,
-                                path: e.path.clone(),
-                                reason: format!("hard link to {target:?}, which is not a regular file in the image"),
-                            });
+                            let reason = format!("hard link to {target:?}, which is not a regular file in the image");
+                            findings.push(Finding { layer, path: e.path, reason });
                             continue;
                         }
                     }
                 }
                 // A non-directory replacing a directory removes what was below it.
                 if e.kind != FileKind::Dir {
-                    remove_under(&mut view.entries, &e.path, |_| true);
+                    remove_under(&mut view, &e.path, |_| true);
                 }
-                view.entries
-                    .insert(e.path.clone(), ViewEntry { entry: e, layer });
+                view.replace(ByPath(ViewEntry { entry: e, layer }));
             }
         }
-        view
+        Self {
+            entries: ViewEntries(view.into_iter().map(|v| v.0).collect()),
+            findings,
+        }
     }
 
     /// Follows symlinks (at most 40, like Linux) to the entry a path finally names,
@@ -345,7 +511,7 @@ mod tests {
             uid: 0,
             gid: 0,
             size: 1,
-            sha256: Some("aa".into()),
+            sha256: Some(FileDigest([0xaa; 32])),
             link: None,
             staged: false,
         }
@@ -391,11 +557,11 @@ mod tests {
             f("opt/c", FileKind::File),
         ];
         let l2 = vec![f("usr/bin/tac", FileKind::File)];
-        let v = SquashedView::squash([l0.as_slice(), l1.as_slice()]);
-        let paths: Vec<_> = v.entries.keys().map(String::as_str).collect();
+        let v = SquashedView::squash([l0.clone(), l1.clone()]);
+        let paths: Vec<_> = v.entries.iter().map(|e| e.entry.path.as_str()).collect();
         assert_eq!(paths, ["opt/c"]);
         assert_eq!(v.entries["opt/c"].layer, 1);
-        let v = SquashedView::squash([l0.as_slice(), l1.as_slice(), l2.as_slice()]);
+        let v = SquashedView::squash([l0.clone(), l1.clone(), l2.clone()]);
         assert_eq!(
             v.entries["usr/bin/tac"].layer, 2,
             "re-added above its whiteout"
@@ -409,8 +575,8 @@ mod tests {
             link("bin/sh", FileKind::Hardlink, "bin/busybox"),
             link("bin/ghost", FileKind::Hardlink, "nope"),
         ];
-        let v = SquashedView::squash([l0.as_slice(), l1.as_slice()]);
-        assert_eq!(v.entries["bin/sh"].entry.sha256.as_deref(), Some("aa"));
+        let v = SquashedView::squash([l0.clone(), l1.clone()]);
+        assert_eq!(v.entries["bin/sh"].entry.sha256, Some(FileDigest([0xaa; 32])));
         assert!(!v.entries.contains_key("bin/ghost"));
         assert_eq!(v.findings.len(), 1);
     }
@@ -425,7 +591,7 @@ mod tests {
             link("loop/a", FileKind::Symlink, "b"),
             link("loop/b", FileKind::Symlink, "a"),
         ];
-        let v = SquashedView::squash([l0.as_slice()]);
+        let v = SquashedView::squash([l0.clone()]);
         assert_eq!(
             v.resolve("/usr/bin/python").map(|e| e.entry.path.as_str()),
             Some("usr/bin/python3.11")
@@ -464,7 +630,39 @@ mod tests {
     fn a_file_replacing_a_directory_hides_its_contents() {
         let l0 = vec![f("x/y", FileKind::File), f("x", FileKind::Dir)];
         let l1 = vec![f("x", FileKind::File)];
-        let v = SquashedView::squash([l0.as_slice(), l1.as_slice()]);
-        assert_eq!(v.entries.keys().collect::<Vec<_>>(), ["x"]);
+        let v = SquashedView::squash([l0.clone(), l1.clone()]);
+        assert_eq!(v.entries.iter().map(|e| e.entry.path.as_str()).collect::<Vec<_>>(), ["x"]);
+    }
+
+    #[test]
+    fn digests_are_written_and_read_as_lower_case_hex() {
+        let d = FileDigest([0x00, 0x0f, 0xa5, 0xff].into_iter().cycle().take(32).collect::<Vec<_>>().try_into().expect("32"));
+        let hex = "000fa5ff".repeat(8);
+        assert_eq!(d.to_string(), hex);
+        let mut e = f("etc/passwd", FileKind::File);
+        e.sha256 = Some(d);
+        let json = serde_json::to_value(&e).expect("json");
+        assert_eq!(json["sha256"], hex.as_str());
+        assert_eq!(serde_json::from_value::<FileEntry>(json).expect("back"), e);
+        assert_eq!(hex.to_uppercase().parse::<FileDigest>(), Ok(d), "upper case is read too");
+        for bad in ["", "abc", &"zz".repeat(32), &hex[..62]] {
+            let r = serde_json::from_value::<FileEntry>(serde_json::json!({
+                "path": "x", "kind": "file", "mode": 420, "uid": 0, "gid": 0, "size": 1, "sha256": bad,
+            }));
+            assert!(r.is_err_and(|e| e.to_string().contains("is not a sha256 in hex")), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_path_written_twice_in_a_layer_keeps_its_last_entry() {
+        let mut second = f("etc/motd", FileKind::File);
+        second.size = 2;
+        let l0 = vec![f("etc/motd", FileKind::File), f("etc", FileKind::Dir), second];
+        let v = SquashedView::squash([l0]);
+        assert_eq!(v.entries.len(), 2);
+        assert_eq!(v.entries["etc/motd"].entry.size, 2);
+        assert!(v.entries.get("etc/mot").is_none() && !v.entries.contains_key("etc/motd/x"));
+        let paths: Vec<_> = v.entries.iter().map(|e| e.entry.path.as_str()).collect();
+        assert_eq!(paths, ["etc", "etc/motd"], "in path order");
     }
 }
