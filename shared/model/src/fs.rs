@@ -245,8 +245,8 @@ pub struct SquashedView {
     pub findings: Vec<Finding>,
 }
 
-/// A view entry ordered and looked up by its path alone, so the set a squash builds
-/// holds each path once (in the entry), not again as a key beside it.
+/// A layer's entry ordered and looked up by its path alone (the set of a layer whose
+/// entries must be applied one by one, see [`apply_in_order`]).
 struct ByPath(ViewEntry);
 
 impl ByPath {
@@ -281,28 +281,237 @@ impl Borrow<str> for ByPath {
     }
 }
 
-/// Removes the entries strictly under `dir` for which `doomed` holds. They are one
-/// contiguous range of the set's order, `dir/` ≤ path < `dir0` ('0' follows '/'), so
-/// this costs a range walk, not a scan of the whole view for every file.
-fn remove_under(entries: &mut BTreeSet<ByPath>, dir: &str, doomed: impl Fn(&ViewEntry) -> bool) {
+/// Whether `path` is strictly under the directory `dir` (`""` is the root).
+fn is_under(path: &str, dir: &str) -> bool {
+    dir.is_empty() && !path.is_empty() || path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
+}
+
+/// Whether `path` sorts before `dir/`, where the paths under `dir` begin.
+fn before_children(path: &str, dir: &str) -> bool {
+    let (p, d) = (path.as_bytes(), dir.as_bytes());
+    match p.len().cmp(&d.len()) {
+        std::cmp::Ordering::Greater => match p[..d.len()].cmp(d) {
+            std::cmp::Ordering::Equal => p[d.len()] < b'/',
+            o => o.is_lt(),
+        },
+        _ => p <= d,
+    }
+}
+
+/// The positions of the paths strictly under `dir` among `len` sorted paths (`path_at`
+/// gives the i-th): one contiguous range.
+fn children<'a>(len: usize, dir: &str, path_at: impl Fn(usize) -> &'a str) -> std::ops::Range<usize> {
     if dir.is_empty() {
-        entries.retain(|v| !doomed(&v.0));
+        let root = usize::from(len > 0 && path_at(0).is_empty());
+        return root..len;
+    }
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before_children(path_at(mid), dir) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let end = (lo..len).find(|&i| !is_under(path_at(i), dir)).unwrap_or(len);
+    lo..end
+}
+
+fn find(view: &[ViewEntry], path: &str) -> Result<usize, usize> {
+    view.binary_search_by(|e| e.entry.path.as_str().cmp(path))
+}
+
+/// Marks the lower entries under `dir` as gone.
+fn mark_under(view: &[ViewEntry], dir: &str, gone: &mut [bool]) {
+    for g in &mut gone[children(view.len(), dir, |i| view[i].entry.path.as_str())] {
+        *g = true;
+    }
+}
+
+/// The regular file a hard link in this layer finds among the lower entries still there.
+fn lower_file<'a>(view: &'a [ViewEntry], gone: &[bool], target: &str) -> Option<&'a FileEntry> {
+    let i = find(view, target).ok().filter(|&i| !gone[i])?;
+    Some(&view[i].entry).filter(|e| e.kind == FileKind::File)
+}
+
+/// Gives a hard link its target's content, or says why it is left out.
+fn link_to(e: &mut FileEntry, target: Option<&FileEntry>) -> Result<(), String> {
+    match target {
+        Some(t) if t.kind == FileKind::File => {
+            e.sha256 = t.sha256;
+            e.size = t.size;
+            e.staged = t.staged;
+            Ok(())
+        }
+        _ => Err(format!(
+            "hard link to {:?}, which is not a regular file in the image",
+            e.link.as_deref().unwrap_or_default()
+        )),
+    }
+}
+
+fn is_marker(e: &FileEntry) -> bool {
+    e.path.is_empty() || e.path.rsplit('/').next().unwrap_or("").starts_with(WHITEOUT)
+}
+
+/// The layer's entries (markers left out) in path order, unless applying them depends on
+/// their order: a path twice, or a non-directory with entries under it.
+fn order_free(entries: &[FileEntry]) -> Option<Vec<u32>> {
+    let count = u32::try_from(entries.len()).ok()?;
+    let at = |i: u32| &entries[i as usize];
+    let mut order: Vec<u32> = (0..count).filter(|&i| !is_marker(at(i))).collect();
+    order.sort_unstable_by(|&a, &b| at(a).path.cmp(&at(b).path));
+    let dependent = order.windows(2).any(|w| at(w[0]).path == at(w[1]).path)
+        || order.iter().enumerate().any(|(k, &i)| {
+            let e = at(i);
+            e.kind != FileKind::Dir && !children(order.len() - k - 1, &e.path, |j| at(order[k + 1 + j]).path.as_str()).is_empty()
+        });
+    (!dependent).then_some(order)
+}
+
+/// Applies a layer whose entries do not depend on their order: no path twice, and no
+/// non-directory with entries of the same layer under it (what nearly every layer is).
+/// Hard links still see only what precedes them in the tar. Gives the entries back,
+/// untouched, when the layer is not such a layer.
+fn apply_sorted(
+    view: &[ViewEntry],
+    gone: &mut [bool],
+    entries: Vec<FileEntry>,
+    layer: usize,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<ViewEntry>, Vec<FileEntry>> {
+    let Some(order) = order_free(&entries) else { return Err(entries) };
+    let mut entries = entries;
+    let mut dropped = vec![false; entries.len()];
+    for i in 0..entries.len() {
+        if is_marker(&entries[i]) {
+            continue;
+        }
+        if entries[i].kind == FileKind::Hardlink {
+            let target = entries[i].link.as_deref().unwrap_or_default();
+            // A path of this layer is never removed again, so the target is the layer's
+            // own entry if the tar put it earlier (and it was not left out), else a lower one.
+            let own = order
+                .binary_search_by(|&x| entries[x as usize].path.as_str().cmp(target))
+                .ok()
+                .map(|k| order[k] as usize)
+                .filter(|&j| j < i && !dropped[j]);
+            let found = match own {
+                Some(j) => Some(entries[j].clone()).filter(|t| t.kind == FileKind::File),
+                None => lower_file(view, gone, target).cloned(),
+            };
+            if let Err(reason) = link_to(&mut entries[i], found.as_ref()) {
+                findings.push(Finding { layer, path: entries[i].path.clone(), reason });
+                dropped[i] = true;
+                continue;
+            }
+        }
+        if entries[i].kind != FileKind::Dir {
+            mark_under(view, &entries[i].path, gone);
+        }
+    }
+    let mut slots: Vec<Option<FileEntry>> = entries.into_iter().map(Some).collect();
+    Ok(order
+        .iter()
+        .filter(|&&i| !dropped[i as usize])
+        .filter_map(|&i| slots[i as usize].take())
+        .map(|entry| ViewEntry { entry, layer })
+        .collect())
+}
+
+/// Applies a layer's entries one by one in tar order: a path written twice keeps its
+/// last entry, and a non-directory removes what was under it so far.
+fn apply_in_order(
+    view: &[ViewEntry],
+    gone: &mut [bool],
+    entries: Vec<FileEntry>,
+    layer: usize,
+    findings: &mut Vec<Finding>,
+) -> Vec<ViewEntry> {
+    let mut upper: BTreeSet<ByPath> = BTreeSet::new();
+    for mut e in entries {
+        if is_marker(&e) {
+            continue;
+        }
+        if e.kind == FileKind::Hardlink {
+            let target = e.link.as_deref().unwrap_or_default();
+            let found = match upper.get(target) {
+                Some(t) => Some(t.0.entry.clone()),
+                None => lower_file(view, gone, target).cloned(),
+            };
+            if let Err(reason) = link_to(&mut e, found.as_ref()) {
+                findings.push(Finding { layer, path: e.path, reason });
+                continue;
+            }
+        }
+        if e.kind != FileKind::Dir {
+            let (lo, hi) = (format!("{}/", e.path), format!("{}0", e.path));
+            let under: Vec<String> = upper
+                .range::<str, _>((Bound::Included(lo.as_str()), Bound::Excluded(hi.as_str())))
+                .map(|v| v.path().to_owned())
+                .collect();
+            for k in under {
+                upper.remove(k.as_str());
+            }
+            mark_under(view, &e.path, gone);
+        }
+        upper.replace(ByPath(ViewEntry { entry: e, layer }));
+    }
+    upper.into_iter().map(|v| v.0).collect()
+}
+
+/// An entry that holds a slot while two sorted runs are merged (allocates nothing).
+fn placeholder() -> ViewEntry {
+    ViewEntry {
+        entry: FileEntry {
+            path: String::new(),
+            kind: FileKind::Dir,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            sha256: None,
+            link: None,
+            staged: false,
+        },
+        layer: 0,
+    }
+}
+
+/// Drops the lower entries that are gone or that `upper` replaces, then merges `upper`
+/// (sorted) into the view in place, from the back: the view grows by `upper`'s length
+/// and is never copied whole.
+fn merge(view: &mut Vec<ViewEntry>, mut gone: Vec<bool>, mut upper: Vec<ViewEntry>) {
+    for u in &upper {
+        if let Ok(i) = find(view, &u.entry.path) {
+            gone[i] = true;
+        }
+    }
+    if gone.contains(&true) {
+        let mut k = 0;
+        view.retain(|_| {
+            k += 1;
+            !gone[k - 1]
+        });
+    }
+    if view.is_empty() {
+        *view = upper;
         return;
     }
-    // Both bounds in one allocation: `dir/` and `dir0`.
-    let mut bounds = String::with_capacity(2 * dir.len() + 2);
-    bounds.push_str(dir);
-    bounds.push('/');
-    bounds.push_str(dir);
-    bounds.push('0');
-    let (lo, hi) = bounds.split_at(dir.len() + 1);
-    let gone: Vec<String> = entries
-        .range::<str, _>((Bound::Included(lo), Bound::Excluded(hi)))
-        .filter(|v| doomed(&v.0))
-        .map(|v| v.path().to_owned())
-        .collect();
-    for k in gone {
-        entries.remove(k.as_str());
+    let n = view.len();
+    view.reserve_exact(upper.len());
+    view.resize_with(n + upper.len(), placeholder);
+    // Slots i..k hold placeholders; the largest remaining entry goes to k - 1.
+    let (mut i, mut k) = (n, view.len());
+    while let Some(u) = upper.pop() {
+        while i > 0 && view[i - 1].entry.path > u.entry.path {
+            view.swap(i - 1, k - 1);
+            i -= 1;
+            k -= 1;
+        }
+        k -= 1;
+        view[k] = u;
     }
 }
 
@@ -310,59 +519,38 @@ impl SquashedView {
     /// Applies layers bottom first: whiteouts delete, opaque markers hide what lower
     /// layers put in a directory, hard links take their target's content (within the
     /// view; a link to a missing target is a finding and is left out). Takes the
-    /// layers' entries, so none is held twice.
+    /// layers' entries, so none is held twice; the view is one sorted vector that each
+    /// layer is merged into.
     pub fn squash(layers: impl IntoIterator<Item = Vec<FileEntry>>) -> Self {
-        let mut view: BTreeSet<ByPath> = BTreeSet::new();
+        let mut view: Vec<ViewEntry> = Vec::new();
         let mut findings = Vec::new();
         for (layer, entries) in layers.into_iter().enumerate() {
+            // What this layer removes from the lower ones.
+            let mut gone = vec![false; view.len()];
             // Opaque markers and whiteouts act on lower layers only, so apply them first.
             for e in &entries {
                 let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
                 if name == OPAQUE {
-                    remove_under(&mut view, dir, |v| v.layer < layer);
+                    mark_under(&view, dir, &mut gone);
                 } else if let Some(hidden) = name.strip_prefix(WHITEOUT) {
                     let target = if dir.is_empty() {
                         hidden.to_owned()
                     } else {
                         format!("{dir}/{hidden}")
                     };
-                    if view.get(target.as_str()).is_some_and(|v| v.0.layer < layer) {
-                        view.remove(target.as_str());
+                    if let Ok(i) = find(&view, &target) {
+                        gone[i] = true;
                     }
-                    remove_under(&mut view, &target, |v| v.layer < layer);
+                    mark_under(&view, &target, &mut gone);
                 }
             }
-            for mut e in entries {
-                let name = e.path.rsplit('/').next().unwrap_or("");
-                if name.starts_with(WHITEOUT) || e.path.is_empty() {
-                    continue;
-                }
-                if e.kind == FileKind::Hardlink {
-                    let target = e.link.as_deref().unwrap_or_default();
-                    match view.get(target) {
-                        Some(t) if t.0.entry.kind == FileKind::File => {
-                            e.sha256 = t.0.entry.sha256;
-                            e.size = t.0.entry.size;
-                            e.staged = t.0.entry.staged;
-                        }
-                        _ => {
-                            let reason = format!("hard link to {target:?}, which is not a regular file in the image");
-                            findings.push(Finding { layer, path: e.path, reason });
-                            continue;
-                        }
-                    }
-                }
-                // A non-directory replacing a directory removes what was below it.
-                if e.kind != FileKind::Dir {
-                    remove_under(&mut view, &e.path, |_| true);
-                }
-                view.replace(ByPath(ViewEntry { entry: e, layer }));
-            }
+            let upper = match apply_sorted(&view, &mut gone, entries, layer, &mut findings) {
+                Ok(upper) => upper,
+                Err(entries) => apply_in_order(&view, &mut gone, entries, layer, &mut findings),
+            };
+            merge(&mut view, gone, upper);
         }
-        Self {
-            entries: ViewEntries(view.into_iter().map(|v| v.0).collect()),
-            findings,
-        }
+        Self { entries: ViewEntries(view), findings }
     }
 
     /// Follows symlinks (at most 40, like Linux) to the entry a path finally names,
@@ -664,5 +852,95 @@ mod tests {
         assert!(v.entries.get("etc/mot").is_none() && !v.entries.contains_key("etc/motd/x"));
         let paths: Vec<_> = v.entries.iter().map(|e| e.entry.path.as_str()).collect();
         assert_eq!(paths, ["etc", "etc/motd"], "in path order");
+    }
+
+    /// The squash as first written: one ordered map for the whole view, every entry
+    /// applied in tar order. The reference the sorted merge must agree with.
+    fn reference_squash(layers: &[Vec<FileEntry>]) -> (Vec<ViewEntry>, Vec<Finding>) {
+        use std::collections::BTreeMap;
+        fn remove_under(m: &mut BTreeMap<String, ViewEntry>, dir: &str, doomed: impl Fn(&ViewEntry) -> bool) {
+            m.retain(|k, v| !(is_under(k, dir) && doomed(v)));
+        }
+        let mut m: BTreeMap<String, ViewEntry> = BTreeMap::new();
+        let mut findings = Vec::new();
+        for (layer, entries) in layers.iter().enumerate() {
+            for e in entries {
+                let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
+                if name == OPAQUE {
+                    remove_under(&mut m, dir, |v| v.layer < layer);
+                } else if let Some(hidden) = name.strip_prefix(WHITEOUT) {
+                    let target = if dir.is_empty() { hidden.to_owned() } else { format!("{dir}/{hidden}") };
+                    if m.get(&target).is_some_and(|v| v.layer < layer) {
+                        m.remove(&target);
+                    }
+                    remove_under(&mut m, &target, |v| v.layer < layer);
+                }
+            }
+            for e in entries {
+                if is_marker(e) {
+                    continue;
+                }
+                let mut e = e.clone();
+                if e.kind == FileKind::Hardlink {
+                    let target = e.link.clone().unwrap_or_default();
+                    if let Err(reason) = link_to(&mut e, m.get(&target).map(|t| &t.entry)) {
+                        findings.push(Finding { layer, path: e.path, reason });
+                        continue;
+                    }
+                }
+                if e.kind != FileKind::Dir {
+                    remove_under(&mut m, &e.path, |_| true);
+                }
+                m.insert(e.path.clone(), ViewEntry { entry: e, layer });
+            }
+        }
+        (m.into_values().collect(), findings)
+    }
+
+    #[test]
+    fn the_sorted_merge_squashes_exactly_as_entries_applied_one_by_one() {
+        const PATHS: &[&str] = &[
+            "a", "b", "a/b", "a/c", "a/b/c", "a-x", "a.d/x", "a/b-x", "d", "d/e",
+            ".wh.a", "a/.wh.b", "a/.wh..wh..opq", ".wh..wh..opq", "a/b/.wh.c", ".wh.d", "",
+        ];
+        const KINDS: &[FileKind] = &[FileKind::File, FileKind::File, FileKind::Dir, FileKind::Dir, FileKind::Symlink, FileKind::Hardlink];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut sorted_layers, mut in_order_layers) = (0, 0);
+        for case in 0..20_000 {
+            let layers: Vec<Vec<FileEntry>> = (0..1 + next(4))
+                .map(|l| {
+                    (0..next(9))
+                        .map(|i| {
+                            let kind = KINDS[next(KINDS.len())];
+                            let mut e = f(PATHS[next(PATHS.len())], kind);
+                            e.size = (case * 100 + l * 10 + i) as u64;
+                            e.sha256 = Some(FileDigest([(i + l * 16) as u8; 32]));
+                            if kind == FileKind::Hardlink {
+                                e.link = Some(PATHS[next(PATHS.len())].to_owned());
+                            }
+                            e
+                        })
+                        .collect()
+                })
+                .collect();
+            for l in &layers {
+                if order_free(l).is_some() {
+                    sorted_layers += 1;
+                } else {
+                    in_order_layers += 1;
+                }
+            }
+            let (want, want_findings) = reference_squash(&layers);
+            let got = SquashedView::squash(layers.clone());
+            assert_eq!(got.entries.iter().cloned().collect::<Vec<_>>(), want, "case {case}: {layers:#?}");
+            assert_eq!(got.findings, want_findings, "case {case}: {layers:#?}");
+        }
+        assert!(sorted_layers > 10_000 && in_order_layers > 10_000, "both ways are exercised: {sorted_layers} / {in_order_layers}");
     }
 }
