@@ -194,6 +194,16 @@ pub fn text(v: &Value) -> String {
     }
 }
 
+/// Prints a typed value as indented JSON, streamed to stdout.
+pub fn print_serialized(v: &impl serde::Serialize) -> Result<(), serde_json::Error> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, v)?;
+    // As `outln!`: a closed stdout (`| head`) is not an error.
+    let _ = writeln!(out).and_then(|()| out.flush());
+    Ok(())
+}
+
 pub fn print_json(v: &Value) {
     outln!(
         "{}",

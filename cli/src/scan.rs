@@ -7,10 +7,9 @@ use std::time::Instant;
 
 use customs_catalog::{Catalog, ImageMetadata};
 use customs_image::{Platform, ScanOptions};
-use serde_json::json;
 
 use crate::args::SbomFormat;
-use crate::output::{Cell, Colour, Table, fields, print_json};
+use crate::output::{Cell, Colour, Table, fields, print_json, print_serialized};
 use crate::{Ctx, Error, Outcome};
 
 pub(crate) struct ScanArgs {
@@ -97,18 +96,19 @@ pub(crate) async fn run(ctx: &Ctx, a: ScanArgs) -> Result<Outcome, Error> {
     }
     let findings = scanned.findings();
     if ctx.style.json {
-        print_json(&json!({
-            "source": a.source,
-            "imageDigest": digest,
-            "os": scanned.image.os,
-            "architecture": scanned.image.arch,
-            "layers": scanned.layers.len(),
-            "distro": catalog.distro,
-            "packages": catalog.packages,
-            "unknowns": catalog.unknowns,
-            "findings": findings.iter().map(|f| json!({"layer": f.layer, "path": f.path, "reason": f.reason})).collect::<Vec<_>>(),
-            "seconds": { "staging": staged_in.as_secs_f64(), "total": total.as_secs_f64() },
-        }));
+        // Written from typed values: an image with tens of thousands of packages would
+        // otherwise be built as a `Value` tree first.
+        let report = ScanReport {
+            source: &a.source,
+            image_digest: &digest,
+            os: scanned.image.os.as_deref(),
+            architecture: scanned.image.arch.as_deref(),
+            layers: scanned.layers.len(),
+            catalog: &catalog,
+            findings: &findings,
+            seconds: Seconds { staging: staged_in.as_secs_f64(), total: total.as_secs_f64() },
+        };
+        print_serialized(&report).map_err(|e| Error::Scan(format!("the report cannot be written: {e}")))?;
         return Ok(Outcome::Ok);
     }
     out!(
@@ -194,4 +194,26 @@ fn summary(
             ("Scan Time", format!("{secs:.2}s").into()),
         ],
     )
+}
+
+/// What `customs scan --json` prints.
+#[derive(serde::Serialize)]
+struct ScanReport<'a> {
+    source: &'a str,
+    #[serde(rename = "imageDigest")]
+    image_digest: &'a str,
+    os: Option<&'a str>,
+    architecture: Option<&'a str>,
+    layers: usize,
+    /// `distro`, `packages` and `unknowns`.
+    #[serde(flatten)]
+    catalog: &'a Catalog,
+    findings: &'a [customs_model::fs::Finding],
+    seconds: Seconds,
+}
+
+#[derive(serde::Serialize)]
+struct Seconds {
+    staging: f64,
+    total: f64,
 }

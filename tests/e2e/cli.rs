@@ -658,6 +658,14 @@ async fn customs_scan_catalogs_registry_images_and_archives_without_services() -
         .context("digest")?
         .to_owned();
     assert!(digest.starts_with("sha256:"), "{from_registry:#}");
+    assert!(
+        from_registry["os"] == "linux"
+            && from_registry["layers"].as_u64().is_some_and(|n| n >= 1)
+            && from_registry["findings"].is_array()
+            && from_registry["unknowns"].is_array()
+            && from_registry["seconds"]["total"].is_f64(),
+        "the report's shape: {from_registry:#}"
+    );
     let names = |v: &Value| -> Vec<String> {
         let mut n: Vec<String> = v["packages"]
             .as_array()

@@ -591,7 +591,7 @@ async fn assemble(
     let view = source.view();
     // The file list goes to PostgreSQL as JSON text, never as a `Value` tree (on an image
     // of 100 000 files that tree alone took hundreds of megabytes).
-    let files = match serde_json::to_string(&view.entries.iter().collect::<Vec<_>>()) {
+    let files = match serde_json::to_string(&view.entries) {
         Ok(text) => customs_store::JsonText(text),
         Err(e) => return fail(format!("the file list cannot be written: {e}")).await,
     };

@@ -229,6 +229,13 @@ impl std::ops::Index<&str> for ViewEntries {
     }
 }
 
+/// Written as the list of entries, in path order (the recorded file index).
+impl Serialize for ViewEntries {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(&self.0)
+    }
+}
+
 impl<'a> IntoIterator for &'a ViewEntries {
     type Item = &'a ViewEntry;
     type IntoIter = std::slice::Iter<'a, ViewEntry>;

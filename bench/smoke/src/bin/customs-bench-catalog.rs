@@ -27,10 +27,12 @@ fn main() -> ExitCode {
         }
     };
     let (catalog, t_catalog) = timed(|| customs_catalog::catalog(&image));
-    let (written, t_write) = timed(|| {
-        serde_json::to_vec(&catalog)
-            .map_err(|e| e.to_string())
-            .and_then(|b| std::fs::write(out, b).map_err(|e| e.to_string()))
+    // Streamed to the file, as `customs scan` writes its report (never whole in memory).
+    let (written, t_write) = timed(|| -> Result<(), String> {
+        use std::io::Write as _;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(out).map_err(|e| e.to_string())?);
+        serde_json::to_writer(&mut w, &catalog).map_err(|e| e.to_string())?;
+        w.flush().map_err(|e| e.to_string())
     });
     if let Err(e) = written {
         eprintln!("customs-bench-catalog: {out}: {e}");
