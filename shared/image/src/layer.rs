@@ -423,6 +423,8 @@ pub fn index_layer_as<R: Read + Send, W: StagedSink>(
                 actual: uncompressed,
             });
         }
+        // The index is held until the image is squashed: no room for entries that never come.
+        index.entries.shrink_to_fit();
         Ok(index)
     })
 }

@@ -502,10 +502,6 @@ fn merge(view: &mut Vec<ViewEntry>, mut gone: Vec<bool>, mut upper: Vec<ViewEntr
             !gone[k - 1]
         });
     }
-    if view.is_empty() {
-        *view = upper;
-        return;
-    }
     let n = view.len();
     view.reserve_exact(upper.len());
     view.resize_with(n + upper.len(), placeholder);
@@ -529,7 +525,10 @@ impl SquashedView {
     /// layers' entries, so none is held twice; the view is one sorted vector that each
     /// layer is merged into.
     pub fn squash(layers: impl IntoIterator<Item = Vec<FileEntry>>) -> Self {
-        let mut view: Vec<ViewEntry> = Vec::new();
+        let layers: Vec<Vec<FileEntry>> = layers.into_iter().collect();
+        // Room for every entry at once: growing the view layer by layer would copy it and
+        // leave the old copies to the allocator.
+        let mut view: Vec<ViewEntry> = Vec::with_capacity(layers.iter().map(Vec::len).sum());
         let mut findings = Vec::new();
         for (layer, entries) in layers.into_iter().enumerate() {
             // What this layer removes from the lower ones.
@@ -557,6 +556,7 @@ impl SquashedView {
             };
             merge(&mut view, gone, upper);
         }
+        view.shrink_to_fit();
         Self { entries: ViewEntries(view), findings }
     }
 
