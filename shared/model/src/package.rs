@@ -104,6 +104,85 @@ pub struct Location {
     pub layer: usize,
 }
 
+/// A package's ecosystem details, by key, in key order. Held as a sorted vector: most
+/// packages have none or a few, and a map allocates a whole node (about half a kilobyte)
+/// for its first key, once per package of an image with tens of thousands of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata(Vec<(String, String)>);
+
+impl Metadata {
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.position(key).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Sets `key`, giving back the value it replaces.
+    pub fn insert(&mut self, key: String, value: String) -> Option<String> {
+        match self.position(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Keys and values, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl std::ops::Index<&str> for Metadata {
+    type Output = String;
+
+    /// The value of `key`; panics when there is none (for tests and known keys).
+    fn index(&self, key: &str) -> &String {
+        match self.get(key) {
+            Some(v) => v,
+            None => panic!("no metadata {key:?}"),
+        }
+    }
+}
+
+impl FromIterator<(String, String)> for Metadata {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(items: I) -> Self {
+        let mut m = Self::default();
+        for (k, v) in items {
+            m.insert(k, v);
+        }
+        m
+    }
+}
+
+/// Written as a JSON object, as the map it replaced.
+impl Serialize for Metadata {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(BTreeMap::<String, String>::deserialize(d)?.into_iter().collect())
+    }
+}
+
 /// One package found in an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
@@ -139,8 +218,8 @@ pub struct Package {
     pub file_digests: Vec<String>,
     /// Ecosystem details policy gates and the API show (architecture, size, group id,
     /// Go version, …), keys in snake_case.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub metadata: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
 }
 
 impl Package {
@@ -165,7 +244,7 @@ impl Package {
             origin: None,
             files: Vec::new(),
             file_digests: Vec::new(),
-            metadata: BTreeMap::new(),
+            metadata: Metadata::default(),
         }
     }
 }
@@ -209,5 +288,20 @@ mod tests {
         assert_eq!(PackageType::Dpkg.content_type(), "os");
         assert_eq!(PackageType::Java.content_type(), "java");
         assert_eq!(PackageType::Go.syft_type(), "go-module");
+    }
+
+    #[test]
+    fn metadata_is_kept_in_key_order_and_written_as_an_object() {
+        let mut m = Metadata::default();
+        assert_eq!(m.insert("source".into(), "crates.io".into()), None);
+        assert_eq!(m.insert("arch".into(), "amd64".into()), None);
+        assert_eq!(m.insert("source".into(), "git".into()), Some("crates.io".into()));
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["arch"], "amd64");
+        assert!(m.contains_key("source") && m.get("size").is_none());
+        let json = serde_json::to_string(&m).expect("json");
+        assert_eq!(json, r#"{"arch":"amd64","source":"git"}"#);
+        assert_eq!(serde_json::from_str::<Metadata>(&json).expect("back"), m);
+        assert!(serde_json::from_str::<Metadata>(r#"{"arch": 1}"#).is_err(), "values are strings");
     }
 }
