@@ -444,7 +444,7 @@ async fn copy_advisories(
         Type::TEXT,
         Type::TEXT,
         Type::TEXT,
-        Type::JSONB,
+        Type::JSON,
         Type::TIMESTAMPTZ,
         Type::TIMESTAMPTZ,
         Type::TIMESTAMPTZ,
@@ -498,7 +498,7 @@ async fn copy_packages<'a>(
         Type::TEXT,
         Type::TEXT,
         Type::TEXT,
-        Type::JSONB,
+        Type::JSON,
         Type::TEXT_ARRAY,
         Type::TEXT_ARRAY,
         Type::TEXT,
@@ -556,7 +556,7 @@ async fn update_advisories(
          SELECT $1, $2, t.id, t.aliases::text[], t.summary, t.description, t.severity,
                 t.severity_source, t.cvss, t.published, t.modified, t.withdrawn,
                 t.refs::text[], t.hash
-           FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[],
+           FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::json[],
                        $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[])
                 AS t(id, aliases, summary, description, severity, severity_source, cvss, published, modified, withdrawn, refs, hash)
          ON CONFLICT (feed, scope, id) DO UPDATE SET aliases = EXCLUDED.aliases, summary = EXCLUDED.summary,

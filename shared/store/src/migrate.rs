@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(160, "V0160__image_tags_list_order"),
     migration!(170, "V0170__image_tags_list_cover"),
     migration!(180, "V0180__image_files_json"),
+    migration!(190, "V0190__feed_json_columns"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
