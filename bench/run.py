@@ -599,7 +599,10 @@ def cold_start(runs):
            ("customs-analyze", sqs_event({"kind": "analyze_image", "v": 1, "body": {"account": acct, "image_id": "00000000-0000-4000-8000-000000000001"}}), {}),
            ("customs-evaluate", sqs_event({"kind": "evaluate_image", "v": 1, "body": {"account": acct, "image_id": "00000000-0000-4000-8000-000000000001"}}), {}),
            ("customs-feed-sync", sqs_event({"kind": "feed_sync", "v": 1, "body": {"trigger": "api", "flush": False}}), FEEDS_OFF),
-           ("customs-notify", sqs_event({"kind": "notify", "v": 1, "body": {"account": acct, "event_id": "00000000-0000-4000-8000-000000000002"}}), {}),
+           # In AWS the function knows its topic by ARN only (the runner resolves it by name).
+           ("customs-notify", sqs_event({"kind": "notify", "v": 1, "body": {"account": acct, "event_id": "00000000-0000-4000-8000-000000000002"}}),
+            {"CUSTOMS_EVENTS_TOPIC_ARN": f"arn:aws:sns:{E.get('AWS_REGION', 'us-east-1')}:000000000000:"
+                                         f"{E.get('CUSTOMS_QUEUE_PREFIX', 'bench-')}events"}),
            ("customs-watch", sqs_event({"kind": "watch_tick", "v": 1, "body": {}}), {})]
     out = {}
     for r in range(runs):
