@@ -1066,10 +1066,13 @@ impl Store {
             .await?
             .query("SELECT package FROM image_packages WHERE image_id = $1 ORDER BY seq", &[&id])
             .await?;
-        rows.iter()
-            .map(|r| serde_json::from_value(r.get(0)).map_err(|e| StoreError::Corrupt(format!("stored package: {e}"))))
-            .collect()
+        rows.iter().map(|r| stored_package(r.get(0))).collect()
     }
+}
+
+/// A recorded package, parsed straight from its stored JSON text (no `Value` tree).
+fn stored_package(json: crate::JsonText) -> Result<customs_model::package::Package, StoreError> {
+    serde_json::from_str(&json.0).map_err(|e| StoreError::Corrupt(format!("stored package: {e}")))
 }
 
 /// Inserts packages in batches of one statement each (UNNEST over arrays).
@@ -1089,7 +1092,7 @@ async fn write_packages(c: &impl GenericClient, image: Uuid, packages: &[customs
         }
         c.execute(
             "INSERT INTO image_packages (image_id, seq, package, name, version, type, purl, source_name)
-             SELECT $1, * FROM UNNEST($2::int[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
+             SELECT $1, * FROM UNNEST($2::int[], $3::json[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
             &[&image, &seq, &json, &names, &versions, &types, &purls, &sources],
         )
         .await?;
@@ -1128,9 +1131,6 @@ impl Store {
         };
         let prev: Uuid = prev.get(0);
         let rows = conn.query("SELECT package FROM image_packages WHERE image_id = $1 ORDER BY seq", &[&prev]).await?;
-        rows.iter()
-            .map(|r| serde_json::from_value(r.get(0)).map_err(|e| StoreError::Corrupt(format!("stored package: {e}"))))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
+        rows.iter().map(|r| stored_package(r.get(0))).collect::<Result<Vec<_>, _>>().map(Some)
     }
 }

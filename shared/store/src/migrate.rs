@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(170, "V0170__image_tags_list_cover"),
     migration!(180, "V0180__image_files_json"),
     migration!(190, "V0190__feed_json_columns"),
+    migration!(200, "V0200__image_packages_json"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
