@@ -75,6 +75,45 @@ pub fn catalogers() -> Vec<&'static dyn Cataloger> {
     ]
 }
 
+/// `f` applied to every item, on up to [`MAX_THREADS`] threads (as many as the machine
+/// has cores), results in the order of `items`. Work is handed out a few items at a time,
+/// so one slow item does not hold back a thread's whole share, and each result is written
+/// straight into its place in the output, which is the only copy of the results.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_THREADS)
+        .min(items.len());
+    if threads < 2 {
+        return items.iter().map(f).collect();
+    }
+    // Single items for few (catalogers), batches of up to 64 for many (manifests).
+    let batch = (items.len() / (threads * 16)).clamp(1, 64);
+    let mut out: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    let work = std::sync::Mutex::new(items.chunks(batch).zip(out.chunks_mut(batch)));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    // A worker that panicked poisons the lock; the scope re-raises its panic.
+                    let Some((from, to)) = work.lock().ok().and_then(|mut w| w.next()) else {
+                        break;
+                    };
+                    for (item, slot) in from.iter().zip(to) {
+                        *slot = Some(f(item));
+                    }
+                }
+            });
+        }
+    });
+    // Every batch was taken by exactly one worker, and every worker ran to the end.
+    out.into_iter().flatten().collect()
+}
+
+/// Most threads [`par_map`] uses: cataloguing is one step of an analysis, and a Lambda
+/// function has at most six cores.
+const MAX_THREADS: usize = 4;
+
 /// Largest manifest or database read into memory (archives and binaries are streamed or
 /// bounded separately).
 pub(crate) const MAX_TEXT: u64 = 64 << 20;
@@ -143,6 +182,15 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+
+    #[test]
+    fn par_map_keeps_the_order_of_its_items() {
+        for n in [0, 1, 2, 3, 63, 64, 65, 1000, 10_007] {
+            let items: Vec<usize> = (0..n).collect();
+            let out = par_map(&items, |i| i * 3);
+            assert_eq!(out, items.iter().map(|i| i * 3).collect::<Vec<_>>(), "{n} items");
+        }
+    }
 
     #[test]
     fn every_cataloger_folder_is_registered_and_names_are_unique() {

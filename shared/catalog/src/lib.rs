@@ -32,7 +32,7 @@ pub struct Catalog {
 }
 
 /// Catalogs an image: detects its distribution, then runs every registered cataloger
-/// over the squashed view. Never fails: what could not be read becomes an [`Unknown`].
+/// over the squashed view, several at once. Never fails: what could not be read becomes an [`Unknown`].
 pub fn catalog(source: &dyn FileSource) -> Catalog {
     let distro = distro::detect(source);
     let ctx = Context {
@@ -42,8 +42,10 @@ pub fn catalog(source: &dyn FileSource) -> Catalog {
         distro: distro.clone(),
         ..Catalog::default()
     };
-    for c in catalogers() {
-        let found = c.catalog(source, &ctx);
+    // The catalogers run side by side; their results are merged in registry order.
+    let catalogers = catalogers();
+    let found = cataloger::par_map(&catalogers, |c| c.catalog(source, &ctx));
+    for (c, found) in catalogers.iter().zip(found) {
         out.packages.extend(found.packages);
         out.unknowns
             .extend(found.unknowns.into_iter().map(|u| Unknown {

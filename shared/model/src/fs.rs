@@ -685,7 +685,8 @@ pub fn wanted(path: &str, mode: u32, size: u64) -> Wanted {
 
 /// Read access to an image's squashed filesystem: what catalogers see. Implemented by the
 /// staging adapter over staged layers, and by in-memory sources in tests.
-pub trait FileSource {
+/// `Sync`: the catalogers read one source from several threads at once.
+pub trait FileSource: Sync {
     fn view(&self) -> &SquashedView;
 
     /// The content of the regular file at `path` (symlinks resolved inside the root),

@@ -8,12 +8,15 @@
 mod pnpm;
 mod yarn;
 
+use std::collections::HashMap;
+
 use customs_model::fs::FileSource;
 use customs_model::package::{Location, Package, PackageType};
 use serde_json::Value;
 
 use crate::cataloger::{
-    Cataloger, Context, Found, MAX_TEXT, file_name, files, location, parent, read_bytes,
+    Cataloger, Context, Found, MAX_TEXT, file_name, files, location, par_map, parent,
+    read_bytes,
 };
 use crate::{cpe, license, purl};
 
@@ -41,23 +44,38 @@ impl Cataloger for NpmCataloger {
         let other_locks: Vec<_> = files(source)
             .filter(|e| matches!(file_name(&e.entry.path), "yarn.lock" | "pnpm-lock.yaml"))
             .collect();
-        for e in targets {
-            let path = e.entry.path.as_str();
-            let json: Value = match read_bytes(source, path, MAX_TEXT)
-                .and_then(|b| serde_json::from_slice(&b).map_err(Into::into))
-            {
-                Ok(v) => v,
-                Err(err) => {
-                    found.unknown(path, e.layer, err);
-                    continue;
+        // Reading and parsing the manifests is most of the work (scale-8x has 25 000), so
+        // it runs on several threads, a window at a time (what is parsed but not yet used
+        // stays small); the results are used in path order.
+        for window in targets.chunks(PARSE_WINDOW) {
+            let parsed = par_map(window, |e| {
+                read_bytes(source, &e.entry.path, MAX_TEXT)
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(Into::into))
+                    .map(|json| {
+                        if file_name(&e.entry.path) == "package.json" {
+                            Parsed::Installed(installed(&json, location(e)))
+                        } else {
+                            Parsed::Lock(json)
+                        }
+                    })
+            });
+            for (e, parsed) in window.iter().zip(parsed) {
+                let path = e.entry.path.as_str();
+                match parsed {
+                    Ok(Parsed::Installed(p)) => found.packages.extend(p),
+                    Ok(Parsed::Lock(json)) => {
+                        lock(&json, parent(path), location(e), source, &mut found);
+                    }
+                    Err(err) => found.unknown(path, e.layer, err),
                 }
-            };
-            if file_name(path) == "package.json" {
-                if let Some(p) = installed(&json, location(e)) {
-                    found.packages.push(p);
-                }
-            } else {
-                lock(&json, parent(path), location(e), source, &mut found);
+            }
+        }
+        // Where each (name, version) found so far is installed, so a lock entry's check
+        // is a lookup, not a scan of every package (scale-8x: 26 000 packages × its locks).
+        let mut installed_at: HashMap<(String, String), Vec<String>> = HashMap::new();
+        if !other_locks.is_empty() {
+            for p in &found.packages {
+                index_locations(&mut installed_at, p);
             }
         }
         for e in other_locks {
@@ -80,14 +98,15 @@ impl Cataloger for NpmCataloger {
                     let fresh: Vec<Package> = entries
                         .into_iter()
                         .filter(|l| {
-                            !found.packages.iter().any(|p| {
-                                p.name == l.name
-                                    && p.version == l.version
-                                    && p.locations.iter().any(|loc| loc.path.starts_with(&nm))
-                            })
+                            !installed_at
+                                .get(&(l.name.clone(), l.version.clone()))
+                                .is_some_and(|paths| paths.iter().any(|p| p.starts_with(&nm)))
                         })
                         .map(|l| l.into_package(location(e)))
                         .collect();
+                    for p in &fresh {
+                        index_locations(&mut installed_at, p);
+                    }
                     found.packages.extend(fresh);
                 }
                 Err(err) => found.unknown(path, e.layer, err),
@@ -95,6 +114,23 @@ impl Cataloger for NpmCataloger {
         }
         found
     }
+}
+
+/// How many manifests are parsed at once.
+const PARSE_WINDOW: usize = 1024;
+
+/// A `package.json` read (the package it describes, if any), or a lock file to read.
+enum Parsed {
+    Installed(Option<Package>),
+    Lock(Value),
+}
+
+/// Adds `p`'s locations under its (name, version).
+fn index_locations(index: &mut HashMap<(String, String), Vec<String>>, p: &Package) {
+    index
+        .entry((p.name.clone(), p.version.clone()))
+        .or_default()
+        .extend(p.locations.iter().map(|l| l.path.clone()));
 }
 
 /// One package of a `yarn.lock` or `pnpm-lock.yaml`.
