@@ -282,7 +282,7 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
     }
     if plan.pending.is_empty() {
         info!(%job_id, "Every layer staged already; assembling");
-        let layers = match ordered(&fetched.layers, &staged) {
+        let layers = match ordered(&fetched.layers, staged) {
             Ok(l) => l,
             Err(reason) => return record_failure(deps, account, image_id, Some(job_id), reason).await,
         };
@@ -370,7 +370,7 @@ async fn stage_inline(
         info!("Another delivery assembles this job; nothing to do");
         return Ok(());
     }
-    let layers = match ordered(&fetched.layers, &staged) {
+    let layers = match ordered(&fetched.layers, staged) {
         Ok(l) => l,
         Err(reason) => return fail(reason).await,
     };
@@ -419,15 +419,18 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
         info!("Staging job is over; nothing to do");
         return requeue_evaluation(&msg, &delivery, deps).await;
     };
-    let mut fetched = false;
+    // The layer this delivery staged, with its files still on local disk: if it assembles
+    // the image, neither is read back from the bucket.
+    let mut fresh = None;
     if job.pending.contains(&msg.diff_id) {
         match stage_one(&msg, deps).await {
-            Ok(f) => fetched = f,
+            Ok(f) => fresh = f,
             Err(Failure::Retry(e)) if !last => return Err(e),
             Err(Failure::Retry(e)) => return fail(gave_up(&e)).await,
             Err(Failure::Final(reason)) => return fail(reason).await,
         }
     }
+    let fetched = fresh.is_some();
     let Some(job) = deps
         .store
         .finish_staged_layer(job_id, &msg.diff_id, &delivery.message_id, fetched)
@@ -446,22 +449,29 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
         Ok(r) => r.into_fetched(job.manifest),
         Err(e) => return fail(format!("staging job record is unreadable: {e}")).await,
     };
-    let staged = match deps.staging.indexes(image.layers.iter().filter_map(|l| l.diff_id.as_deref())).await {
+    let held = fresh.as_ref().map(|(l, _): &(customs_image::StagedLayer, _)| l.diff_id.clone());
+    let others = image.layers.iter().filter_map(|l| l.diff_id.as_deref()).filter(|d| held.as_deref() != Some(*d));
+    let mut staged = match deps.staging.indexes(others).await {
         Ok(s) => s,
         Err(e) if e.is_retryable() && !last => return Err(Retry::new(e)),
         Err(e) => return fail(e.to_string()).await,
     };
+    let mut files = HashMap::new();
+    if let Some((layer, tmp)) = fresh {
+        files.insert(layer.diff_id.clone(), tmp);
+        staged.insert(layer.diff_id.clone(), layer);
+    }
     if let Some(d) = image.layers.iter().filter_map(|l| l.diff_id.as_deref()).find(|d| !staged.contains_key(*d)) {
         if !last {
             return Err(Retry(format!("staged layer {d} is missing")));
         }
         return fail(format!("staged layer {d} is missing")).await;
     }
-    let layers = match ordered(&image.layers, &staged) {
+    let layers = match ordered(&image.layers, staged) {
         Ok(l) => l,
         Err(reason) => return fail(reason).await,
     };
-    assemble(deps, account, image_id, Some(job_id), image, layers, HashMap::new(), last).await
+    assemble(deps, account, image_id, Some(job_id), image, layers, files, last).await
 }
 
 /// A job that is over was assembled or failed. If this message is a redelivery (its
@@ -482,8 +492,8 @@ async fn requeue_evaluation(msg: &StageLayer, delivery: &Delivery, deps: &Deps) 
 }
 
 /// Downloads and stages the message's layer unless its index is in the bucket already.
-/// Returns whether it was downloaded.
-async fn stage_one(msg: &StageLayer, deps: &Deps) -> Result<bool, Failure> {
+/// Returns the layer and its staged files (on local disk) when it was downloaded.
+async fn stage_one(msg: &StageLayer, deps: &Deps) -> Result<Option<(customs_image::StagedLayer, tempfile::NamedTempFile)>, Failure> {
     let image = deps
         .store
         .image(&msg.account, msg.image_id)
@@ -497,16 +507,23 @@ async fn stage_one(msg: &StageLayer, deps: &Deps) -> Result<bool, Failure> {
         size: msg.size,
         diff_id: Some(msg.diff_id.clone()),
     };
-    let staged = deps
+    let staged = deps.staging.index(&msg.diff_id).await.map_err(|e| {
+        let r = e.is_retryable();
+        staged_failure(e, r)
+    })?;
+    if staged.is_some() {
+        return Ok(None);
+    }
+    let (layer, files) = deps
         .registry
-        .stage_layers(&reference, creds.as_ref(), insecure, std::slice::from_ref(&layer), &deps.staging, &deps.limits)
+        .stage_unstaged(&reference, creds.as_ref(), insecure, &layer, &deps.staging, &deps.limits)
         .await
         .map_err(|e| {
             let r = e.is_retryable();
             staged_failure(e, r)
         })?;
-    record_staged(deps, &staged).await.map_err(Failure::Retry)?;
-    Ok(staged.iter().any(|s| s.fetched))
+    record_staged_layer(deps, &layer).await.map_err(Failure::Retry)?;
+    Ok(Some((layer, files)))
 }
 
 /// Records the layers this invocation staged (idempotent).
@@ -764,14 +781,19 @@ fn plan<'a, T>(layers: &'a [customs_image::LayerDescriptor], staged: &HashMap<St
 }
 
 /// The staged layers in manifest order (a diff id that appears twice, twice).
-fn ordered(layers: &[customs_image::LayerDescriptor], staged: &HashMap<String, customs_image::StagedLayer>) -> Result<Vec<customs_image::StagedLayer>, String> {
-    layers
-        .iter()
-        .map(|l| {
-            let d = l.diff_id.as_deref().unwrap_or_default();
-            staged.get(d).cloned().ok_or_else(|| format!("staged layer {d} is missing"))
-        })
-        .collect()
+/// The staged layers in the image's order. Each is moved out of `staged`, not copied (an
+/// index holds every entry of its layer); a layer listed twice is copied for its second place.
+fn ordered(layers: &[customs_image::LayerDescriptor], mut staged: HashMap<String, customs_image::StagedLayer>) -> Result<Vec<customs_image::StagedLayer>, String> {
+    let mut out: Vec<customs_image::StagedLayer> = Vec::with_capacity(layers.len());
+    for l in layers {
+        let d = l.diff_id.as_deref().unwrap_or_default();
+        let layer = match staged.remove(d) {
+            Some(s) => s,
+            None => out.iter().find(|s| s.diff_id == d).cloned().ok_or_else(|| format!("staged layer {d} is missing"))?,
+        };
+        out.push(layer);
+    }
+    Ok(out)
 }
 
 /// `source_ref` of an uploaded archive: `upload:<format>:<key in the staging bucket>`.
@@ -948,6 +970,41 @@ mod tests {
         let mut broken = layers.clone();
         broken[1].diff_id = None;
         assert!(plan(&broken, &staged).is_err_and(|e| e.contains("no diff_id")));
+    }
+
+    #[test]
+    fn staged_layers_are_put_in_image_order_and_a_repeated_one_in_each_of_its_places() {
+        let staged_layer = |diff: u8, path: &str| customs_image::StagedLayer {
+            digest: String::new(),
+            diff_id: format!("sha256:{diff:064x}"),
+            media_type: String::new(),
+            compressed_size: 0,
+            uncompressed_size: 0,
+            staged_files: 0,
+            staged_bytes: 0,
+            entries: vec![customs_model::fs::FileEntry {
+                path: path.into(),
+                kind: customs_model::fs::FileKind::File,
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                sha256: None,
+                link: None,
+                staged: false,
+            }],
+            findings: Vec::new(),
+        };
+        // Layers 1 and 3 are the same content.
+        let layers = [layer(1, 0xa, 5), layer(2, 0xb, 6), layer(3, 0xa, 5)];
+        let staged: HashMap<String, customs_image::StagedLayer> =
+            [staged_layer(0xa, "a"), staged_layer(0xb, "b")].into_iter().map(|l| (l.diff_id.clone(), l)).collect();
+        let got = ordered(&layers, staged.clone()).expect("every layer is staged");
+        let paths: Vec<&str> = got.iter().map(|l| l.entries[0].path.as_str()).collect();
+        assert_eq!(paths, ["a", "b", "a"]);
+        let mut missing = staged;
+        missing.remove(&format!("sha256:{:064x}", 0xb));
+        assert_eq!(ordered(&layers, missing).err().as_deref(), Some(format!("staged layer sha256:{:064x} is missing", 0xb).as_str()));
     }
 
     #[test]
