@@ -146,6 +146,7 @@ impl Stack {
             registry_read_timeout: Duration::from_secs(60),
             retry_backoff: Duration::from_secs(1),
             inline_staging_bytes: INLINE_STAGING_BYTES,
+            layer_cache_bytes: 256 << 20,
             schedules_enabled: true,
             runner_concurrency: 1,
         };

@@ -1,7 +1,8 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use customs_image::layer::Limits;
-use customs_image::{s3_client, NetworkPolicy, Registry, Staging};
+use customs_image::{s3_client, LayerCache, NetworkPolicy, Registry, Staging};
 use customs_runtime::{Queues, aws, config, sqs, tracing};
 use customs_store::{SecretBox, Store};
 
@@ -19,10 +20,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             Duration::from_secs(config::parsed("CUSTOMS_REGISTRY_READ_TIMEOUT_SECS", 60)?),
         ),
         queues: Queues::new(aws::sqs(&sdk), config::queue_prefix()),
-        staging: Staging::new(
-            s3_client(&sdk, config::parsed("CUSTOMS_S3_FORCE_PATH_STYLE", false)?),
-            config::required("CUSTOMS_BUCKET", " (the staging bucket)")?,
-        ),
+        staging: {
+            let staging = Staging::new(
+                s3_client(&sdk, config::parsed("CUSTOMS_S3_FORCE_PATH_STYLE", false)?),
+                config::required("CUSTOMS_BUCKET", " (the staging bucket)")?,
+            );
+            // Staged layers this function instance has seen, kept in /tmp between
+            // invocations (0 keeps none; mind the function's ephemeral storage).
+            match config::parsed("CUSTOMS_LAYER_CACHE_BYTES", 256u64 << 20)? {
+                0 => staging,
+                n => staging.with_cache(Arc::new(LayerCache::new(n)?)),
+            }
+        },
         limits: Limits::default(),
         retry_backoff: Duration::from_secs(config::parsed("CUSTOMS_RETRY_BACKOFF_SECS", 30)?),
         inline_staging_bytes: config::parsed("CUSTOMS_INLINE_STAGING_BYTES", 128 << 20)?,

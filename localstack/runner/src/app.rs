@@ -36,6 +36,9 @@ pub struct Settings {
     /// itself instead of fanning out stage-layer messages (`CUSTOMS_INLINE_STAGING_BYTES`,
     /// default 128 MiB as in AWS; 0 always fans out).
     pub inline_staging_bytes: u64,
+    /// Bytes of staged layers analyze keeps on local disk besides the bucket
+    /// (`CUSTOMS_LAYER_CACHE_BYTES`, default 256 MiB as in AWS; 0 keeps none).
+    pub layer_cache_bytes: u64,
     /// Whether the schedules' EventBridge rules are created enabled (always, but for tests
     /// that need to be the only source of feed syncs or watch ticks).
     pub schedules_enabled: bool,
@@ -66,6 +69,7 @@ impl Settings {
             registry_read_timeout: std::time::Duration::from_secs(config::parsed("CUSTOMS_REGISTRY_READ_TIMEOUT_SECS", 60)?),
             retry_backoff: std::time::Duration::from_secs(config::parsed("CUSTOMS_RETRY_BACKOFF_SECS", 2)?),
             inline_staging_bytes: config::parsed("CUSTOMS_INLINE_STAGING_BYTES", 128 << 20)?,
+            layer_cache_bytes: config::parsed("CUSTOMS_LAYER_CACHE_BYTES", 256 << 20)?,
             schedules_enabled: true,
             runner_concurrency: config::parsed(
                 "CUSTOMS_RUNNER_CONCURRENCY",
@@ -85,6 +89,9 @@ pub struct App {
     pub api: Arc<customs_api::Deps>,
     pub registry: Registry,
     pub secrets: SecretBox,
+    /// Staged layers on local disk, shared by the analyze and stage-layer consumers as in
+    /// one analyze function.
+    pub layer_cache: Option<Arc<customs_image::LayerCache>>,
 }
 
 impl App {
@@ -120,6 +127,10 @@ impl App {
                 settings.names.bucket.clone(),
             )),
         });
+        let layer_cache = match settings.layer_cache_bytes {
+            0 => None,
+            n => Some(Arc::new(customs_image::LayerCache::new(n).context("creating the layer cache")?)),
+        };
         Ok(Self {
             sdk,
             settings,
@@ -128,7 +139,17 @@ impl App {
             api,
             registry,
             secrets,
+            layer_cache,
         })
+    }
+
+    /// The staging bucket as analyze sees it: with the process's layer cache, if any.
+    fn analyze_staging(&self) -> customs_image::Staging {
+        let staging = customs_image::Staging::new(customs_image::s3_client(&self.sdk, true), self.settings.names.bucket.clone());
+        match &self.layer_cache {
+            Some(c) => staging.with_cache(c.clone()),
+            None => staging,
+        }
     }
 
     /// The handler consuming `route`, as the event source mapping would invoke it.
@@ -141,10 +162,7 @@ impl App {
                     registry: self.registry.clone(),
                     queues: self.queues.clone(),
                     secrets: self.secrets.clone(),
-                    staging: customs_image::Staging::new(
-                        customs_image::s3_client(&self.sdk, true),
-                        self.settings.names.bucket.clone(),
-                    ),
+                    staging: self.analyze_staging(),
                     limits: self.settings.limits,
                     retry_backoff: self.settings.retry_backoff,
                     inline_staging_bytes: self.settings.inline_staging_bytes,

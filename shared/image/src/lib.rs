@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod cache;
 mod error;
 mod head;
 pub mod layer;
@@ -11,6 +12,7 @@ mod session;
 mod source;
 mod staging;
 
+pub use cache::LayerCache;
 pub use error::{RegistryError, ScanError, StageError};
 pub use local::{ImageSource, ScanOptions, ScannedImage, scan, stage_archive};
 pub use manifest::{LayerDescriptor, Platform, media_type};

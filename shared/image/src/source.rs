@@ -22,6 +22,8 @@ struct Span {
 /// locally staged file itself.
 enum Held {
     Temp(tempfile::NamedTempFile),
+    /// A link to the local cache's copy (see [`crate::LayerCache`]), removed when dropped.
+    Linked(tempfile::TempPath),
     Local(std::path::PathBuf),
 }
 
@@ -29,6 +31,7 @@ impl Held {
     fn path(&self) -> &std::path::Path {
         match self {
             Self::Temp(t) => t.path(),
+            Self::Linked(p) => p,
             Self::Local(p) => p,
         }
     }
@@ -87,6 +90,7 @@ const LOAD_CONCURRENCY: usize = 4;
 
 /// Layer `i`'s staged files on local disk, and where each file is in them.
 async fn load_layer(staging: &Staging, l: &StagedLayer, i: usize, fresh: Option<Held>) -> Result<(Held, Vec<(String, Span)>), StageError> {
+    let fresh = fresh.or_else(|| staging.cached_files(&l.diff_id).map(Held::Linked));
     let held = match (fresh, staging.local_files(&l.diff_id)) {
         (Some(h), _) => h,
         (None, Some(p)) => Held::Local(p),
@@ -96,6 +100,7 @@ async fn load_layer(staging: &Staging, l: &StagedLayer, i: usize, fresh: Option<
                 let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| StageError::Local(e.to_string()))?;
                 staging.download_files(&l.diff_id, &mut out).await?;
                 out.flush().await.map_err(|e| StageError::Local(e.to_string()))?;
+                staging.cache_files(&l.diff_id, tmp.path());
             }
             Held::Temp(tmp)
         }

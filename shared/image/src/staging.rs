@@ -9,12 +9,14 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
 use customs_model::fs::FileEntry;
 use serde::{Deserialize, Serialize};
 
 use crate::StageError;
+use crate::cache::LayerCache;
 
 const SCHEME: &str = "v1";
 /// Largest index customs reads back (a layer with two million entries is ~400 MB raw).
@@ -35,10 +37,12 @@ pub struct StagedLayer {
     pub findings: Vec<(String, String)>,
 }
 
-/// Where staged layers are kept: the staging bucket, or a local directory.
+/// Where staged layers are kept: the staging bucket, or a local directory; with a bucket,
+/// optionally a [`LayerCache`] of them on local disk.
 #[derive(Debug, Clone)]
 pub struct Staging {
     backend: Backend,
+    cache: Option<Arc<LayerCache>>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,12 +89,33 @@ fn local_err(what: &str, path: &Path, e: std::io::Error) -> StageError {
 impl Staging {
     /// Staging in an S3 bucket.
     pub fn new(s3: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        Self { backend: Backend::S3 { s3, bucket: bucket.into() } }
+        Self { backend: Backend::S3 { s3, bucket: bucket.into() }, cache: None }
     }
 
     /// Staging under a local directory (created on first use), same key scheme as S3.
     pub fn local(dir: impl Into<PathBuf>) -> Self {
-        Self { backend: Backend::Dir(dir.into()) }
+        Self { backend: Backend::Dir(dir.into()), cache: None }
+    }
+
+    /// Keeps what this staging stores or reads back from the bucket in `cache` too, and
+    /// reads from there first (a bucket only: local staging is on local disk already).
+    pub fn with_cache(mut self, cache: Arc<LayerCache>) -> Self {
+        if matches!(self.backend, Backend::S3 { .. }) {
+            self.cache = Some(cache);
+        }
+        self
+    }
+
+    /// The layer's staged files from the local cache, if it holds them.
+    pub(crate) fn cached_files(&self, diff_id: &str) -> Option<tempfile::TempPath> {
+        self.cache.as_ref()?.files(diff_id)
+    }
+
+    /// Keeps a layer's staged files, just read back from the bucket into `path`, in the cache.
+    pub(crate) fn cache_files(&self, diff_id: &str, path: &Path) {
+        if let Some(c) = &self.cache {
+            c.put_files(diff_id, path);
+        }
     }
 
     /// The staged files of a layer as a local file, when staging is local.
@@ -173,13 +198,29 @@ impl Staging {
         checked(diff_id)?;
         let bytes = match &self.backend {
             Backend::S3 { s3, bucket } => {
-                let got = s3.get_object().bucket(bucket).key(Self::index_key(diff_id)).send().await;
-                let out = match got {
-                    Ok(o) => o,
-                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-                    Err(e) => return Err(s3_err(e)),
-                };
-                out.body.collect().await.map_err(|e| StageError::Storage(e.to_string()))?.into_bytes().to_vec()
+                let key = Self::index_key(diff_id);
+                let cached = self.cache.as_ref().and_then(|c| c.index(diff_id));
+                if let Some(bytes) = cached {
+                    // The bucket decides whether the layer is staged (its lifecycle
+                    // expires layers); the cache saves only the transfer.
+                    match s3.head_object().bucket(bucket).key(&key).send().await {
+                        Ok(_) => bytes,
+                        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
+                        Err(e) => return Err(s3_err(e)),
+                    }
+                } else {
+                    let got = s3.get_object().bucket(bucket).key(&key).send().await;
+                    let out = match got {
+                        Ok(o) => o,
+                        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+                        Err(e) => return Err(s3_err(e)),
+                    };
+                    let bytes = out.body.collect().await.map_err(|e| StageError::Storage(e.to_string()))?.into_bytes().to_vec();
+                    if let Some(c) = &self.cache {
+                        c.put_index(diff_id, &bytes);
+                    }
+                    bytes
+                }
             }
             Backend::Dir(root) => {
                 let path = root.join(Self::index_key(diff_id));
@@ -259,10 +300,14 @@ impl Staging {
                     .key(Self::index_key(&layer.diff_id))
                     .content_type("application/json")
                     .content_encoding("gzip")
-                    .body(ByteStream::from(index))
+                    .body(ByteStream::from(index.clone()))
                     .send()
                     .await
                     .map_err(s3_err)?;
+                if let Some(c) = &self.cache {
+                    c.put_files(&layer.diff_id, files);
+                    c.put_index(&layer.diff_id, &index);
+                }
             }
             Backend::Dir(root) => {
                 let (root, files) = (root.clone(), files.to_owned());
