@@ -780,7 +780,6 @@ fn plan<'a, T>(layers: &'a [customs_image::LayerDescriptor], staged: &HashMap<St
     Ok(Plan { pending, progress })
 }
 
-/// The staged layers in manifest order (a diff id that appears twice, twice).
 /// The staged layers in the image's order. Each is moved out of `staged`, not copied (an
 /// index holds every entry of its layer); a layer listed twice is copied for its second place.
 fn ordered(layers: &[customs_image::LayerDescriptor], mut staged: HashMap<String, customs_image::StagedLayer>) -> Result<Vec<customs_image::StagedLayer>, String> {
@@ -974,25 +973,16 @@ mod tests {
 
     #[test]
     fn staged_layers_are_put_in_image_order_and_a_repeated_one_in_each_of_its_places() {
-        let staged_layer = |diff: u8, path: &str| customs_image::StagedLayer {
-            digest: String::new(),
+        // Told apart by their digest.
+        let staged_layer = |diff: u8, digest: &str| customs_image::StagedLayer {
+            digest: digest.into(),
             diff_id: format!("sha256:{diff:064x}"),
             media_type: String::new(),
             compressed_size: 0,
             uncompressed_size: 0,
             staged_files: 0,
             staged_bytes: 0,
-            entries: vec![customs_model::fs::FileEntry {
-                path: path.into(),
-                kind: customs_model::fs::FileKind::File,
-                mode: 0o644,
-                uid: 0,
-                gid: 0,
-                size: 0,
-                sha256: None,
-                link: None,
-                staged: false,
-            }],
+            entries: Vec::new(),
             findings: Vec::new(),
         };
         // Layers 1 and 3 are the same content.
@@ -1000,8 +990,8 @@ mod tests {
         let staged: HashMap<String, customs_image::StagedLayer> =
             [staged_layer(0xa, "a"), staged_layer(0xb, "b")].into_iter().map(|l| (l.diff_id.clone(), l)).collect();
         let got = ordered(&layers, staged.clone()).expect("every layer is staged");
-        let paths: Vec<&str> = got.iter().map(|l| l.entries[0].path.as_str()).collect();
-        assert_eq!(paths, ["a", "b", "a"]);
+        let digests: Vec<&str> = got.iter().map(|l| l.digest.as_str()).collect();
+        assert_eq!(digests, ["a", "b", "a"]);
         let mut missing = staged;
         missing.remove(&format!("sha256:{:064x}", 0xb));
         assert_eq!(ordered(&layers, missing).err().as_deref(), Some(format!("staged layer sha256:{:064x} is missing", 0xb).as_str()));

@@ -100,7 +100,7 @@ async fn load_layer(staging: &Staging, l: &StagedLayer, i: usize, fresh: Option<
                 let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| StageError::Local(e.to_string()))?;
                 staging.download_files(&l.diff_id, &mut out).await?;
                 out.flush().await.map_err(|e| StageError::Local(e.to_string()))?;
-                staging.cache_files(&l.diff_id, tmp.path());
+                staging.keep_files(&l.diff_id, tmp.path());
             }
             Held::Temp(tmp)
         }

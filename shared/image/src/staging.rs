@@ -112,7 +112,7 @@ impl Staging {
     }
 
     /// Keeps a layer's staged files, just read back from the bucket into `path`, in the cache.
-    pub(crate) fn cache_files(&self, diff_id: &str, path: &Path) {
+    pub(crate) fn keep_files(&self, diff_id: &str, path: &Path) {
         if let Some(c) = &self.cache {
             c.put_files(diff_id, path);
         }
@@ -283,7 +283,8 @@ impl Staging {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         serde_json::to_writer(&mut gz, layer).map_err(|e| StageError::Storage(e.to_string()))?;
         gz.flush().map_err(|e| StageError::Storage(e.to_string()))?;
-        let index = gz.finish().map_err(|e| StageError::Storage(e.to_string()))?;
+        // Shared, not copied, between the upload and the cache.
+        let index = bytes::Bytes::from(gz.finish().map_err(|e| StageError::Storage(e.to_string()))?);
         match &self.backend {
             Backend::S3 { s3, bucket } => {
                 let body = ByteStream::from_path(files).await.map_err(|e| StageError::Storage(e.to_string()))?;
