@@ -396,6 +396,28 @@ async fn concurrent_adds_of_one_tag_make_one_record() -> Result<()> {
     Ok(())
 }
 
+/// The subscriptions an add creates, made by many adds of fresh tags at once (each on its
+/// own connection): none fails on a key its insert did not name (the race once answered a
+/// concurrent add with 500), each tag gets its four subscriptions once, and a later add
+/// that asks for tag updates switches them on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_adds_create_each_subscription_once() -> Result<()> {
+    let stack = Stack::start().await?;
+    let store = &stack.app.store;
+    for round in 0..20 {
+        let tag = format!("{}/customs/race-{round}:latest", registry());
+        futures::future::try_join_all((0..8).map(|_| store.ensure_tag_subscriptions("admin", &tag, false))).await?;
+        let subs = store.subscriptions("admin", &customs_store::SubscriptionFilter { key: Some(tag.clone()), ..Default::default() }).await?;
+        assert_eq!(subs.len(), 4, "{tag}: {subs:?}");
+        assert!(subs.iter().any(|s| s.subscription_type == "tag_update" && !s.active));
+        futures::future::try_join_all((0..8).map(|_| store.ensure_tag_subscriptions("admin", &tag, true))).await?;
+        let subs = store.subscriptions("admin", &customs_store::SubscriptionFilter { key: Some(tag.clone()), ..Default::default() }).await?;
+        assert_eq!(subs.len(), 4, "{tag}: {subs:?}");
+        assert!(subs.iter().any(|s| s.subscription_type == "tag_update" && s.active), "{tag}: tag updates switched on");
+    }
+    Ok(())
+}
+
 /// The whole-account list pairs two streams, images and tags, both in list order
 /// (created_at DESC, id). Images sharing a creation time, images with no tag or with
 /// several, tags of images a filter leaves out, and another account's images in between:

@@ -101,16 +101,26 @@ impl Store {
             if settled {
                 continue;
             }
+            // No conflict target: both unique keys (the id, derived from the other three,
+            // and account/key/type) arbitrate, so concurrent adds of one tag never fail on
+            // the key the statement did not name. A tag_update that exists inactive is then
+            // switched on when this add asks for it.
             let id = subscription_id(account, fulltag, kind);
             conn.execute(
                 "INSERT INTO subscriptions (subscription_id, account, subscription_type, subscription_key, active)
                  VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (account, subscription_key, subscription_type) DO UPDATE
-                 SET active = true, last_updated = now()
-                 WHERE $5 AND EXCLUDED.subscription_type = 'tag_update' AND NOT subscriptions.active",
+                 ON CONFLICT DO NOTHING",
                 &[&id, &account, kind, &fulltag, &active],
             )
             .await?;
+            if active && *kind == "tag_update" {
+                conn.execute(
+                    "UPDATE subscriptions SET active = true, last_updated = now()
+                     WHERE account = $1 AND subscription_key = $2 AND subscription_type = 'tag_update' AND NOT active",
+                    &[&account, &fulltag],
+                )
+                .await?;
+            }
         }
         Ok(())
     }
