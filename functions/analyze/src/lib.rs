@@ -595,23 +595,28 @@ async fn assemble(
         Err(e) if !last => return Err(Retry::new(e)),
         Err(e) => return fail(gave_up(&Retry::new(e))).await,
     };
-    let (catalog, source) = match tokio::task::spawn_blocking(move || {
-        let catalog = customs_catalog::catalog(&source);
-        (catalog, source)
+    // The file index is written (JSON, compressed) on a thread of its own while the
+    // catalogers run: never as a `Value` tree, nor as one whole JSON string.
+    let (catalog, files, source) = match tokio::task::spawn_blocking(move || {
+        let (catalog, files) = std::thread::scope(|s| {
+            let files = s.spawn(|| customs_store::FileIndex::encode(&source.view().entries));
+            let catalog = customs_catalog::catalog(&source);
+            (catalog, files.join())
+        });
+        (catalog, files, source)
     })
     .await
     {
-        Ok(done) => done,
+        Ok((catalog, Ok(files), source)) => (catalog, files, source),
+        Ok((_, Err(_), _)) => return fail("writing the file index crashed".into()).await,
         Err(e) => return fail(format!("cataloguing crashed: {e}")).await,
     };
     info!(packages = catalog.packages.len(), distro = ?catalog.distro.as_ref().map(|d| &d.namespace), "Catalogued image");
-    let view = source.view();
-    // The file list goes to PostgreSQL as JSON text, never as a `Value` tree (on an image
-    // of 100 000 files that tree alone took hundreds of megabytes).
-    let files = match serde_json::to_string(&view.entries) {
-        Ok(text) => customs_store::JsonText(text),
-        Err(e) => return fail(format!("the file list cannot be written: {e}")).await,
+    let files = match files {
+        Ok(files) => files,
+        Err(e) => return fail(format!("the file index cannot be written: {e}")).await,
     };
+    let view = source.view();
     let mut findings: Vec<serde_json::Value> = layers
         .iter()
         .enumerate()
@@ -842,15 +847,18 @@ async fn resolve(
     platform: &Platform,
     deps: &Deps,
 ) -> Result<(customs_image::FetchedImage, HashMap<String, customs_image::StagedLayer>, Access), Failure> {
+    let started = std::time::Instant::now();
     let (reference, creds, insecure) = registry_access(source_ref, account, deps).await?;
     let fetched = deps.registry.fetch(&reference, creds.as_ref(), platform, insecure).await.map_err(|e| {
         let r = e.is_retryable();
         staged_failure(e, r)
     })?;
+    let fetch_ms = started.elapsed().as_millis();
     let staged = deps.staging.indexes(fetched.layers.iter().filter_map(|l| l.diff_id.as_deref())).await.map_err(|e| {
         let r = e.is_retryable();
         staged_failure(e, r)
     })?;
+    tracing::debug!(fetch_ms, indexes_ms = started.elapsed().as_millis() - fetch_ms, staged = staged.len(), "Resolved image");
     Ok((fetched, staged, (reference, creds, insecure)))
 }
 

@@ -105,8 +105,8 @@ pub struct AnalysisResult {
     pub packages: Vec<customs_model::package::Package>,
     /// Files catalogers could not (fully) read (`[{cataloger, path, layer, reason}]`).
     pub catalog_unknowns: Value,
-    /// The squashed file index (`[ViewEntry]`), as JSON text.
-    pub files: crate::JsonText,
+    /// The squashed file index (`[ViewEntry]`).
+    pub files: crate::FileIndex,
 }
 
 /// A layer staged in S3.
@@ -779,9 +779,9 @@ impl Store {
             .await?;
         write_packages(&tx, target, &r.packages).await?;
         tx.execute(
-            "INSERT INTO image_files (image_id, files) VALUES ($1, $2)
-             ON CONFLICT (image_id) DO UPDATE SET files = EXCLUDED.files",
-            &[&target, &r.files],
+            "INSERT INTO image_files (image_id, files_lz4) VALUES ($1, $2)
+             ON CONFLICT (image_id) DO UPDATE SET files = NULL, files_lz4 = EXCLUDED.files_lz4",
+            &[&target, &r.files.bytes()],
         )
         .await?;
         let image = by_id(&tx, account, target)
@@ -1055,8 +1055,13 @@ impl Store {
     /// only the fields they need (as a `Value` tree, the index of an image with 300 000
     /// files takes over a gigabyte).
     pub async fn image_files_text(&self, id: Uuid) -> Result<Option<String>, StoreError> {
-        let row = self.conn().await?.query_opt("SELECT files::text FROM image_files WHERE image_id = $1", &[&id]).await?;
-        Ok(row.map(|r| r.get(0)))
+        let row = self.conn().await?.query_opt("SELECT files::text, files_lz4 FROM image_files WHERE image_id = $1", &[&id]).await?;
+        let Some(row) = row else { return Ok(None) };
+        match row.get::<_, Option<&[u8]>>(1) {
+            Some(stored) => crate::FileIndex::text(stored).map(Some),
+            // Recorded before V0210, as json.
+            None => Ok(row.get(0)),
+        }
     }
 
     /// The packages recorded for an image, in catalog order.
@@ -1077,26 +1082,50 @@ fn stored_package(json: crate::JsonText) -> Result<customs_model::package::Packa
 
 /// Inserts packages in batches of one statement each (UNNEST over arrays).
 async fn write_packages(c: &impl GenericClient, image: Uuid, packages: &[customs_model::package::Package]) -> Result<(), StoreError> {
+    struct Batch {
+        seq: Vec<i32>,
+        json: Vec<crate::JsonText>,
+        names: Vec<String>,
+        versions: Vec<String>,
+        types: Vec<String>,
+        purls: Vec<String>,
+        sources: Vec<Option<String>>,
+    }
+    let mut batches = Vec::with_capacity(packages.len().div_ceil(1000));
     for (chunk_no, chunk) in packages.chunks(1000).enumerate() {
-        let mut seq = Vec::with_capacity(chunk.len());
-        let mut json = Vec::with_capacity(chunk.len());
-        let (mut names, mut versions, mut types, mut purls, mut sources) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut b = Batch {
+            seq: Vec::with_capacity(chunk.len()),
+            json: Vec::with_capacity(chunk.len()),
+            names: Vec::with_capacity(chunk.len()),
+            versions: Vec::with_capacity(chunk.len()),
+            types: Vec::with_capacity(chunk.len()),
+            purls: Vec::with_capacity(chunk.len()),
+            sources: Vec::with_capacity(chunk.len()),
+        };
         for (i, p) in chunk.iter().enumerate() {
-            seq.push(i32::try_from(chunk_no * 1000 + i).unwrap_or(i32::MAX));
-            json.push(crate::JsonText(serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))?));
-            names.push(p.name.clone());
-            versions.push(p.version.clone());
-            types.push(p.kind.as_str().to_owned());
-            purls.push(p.purl.clone());
-            sources.push(p.source_name.clone());
+            b.seq.push(i32::try_from(chunk_no * 1000 + i).unwrap_or(i32::MAX));
+            b.json.push(crate::JsonText(serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))?));
+            b.names.push(p.name.clone());
+            b.versions.push(p.version.clone());
+            b.types.push(p.kind.as_str().to_owned());
+            b.purls.push(p.purl.clone());
+            b.sources.push(p.source_name.clone());
         }
-        c.execute(
+        batches.push(b);
+    }
+    // Every batch is sent at once: the connection pipelines them, so PostgreSQL goes from
+    // one to the next without waiting for a round trip.
+    let insert = c
+        .prepare(
             "INSERT INTO image_packages (image_id, seq, package, name, version, type, purl, source_name)
              SELECT $1, * FROM UNNEST($2::int[], $3::json[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
-            &[&image, &seq, &json, &names, &versions, &types, &purls, &sources],
         )
         .await?;
-    }
+    let params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 8]> = batches
+        .iter()
+        .map(|b| [&image as _, &b.seq as _, &b.json as _, &b.names as _, &b.versions as _, &b.types as _, &b.purls as _, &b.sources as _])
+        .collect();
+    futures::future::try_join_all(params.iter().map(|p| c.execute(&insert, p))).await?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@ mod accounts;
 mod error;
 mod events;
 mod feeds;
+mod file_index;
 mod images;
 mod migrate;
 mod policies;
@@ -20,6 +21,7 @@ pub use events::{
 };
 #[allow(unused_imports)]
 pub use feeds::*;
+pub use file_index::FileIndex;
 pub use images::{
     AddOutcome, AnalysisResult, Claim, ImageFilter, ImageRecord, ImageSummary, LayerRecord, StagedLayerRecord, StagingProgress, TagRecord,
 };

@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(180, "V0180__image_files_json"),
     migration!(190, "V0190__feed_json_columns"),
     migration!(200, "V0200__image_packages_json"),
+    migration!(210, "V0210__image_files_lz4"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
