@@ -1,15 +1,19 @@
-//! This process's copies of staged layers on local disk: the index and the staged files of
-//! each layer it staged or read back from the bucket, so that assembling an image whose
-//! layers this process has seen reads nothing back from S3. Content-addressed by diff id,
-//! as the bucket is, so a copy never goes stale. A Lambda function keeps its process (and
-//! `/tmp`) between invocations, so a warm function reuses it; nothing else shares it.
+//! This process's copies of staged layers: the staged files of each layer it staged or
+//! read back from the bucket on local disk, and the layer's index parsed, in memory, so
+//! that assembling an image whose layers this process has seen reads and parses nothing
+//! again. Content-addressed by diff id, as the bucket is, so a copy never goes stale. A
+//! Lambda function keeps its process (and `/tmp`) between invocations, so a warm function
+//! reuses it; nothing else shares it.
 //!
-//! Bounded in bytes: the least recently used layers are dropped first. Every failure here
-//! only means a miss: the bucket stays the source of truth.
+//! Bounded in bytes: the least recently used objects are dropped first; the parsed
+//! indexes count at their estimated size in memory and take at most a quarter of the
+//! budget. Every failure here only means a miss: the bucket stays the source of truth.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::staging::StagedLayer;
 
 /// A bounded local copy of staged layers (see the module docs).
 #[derive(Debug)]
@@ -27,11 +31,35 @@ const OWNER: &str = "owner.lock";
 
 #[derive(Debug, Default)]
 struct State {
-    /// Bytes held, and per object name (`<hex>.index.gz`, `<hex>.files`) its size and
-    /// when it was last used.
+    /// Bytes held, and per object name (`<hex>.index` in memory, `<hex>.files` on disk)
+    /// its size and when it was last used.
     used: u64,
     objects: HashMap<String, (u64, u64)>,
     clock: u64,
+    /// The parsed indexes (by object name) and the bytes they hold.
+    indexes: HashMap<String, Arc<StagedLayer>>,
+    in_memory: u64,
+}
+
+impl State {
+    fn drop_object(&mut self, name: &str, dir: &Path) {
+        let Some((size, _)) = self.objects.remove(name) else { return };
+        self.used -= size;
+        if self.indexes.remove(name).is_some() {
+            self.in_memory -= size;
+        } else {
+            // A reader that linked the file keeps its own link.
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+    }
+
+    fn least_recent(&self, index_only: bool) -> Option<String> {
+        self.objects
+            .iter()
+            .filter(|(n, _)| !index_only || self.indexes.contains_key(*n))
+            .min_by_key(|(_, (_, at))| *at)
+            .map(|(n, _)| n.clone())
+    }
 }
 
 impl LayerCache {
@@ -64,48 +92,49 @@ impl LayerCache {
         s.objects.get_mut(name).map(|o| o.1 = now).is_some()
     }
 
-    /// Records `name` (just written, `size` bytes) and drops the least recently used
+    /// Records `name` (just stored, `size` bytes) and drops the least recently used
     /// objects until the cache is within its budget.
-    fn admit(&self, name: String, size: u64) {
-        let Ok(mut s) = self.state.lock() else { return };
+    fn admit(&self, s: &mut State, name: String, size: u64) {
         s.clock += 1;
         let now = s.clock;
         if let Some((old, _)) = s.objects.insert(name, (size, now)) {
             s.used -= old;
         }
         s.used += size;
+        while s.in_memory > self.budget / 4 {
+            let Some(oldest) = s.least_recent(true) else { break };
+            s.drop_object(&oldest, self.dir.path());
+        }
         while s.used > self.budget {
-            let Some(oldest) = s.objects.iter().min_by_key(|(_, (_, at))| *at).map(|(n, _)| n.clone()) else { break };
-            if let Some((size, _)) = s.objects.remove(&oldest) {
-                s.used -= size;
-            }
-            // A reader that linked the file keeps its own link.
-            let _ = std::fs::remove_file(self.path(&oldest));
+            let Some(oldest) = s.least_recent(false) else { break };
+            s.drop_object(&oldest, self.dir.path());
         }
     }
 
-    /// Keeps a layer's index (as stored: gzip JSON).
-    pub fn put_index(&self, diff_id: &str, gz: &[u8]) {
-        let Some(name) = Self::name(diff_id, "index.gz") else { return };
-        if gz.len() as u64 > self.budget || self.touch(&name) {
+    /// Keeps a layer's index, parsed.
+    pub fn put_index(&self, layer: Arc<StagedLayer>) {
+        let Some(name) = Self::name(&layer.diff_id, "index") else { return };
+        let size = held_bytes(&layer);
+        let Ok(mut s) = self.state.lock() else { return };
+        if size > self.budget / 4 || s.objects.contains_key(&name) {
             return;
         }
-        let written = tempfile::NamedTempFile::new_in(self.dir.path()).and_then(|mut t| {
-            std::io::Write::write_all(&mut t, gz)?;
-            t.persist(self.path(&name)).map_err(|e| e.error)
-        });
-        if written.is_ok() {
-            self.admit(name, gz.len() as u64);
-        }
+        s.indexes.insert(name.clone(), layer);
+        s.in_memory += size;
+        self.admit(&mut s, name, size);
     }
 
-    /// A layer's index (gzip JSON), if held.
-    pub fn index(&self, diff_id: &str) -> Option<Vec<u8>> {
-        let name = Self::name(diff_id, "index.gz")?;
-        if !self.touch(&name) {
-            return None;
+    /// A layer's index, if held.
+    pub fn index(&self, diff_id: &str) -> Option<Arc<StagedLayer>> {
+        let name = Self::name(diff_id, "index")?;
+        let mut s = self.state.lock().ok()?;
+        let layer = s.indexes.get(&name).cloned()?;
+        s.clock += 1;
+        let now = s.clock;
+        if let Some(o) = s.objects.get_mut(&name) {
+            o.1 = now;
         }
-        std::fs::read(self.path(&name)).ok()
+        Some(layer)
     }
 
     /// Keeps a layer's staged files (`files`, a tar on local disk): linked, not copied,
@@ -121,7 +150,9 @@ impl LayerCache {
             .make_in(self.dir.path(), |tmp| std::fs::hard_link(files, tmp).or_else(|_| std::fs::copy(files, tmp).map(|_| ())))
             .and_then(|t| t.persist(&at).map_err(|e| e.error));
         if placed.is_ok() {
-            self.admit(name, size);
+            if let Ok(mut s) = self.state.lock() {
+                self.admit(&mut s, name, size);
+            }
         }
     }
 
@@ -135,6 +166,17 @@ impl LayerCache {
         let at = self.path(&name);
         tempfile::Builder::new().make(|tmp| std::fs::hard_link(&at, tmp)).ok().map(tempfile::NamedTempFile::into_temp_path)
     }
+}
+
+/// About what a parsed index holds in memory.
+fn held_bytes(l: &StagedLayer) -> u64 {
+    let entries: usize = l
+        .entries
+        .iter()
+        .map(|e| std::mem::size_of_val(e) + e.path.capacity() + e.link.as_ref().map_or(0, String::capacity))
+        .sum();
+    let findings: usize = l.findings.iter().map(|(p, r)| 48 + p.capacity() + r.capacity()).sum();
+    (std::mem::size_of::<StagedLayer>() + entries + findings) as u64
 }
 
 /// Removes the cache directories under `root` whose owner is gone (their lock is free).
@@ -159,30 +201,70 @@ mod tests {
         format!("sha256:{n:064x}")
     }
 
+    fn index(n: u8, paths: usize) -> Arc<StagedLayer> {
+        let entry = |i: usize| customs_model::fs::FileEntry {
+            path: format!("usr/lib/{i:04}"),
+            kind: customs_model::fs::FileKind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: 1,
+            sha256: None,
+            link: None,
+            staged: false,
+        };
+        Arc::new(StagedLayer {
+            digest: diff(n),
+            diff_id: diff(n),
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            compressed_size: 1,
+            uncompressed_size: 1,
+            staged_files: 0,
+            staged_bytes: 0,
+            entries: (0..paths).map(entry).collect(),
+            findings: vec![],
+        })
+    }
+
     #[test]
     fn holds_what_it_was_given_and_drops_the_least_recently_used_beyond_its_budget() {
-        let cache = LayerCache::new(250).expect("cache");
+        let one = held_bytes(&index(0, 1)) + 8;
+        // Room for four one-entry indexes in memory, sixteen objects in all.
+        let cache = LayerCache::new(16 * one).expect("cache");
         let src = tempfile::NamedTempFile::new().expect("tmp");
-        std::fs::write(src.path(), [7u8; 100]).expect("write");
+        std::fs::write(src.path(), vec![7u8; (11 * one) as usize]).expect("write");
         cache.put_files(&diff(1), src.path());
-        cache.put_index(&diff(1), &[1; 100]);
-        assert_eq!(std::fs::read(cache.files(&diff(1)).expect("held")).expect("read"), [7u8; 100]);
-        // Layer 1's files are now used more recently than its index, which goes first.
-        cache.put_index(&diff(2), &[2; 100]);
-        assert_eq!(cache.index(&diff(1)), None, "over budget: the oldest went");
-        assert!(cache.files(&diff(1)).is_some());
-        assert_eq!(cache.index(&diff(2)), Some(vec![2; 100]));
-        // A reader's link survives its object leaving the cache.
+        cache.put_index(index(1, 1));
+        assert_eq!(std::fs::read(cache.files(&diff(1)).expect("held")).expect("read").len() as u64, 11 * one);
+        assert_eq!(cache.index(&diff(1)).expect("held").entries.len(), 1);
+        for n in 2..=4 {
+            cache.put_index(index(n, 1));
+        }
+        assert!(cache.index(&diff(1)).is_some() && cache.files(&diff(1)).is_some(), "within budget");
+        // A fifth index is over the memory quarter: the least recently used index goes
+        // (2: 1 was read since), not the files.
+        cache.put_index(index(5, 1));
+        assert!(cache.index(&diff(2)).is_none());
+        assert!(cache.index(&diff(1)).is_some() && cache.files(&diff(1)).is_some());
+        // Over the whole budget: the least recently used object goes, here the files. A
+        // reader's link survives its object leaving the cache.
         let held = cache.files(&diff(1)).expect("held");
-        cache.put_index(&diff(3), &[3; 100]);
-        cache.put_index(&diff(4), &[4; 100]);
-        assert!(cache.files(&diff(1)).is_none());
-        assert_eq!(std::fs::read(&held).expect("still readable"), [7u8; 100]);
-        // Larger than the whole budget, or not a sha256 digest: not kept.
-        cache.put_index(&diff(5), &[5; 300]);
-        assert_eq!(cache.index(&diff(5)), None);
-        cache.put_index("sha256:../../etc", &[1]);
-        assert_eq!(cache.index("sha256:../../etc"), None);
+        for n in [1, 3, 4, 5] {
+            assert!(cache.index(&diff(n)).is_some());
+        }
+        let more = tempfile::NamedTempFile::new().expect("tmp");
+        std::fs::write(more.path(), vec![8u8; (2 * one) as usize]).expect("write");
+        cache.put_files(&diff(6), more.path());
+        assert!(cache.files(&diff(1)).is_none(), "the oldest went");
+        assert!(cache.files(&diff(6)).is_some());
+        assert_eq!(std::fs::read(&held).expect("still readable").len() as u64, 11 * one);
+        // Larger than the memory quarter, or not a sha256 digest: not kept.
+        cache.put_index(index(7, 200));
+        assert!(cache.index(&diff(7)).is_none());
+        let mut odd = StagedLayer::clone(&index(8, 1));
+        odd.diff_id = "sha256:../../etc".into();
+        cache.put_index(Arc::new(odd));
+        assert!(cache.index("sha256:../../etc").is_none());
     }
 
     #[test]

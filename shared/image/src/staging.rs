@@ -199,28 +199,27 @@ impl Staging {
         let bytes = match &self.backend {
             Backend::S3 { s3, bucket } => {
                 let key = Self::index_key(diff_id);
-                let cached = self.cache.as_ref().and_then(|c| c.index(diff_id));
-                if let Some(bytes) = cached {
+                if let Some(held) = self.cache.as_ref().and_then(|c| c.index(diff_id)) {
                     // The bucket decides whether the layer is staged (its lifecycle
-                    // expires layers); the cache saves only the transfer.
+                    // expires layers); the cache saves the transfer and the parse.
                     match s3.head_object().bucket(bucket).key(&key).send().await {
-                        Ok(_) => bytes,
+                        Ok(_) => {}
                         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(None),
                         Err(e) => return Err(s3_err(e)),
                     }
-                } else {
-                    let got = s3.get_object().bucket(bucket).key(&key).send().await;
-                    let out = match got {
-                        Ok(o) => o,
-                        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-                        Err(e) => return Err(s3_err(e)),
-                    };
-                    let bytes = out.body.collect().await.map_err(|e| StageError::Storage(e.to_string()))?.into_bytes().to_vec();
-                    if let Some(c) = &self.cache {
-                        c.put_index(diff_id, &bytes);
-                    }
-                    bytes
+                    // The caller takes the entries: a copy (a large layer's takes a few
+                    // milliseconds, a tenth of parsing it), off the async workers.
+                    return tokio::task::spawn_blocking(move || Some(StagedLayer::clone(&held)))
+                        .await
+                        .map_err(|e| StageError::Local(format!("reading a staged index: {e}")));
                 }
+                let got = s3.get_object().bucket(bucket).key(&key).send().await;
+                let out = match got {
+                    Ok(o) => o,
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+                    Err(e) => return Err(s3_err(e)),
+                };
+                out.body.collect().await.map_err(|e| StageError::Storage(e.to_string()))?.into_bytes().to_vec()
             }
             Backend::Dir(root) => {
                 let path = root.join(Self::index_key(diff_id));
@@ -234,9 +233,16 @@ impl Staging {
         // Inflating and parsing a large layer's index takes tens of milliseconds: off the
         // async workers, so that the indexes of an image are read side by side.
         let diff_id = diff_id.to_owned();
-        tokio::task::spawn_blocking(move || parse_index(&diff_id, &bytes))
-            .await
-            .map_err(|e| StageError::Local(format!("reading a staged index: {e}")))?
+        let cache = self.cache.clone();
+        tokio::task::spawn_blocking(move || {
+            let layer = parse_index(&diff_id, &bytes)?;
+            if let (Some(c), Some(l)) = (&cache, &layer) {
+                c.put_index(Arc::new(l.clone()));
+            }
+            Ok(layer)
+        })
+        .await
+        .map_err(|e| StageError::Local(format!("reading a staged index: {e}")))?
     }
 
     /// The staged indexes of `diff_ids` (each once), read a few at a time; a layer that is
@@ -307,7 +313,7 @@ impl Staging {
                     .map_err(s3_err)?;
                 if let Some(c) = &self.cache {
                     c.put_files(&layer.diff_id, files);
-                    c.put_index(&layer.diff_id, &index);
+                    c.put_index(Arc::new(layer.clone()));
                 }
             }
             Backend::Dir(root) => {
