@@ -37,9 +37,10 @@ async fn concurrent_migrators_take_turns() -> Result<()> {
     Ok(())
 }
 
-/// A file index recorded before V0210 (a json document) reads as it did; one recorded now
-/// is stored compressed and reads back as the same JSON text; damaged stored bytes are a
-/// clear error, not a panic or a different index.
+/// A file index recorded before V0210 (a json document) reads as it did, and recording an
+/// analysis over it stores the compressed form, read back as the same JSON text; a json
+/// document written over a compressed one (an analyze of before V0210, rolled back) wins
+/// over the stale compressed one; damaged stored bytes are a clear error, not a panic.
 #[tokio::test]
 async fn file_indexes_recorded_before_and_after_v0210_read_back() -> Result<()> {
     let url = empty_database().await?;
@@ -47,30 +48,46 @@ async fn file_indexes_recorded_before_and_after_v0210_read_back() -> Result<()> 
     store.migrate().await?;
     let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
-    let mut ids = Vec::new();
-    for tag in ["old", "new"] {
-        let reference = customs_model::ImageRef::parse(&format!("registry.example/files/index:{tag}"))?;
-        let added = store.add_image(customs_store::ADMIN_ACCOUNT, &reference, "linux/amd64", &serde_json::json!({}), false, None).await?;
-        ids.push(added.image.id);
-    }
+    let reference = customs_model::ImageRef::parse("registry.example/files/index:1")?;
+    let added = store.add_image(customs_store::ADMIN_ACCOUNT, &reference, "linux/amd64", &serde_json::json!({}), false, None).await?;
+    let id = added.image.id;
     let old_text = r#"[{"path":"etc/passwd","kind":"file","mode":420,"uid":0,"gid":0,"size":10,"layer":0}]"#;
-    c.execute("INSERT INTO image_files (image_id, files) VALUES ($1, $2::text::json)", &[&ids[0], &old_text]).await?;
-    assert_eq!(store.image_files_text(ids[0]).await?.as_deref(), Some(old_text));
+    c.execute("INSERT INTO image_files (image_id, files) VALUES ($1, $2::text::json)", &[&id, &old_text]).await?;
+    assert_eq!(store.image_files_text(id).await?.as_deref(), Some(old_text));
 
     let entries: Vec<serde_json::Value> =
         (0..3000).map(|i| serde_json::json!({ "path": format!("usr/share/file-{i}"), "kind": "file", "mode": 420, "size": i })).collect();
-    let index = customs_store::FileIndex::encode(&entries)?;
-    c.execute("INSERT INTO image_files (image_id, files_lz4) VALUES ($1, $2)", &[&ids[1], &index.bytes()]).await?;
-    assert_eq!(store.image_files_text(ids[1]).await?, Some(serde_json::to_string(&entries)?));
-    let both = c
-        .execute("UPDATE image_files SET files = '[]' WHERE image_id = $1", &[&ids[1]])
-        .await
-        .expect_err("a row holds one document, not two");
-    assert_eq!(both.as_db_error().and_then(|e| e.constraint()), Some("image_files_one_document"), "{both}");
+    store.begin_analysis(customs_store::ADMIN_ACCOUNT, id).await?;
+    let result = customs_store::AnalysisResult {
+        image_digest: format!("sha256:{}", "7".repeat(64)),
+        parent_digest: None,
+        manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        manifest: b"{}".to_vec(),
+        config_digest: format!("sha256:{}", "8".repeat(64)),
+        config: serde_json::json!({}),
+        arch: Some("amd64".into()),
+        os: Some("linux".into()),
+        image_size: 1,
+        layers: vec![],
+        findings: serde_json::json!([]),
+        file_count: 3000,
+        distro: None,
+        packages: vec![],
+        catalog_unknowns: serde_json::json!([]),
+        files: customs_store::FileIndex::encode(&entries)?,
+    };
+    store.complete_analysis(customs_store::ADMIN_ACCOUNT, id, &result).await?;
+    let json_left: Option<String> = c.query_one("SELECT files::text FROM image_files WHERE image_id = $1", &[&id]).await?.get(0);
+    assert_eq!(json_left, None, "recorded compressed only");
+    assert_eq!(store.image_files_text(id).await?, Some(serde_json::to_string(&entries)?));
 
-    let damaged = &index.bytes()[..index.bytes().len() / 2];
-    c.execute("UPDATE image_files SET files_lz4 = $2 WHERE image_id = $1", &[&ids[1], &damaged]).await?;
-    let err = store.image_files_text(ids[1]).await.expect_err("damaged index");
+    // What an analyze of before V0210 writes over the row.
+    c.execute("UPDATE image_files SET files = $2::text::json WHERE image_id = $1", &[&id, &old_text]).await?;
+    assert_eq!(store.image_files_text(id).await?.as_deref(), Some(old_text));
+
+    let whole = result.files.bytes();
+    c.execute("UPDATE image_files SET files = NULL, files_lz4 = $2 WHERE image_id = $1", &[&id, &&whole[..whole.len() / 2]]).await?;
+    let err = store.image_files_text(id).await.expect_err("damaged index");
     assert!(matches!(err, customs_store::StoreError::Corrupt(_)), "{err}");
     Ok(())
 }

@@ -552,6 +552,11 @@ async fn record_staged_layer(deps: &Deps, l: &customs_image::StagedLayer) -> Res
     Ok(())
 }
 
+/// What a panic said (its payload is a `&str` or a `String` when it said anything).
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str)).unwrap_or("no message")
+}
+
 fn n(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -599,22 +604,27 @@ async fn assemble(
     // catalogers run: never as a `Value` tree, nor as one whole JSON string.
     let (catalog, files, source) = match tokio::task::spawn_blocking(move || {
         let (catalog, files) = std::thread::scope(|s| {
-            let files = s.spawn(|| customs_store::FileIndex::encode(&source.view().entries));
+            let encode = || customs_store::FileIndex::encode(&source.view().entries).map_err(|e| format!("the file index cannot be written: {e}"));
+            let files = std::thread::Builder::new().name("file-index".into()).spawn_scoped(s, encode);
             let catalog = customs_catalog::catalog(&source);
-            (catalog, files.join())
+            let files = match files {
+                Ok(thread) => thread.join().unwrap_or_else(|panic| Err(format!("writing the file index crashed: {}", panic_text(&panic)))),
+                // No thread to spare: written here, after the catalogers.
+                Err(_) => encode(),
+            };
+            (catalog, files)
         });
         (catalog, files, source)
     })
     .await
     {
-        Ok((catalog, Ok(files), source)) => (catalog, files, source),
-        Ok((_, Err(_), _)) => return fail("writing the file index crashed".into()).await,
+        Ok(done) => done,
         Err(e) => return fail(format!("cataloguing crashed: {e}")).await,
     };
     info!(packages = catalog.packages.len(), distro = ?catalog.distro.as_ref().map(|d| &d.namespace), "Catalogued image");
     let files = match files {
         Ok(files) => files,
-        Err(e) => return fail(format!("the file index cannot be written: {e}")).await,
+        Err(reason) => return fail(reason).await,
     };
     let view = source.view();
     let mut findings: Vec<serde_json::Value> = layers

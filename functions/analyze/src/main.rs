@@ -25,8 +25,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 s3_client(&sdk, config::parsed("CUSTOMS_S3_FORCE_PATH_STYLE", false)?),
                 config::required("CUSTOMS_BUCKET", " (the staging bucket)")?,
             );
-            // Staged layers this function instance has seen, kept in /tmp between
-            // invocations (0 keeps none; mind the function's ephemeral storage).
+            // Staged layers this function instance has seen, kept between invocations:
+            // files in /tmp, indexes in memory, at most a quarter of the budget (0 keeps
+            // none; mind the function's ephemeral storage and memory).
             match config::parsed("CUSTOMS_LAYER_CACHE_BYTES", 256u64 << 20)? {
                 0 => staging,
                 n => staging.with_cache(Arc::new(LayerCache::new(n)?)),

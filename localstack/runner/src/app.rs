@@ -36,8 +36,9 @@ pub struct Settings {
     /// itself instead of fanning out stage-layer messages (`CUSTOMS_INLINE_STAGING_BYTES`,
     /// default 128 MiB as in AWS; 0 always fans out).
     pub inline_staging_bytes: u64,
-    /// Bytes of staged layers analyze keeps on local disk besides the bucket
-    /// (`CUSTOMS_LAYER_CACHE_BYTES`, default 256 MiB as in AWS; 0 keeps none).
+    /// Bytes of staged layers analyze keeps besides the bucket: files on local disk,
+    /// indexes in memory (at most a quarter) (`CUSTOMS_LAYER_CACHE_BYTES`, default 256 MiB
+    /// as in AWS; 0 keeps none).
     pub layer_cache_bytes: u64,
     /// Whether the schedules' EventBridge rules are created enabled (always, but for tests
     /// that need to be the only source of feed syncs or watch ticks).
@@ -89,8 +90,8 @@ pub struct App {
     pub api: Arc<customs_api::Deps>,
     pub registry: Registry,
     pub secrets: SecretBox,
-    /// Staged layers on local disk, shared by the analyze and stage-layer consumers as in
-    /// one analyze function.
+    /// Staged layers kept locally (files on disk, indexes in memory), shared by the analyze
+    /// and stage-layer consumers as in one analyze function.
     pub layer_cache: Option<Arc<customs_image::LayerCache>>,
 }
 

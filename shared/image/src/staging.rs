@@ -38,7 +38,7 @@ pub struct StagedLayer {
 }
 
 /// Where staged layers are kept: the staging bucket, or a local directory; with a bucket,
-/// optionally a [`LayerCache`] of them on local disk.
+/// optionally a [`LayerCache`] of them (files on local disk, indexes in memory).
 #[derive(Debug, Clone)]
 pub struct Staging {
     backend: Backend,
@@ -237,7 +237,7 @@ impl Staging {
         tokio::task::spawn_blocking(move || {
             let layer = parse_index(&diff_id, &bytes)?;
             if let (Some(c), Some(l)) = (&cache, &layer) {
-                c.put_index(Arc::new(l.clone()));
+                c.put_index(l);
             }
             Ok(layer)
         })
@@ -313,7 +313,7 @@ impl Staging {
                     .map_err(s3_err)?;
                 if let Some(c) = &self.cache {
                     c.put_files(&layer.diff_id, files);
-                    c.put_index(Arc::new(layer.clone()));
+                    c.put_index(layer);
                 }
             }
             Backend::Dir(root) => {

@@ -6,7 +6,7 @@ use std::io::{Read as _, Write as _};
 use crate::StoreError;
 
 /// A file index ready to record: the JSON text of the entries, lz4-compressed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FileIndex(Vec<u8>);
 
 impl FileIndex {

@@ -1057,10 +1057,12 @@ impl Store {
     pub async fn image_files_text(&self, id: Uuid) -> Result<Option<String>, StoreError> {
         let row = self.conn().await?.query_opt("SELECT files::text, files_lz4 FROM image_files WHERE image_id = $1", &[&id]).await?;
         let Some(row) = row else { return Ok(None) };
-        match row.get::<_, Option<&[u8]>>(1) {
-            Some(stored) => crate::FileIndex::text(stored).map(Some),
-            // Recorded before V0210, as json.
-            None => Ok(row.get(0)),
+        // The json document when there is one: recorded before V0210, or over a newer row
+        // by an analyze of before it (whose compressed document is then stale).
+        match (row.get::<_, Option<String>>(0), row.get::<_, Option<&[u8]>>(1)) {
+            (Some(text), _) => Ok(Some(text)),
+            (None, Some(stored)) => crate::FileIndex::text(stored).map(Some),
+            (None, None) => Err(StoreError::Corrupt(format!("image {id} has a file index row without a document"))),
         }
     }
 
@@ -1082,51 +1084,44 @@ fn stored_package(json: crate::JsonText) -> Result<customs_model::package::Packa
 
 /// Inserts packages in batches of one statement each (UNNEST over arrays).
 async fn write_packages(c: &impl GenericClient, image: Uuid, packages: &[customs_model::package::Package]) -> Result<(), StoreError> {
-    struct Batch {
-        seq: Vec<i32>,
-        json: Vec<crate::JsonText>,
-        names: Vec<String>,
-        versions: Vec<String>,
-        types: Vec<String>,
-        purls: Vec<String>,
-        sources: Vec<Option<String>>,
-    }
-    let mut batches = Vec::with_capacity(packages.len().div_ceil(1000));
-    for (chunk_no, chunk) in packages.chunks(1000).enumerate() {
-        let mut b = Batch {
-            seq: Vec::with_capacity(chunk.len()),
-            json: Vec::with_capacity(chunk.len()),
-            names: Vec::with_capacity(chunk.len()),
-            versions: Vec::with_capacity(chunk.len()),
-            types: Vec::with_capacity(chunk.len()),
-            purls: Vec::with_capacity(chunk.len()),
-            sources: Vec::with_capacity(chunk.len()),
-        };
-        for (i, p) in chunk.iter().enumerate() {
-            b.seq.push(i32::try_from(chunk_no * 1000 + i).unwrap_or(i32::MAX));
-            b.json.push(crate::JsonText(serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))?));
-            b.names.push(p.name.clone());
-            b.versions.push(p.version.clone());
-            b.types.push(p.kind.as_str().to_owned());
-            b.purls.push(p.purl.clone());
-            b.sources.push(p.source_name.clone());
-        }
-        batches.push(b);
-    }
-    // Every batch is sent at once: the connection pipelines them, so PostgreSQL goes from
-    // one to the next without waiting for a round trip.
+    use futures::{StreamExt as _, TryStreamExt as _};
     let insert = c
         .prepare(
             "INSERT INTO image_packages (image_id, seq, package, name, version, type, purl, source_name)
              SELECT $1, * FROM UNNEST($2::int[], $3::json[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
         )
         .await?;
-    let params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 8]> = batches
-        .iter()
-        .map(|b| [&image as _, &b.seq as _, &b.json as _, &b.names as _, &b.versions as _, &b.types as _, &b.purls as _, &b.sources as _])
+    let insert = &insert;
+    // A few batches in flight at once: the connection pipelines them, so PostgreSQL goes
+    // from one to the next without waiting for a round trip, and only those batches are
+    // held as JSON text.
+    // The futures are made up front (each builds its batch only when first polled): a
+    // stream mapping through a closure would make the caller's future `Send` only for
+    // some lifetimes, which `tokio::spawn` refuses.
+    let batches: Vec<_> = packages
+        .chunks(1000)
+        .enumerate()
+        .map(|(chunk_no, chunk)| async move {
+            let mut seq = Vec::with_capacity(chunk.len());
+            let mut json = Vec::with_capacity(chunk.len());
+            let (mut names, mut versions, mut types, mut purls, mut sources) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (i, p) in chunk.iter().enumerate() {
+                seq.push(i32::try_from(chunk_no * 1000 + i).unwrap_or(i32::MAX));
+                json.push(crate::JsonText(serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))?));
+                names.push(p.name.as_str());
+                versions.push(p.version.as_str());
+                types.push(p.kind.as_str());
+                purls.push(p.purl.as_str());
+                sources.push(p.source_name.as_deref());
+            }
+            c.execute(insert, &[&image, &seq, &json, &names, &versions, &types, &purls, &sources]).await?;
+            Ok::<_, StoreError>(())
+        })
         .collect();
-    futures::future::try_join_all(params.iter().map(|p| c.execute(&insert, p))).await?;
-    Ok(())
+    futures::stream::iter(batches)
+        .buffered(3)
+        .try_collect::<()>()
+        .await
 }
 
 impl Store {
