@@ -419,18 +419,18 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
         info!("Staging job is over; nothing to do");
         return requeue_evaluation(&msg, &delivery, deps).await;
     };
-    // The layer this delivery staged, with its files still on local disk: if it assembles
-    // the image, neither is read back from the bucket.
+    // This delivery's layer as it found or staged it (with its files still on local disk
+    // when it staged them): if it assembles the image, neither is read back again.
     let mut fresh = None;
     if job.pending.contains(&msg.diff_id) {
         match stage_one(&msg, deps).await {
-            Ok(f) => fresh = f,
+            Ok(f) => fresh = Some(f),
             Err(Failure::Retry(e)) if !last => return Err(e),
             Err(Failure::Retry(e)) => return fail(gave_up(&e)).await,
             Err(Failure::Final(reason)) => return fail(reason).await,
         }
     }
-    let fetched = fresh.is_some();
+    let fetched = fresh.as_ref().is_some_and(|(_, files): &(customs_image::StagedLayer, Option<_>)| files.is_some());
     let Some(job) = deps
         .store
         .finish_staged_layer(job_id, &msg.diff_id, &delivery.message_id, fetched)
@@ -449,7 +449,7 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
         Ok(r) => r.into_fetched(job.manifest),
         Err(e) => return fail(format!("staging job record is unreadable: {e}")).await,
     };
-    let held = fresh.as_ref().map(|(l, _): &(customs_image::StagedLayer, _)| l.diff_id.clone());
+    let held = fresh.as_ref().map(|(l, _)| l.diff_id.clone());
     let others = image.layers.iter().filter_map(|l| l.diff_id.as_deref()).filter(|d| held.as_deref() != Some(*d));
     let mut staged = match deps.staging.indexes(others).await {
         Ok(s) => s,
@@ -458,7 +458,9 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
     };
     let mut files = HashMap::new();
     if let Some((layer, tmp)) = fresh {
-        files.insert(layer.diff_id.clone(), tmp);
+        if let Some(tmp) = tmp {
+            files.insert(layer.diff_id.clone(), tmp);
+        }
         staged.insert(layer.diff_id.clone(), layer);
     }
     if let Some(d) = image.layers.iter().filter_map(|l| l.diff_id.as_deref()).find(|d| !staged.contains_key(*d)) {
@@ -492,8 +494,8 @@ async fn requeue_evaluation(msg: &StageLayer, delivery: &Delivery, deps: &Deps) 
 }
 
 /// Downloads and stages the message's layer unless its index is in the bucket already.
-/// Returns the layer and its staged files (on local disk) when it was downloaded.
-async fn stage_one(msg: &StageLayer, deps: &Deps) -> Result<Option<(customs_image::StagedLayer, tempfile::NamedTempFile)>, Failure> {
+/// Returns the staged layer, with its staged files (on local disk) when it was downloaded.
+async fn stage_one(msg: &StageLayer, deps: &Deps) -> Result<(customs_image::StagedLayer, Option<tempfile::NamedTempFile>), Failure> {
     let image = deps
         .store
         .image(&msg.account, msg.image_id)
@@ -511,8 +513,8 @@ async fn stage_one(msg: &StageLayer, deps: &Deps) -> Result<Option<(customs_imag
         let r = e.is_retryable();
         staged_failure(e, r)
     })?;
-    if staged.is_some() {
-        return Ok(None);
+    if let Some(layer) = staged {
+        return Ok((layer, None));
     }
     let (layer, files) = deps
         .registry
@@ -523,7 +525,7 @@ async fn stage_one(msg: &StageLayer, deps: &Deps) -> Result<Option<(customs_imag
             staged_failure(e, r)
         })?;
     record_staged_layer(deps, &layer).await.map_err(Failure::Retry)?;
-    Ok(Some((layer, files)))
+    Ok((layer, Some(files)))
 }
 
 /// Records the layers this invocation staged (idempotent).

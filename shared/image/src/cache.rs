@@ -42,6 +42,18 @@ struct State {
 }
 
 impl State {
+    /// The next tick of the clock objects are stamped with when used.
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    /// Marks `name` used; whether it is held.
+    fn touch(&mut self, name: &str) -> bool {
+        let now = self.tick();
+        self.objects.get_mut(name).map(|o| o.1 = now).is_some()
+    }
+
     fn drop_object(&mut self, name: &str, dir: &Path) {
         let Some((size, _)) = self.objects.remove(name) else { return };
         self.used -= size;
@@ -86,17 +98,13 @@ impl LayerCache {
 
     /// Marks `name` used; whether it is held.
     fn touch(&self, name: &str) -> bool {
-        let Ok(mut s) = self.state.lock() else { return false };
-        s.clock += 1;
-        let now = s.clock;
-        s.objects.get_mut(name).map(|o| o.1 = now).is_some()
+        self.state.lock().is_ok_and(|mut s| s.touch(name))
     }
 
     /// Records `name` (just stored, `size` bytes) and drops the least recently used
     /// objects until the cache is within its budget.
     fn admit(&self, s: &mut State, name: String, size: u64) {
-        s.clock += 1;
-        let now = s.clock;
+        let now = s.tick();
         if let Some((old, _)) = s.objects.insert(name, (size, now)) {
             s.used -= old;
         }
@@ -136,11 +144,7 @@ impl LayerCache {
         let name = Self::name(diff_id, "index")?;
         let mut s = self.state.lock().ok()?;
         let layer = s.indexes.get(&name).cloned()?;
-        s.clock += 1;
-        let now = s.clock;
-        if let Some(o) = s.objects.get_mut(&name) {
-            o.1 = now;
-        }
+        s.touch(&name);
         Some(layer)
     }
 

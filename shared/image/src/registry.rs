@@ -474,11 +474,7 @@ impl Registry {
         let mut out = Vec::with_capacity(layers.len());
         let mut session = None;
         for l in layers {
-            let diff_id = l.diff_id.clone().ok_or_else(|| RegistryError::Malformed {
-                reference: r.to_string(),
-                what: "image config",
-                reason: format!("no diff_id for layer {}", l.digest),
-            })?;
+            let diff_id = diff_id_of(r, l)?;
             if let Some(staged) = staging.index(&diff_id).await? {
                 out.push(StagedOutcome { layer: staged, fetched: false });
                 continue;
@@ -505,14 +501,19 @@ impl Registry {
         staging: &crate::Staging,
         limits: &crate::layer::Limits,
     ) -> Result<(crate::StagedLayer, tempfile::NamedTempFile), crate::StageError> {
-        let diff_id = l.diff_id.clone().ok_or_else(|| RegistryError::Malformed {
-            reference: r.to_string(),
-            what: "image config",
-            reason: format!("no diff_id for layer {}", l.digest),
-        })?;
+        let diff_id = diff_id_of(r, l)?;
         let mut session = self.session(r, creds, insecure).await?;
         stage_and_put(&mut session, r, l, &diff_id, staging, limits).await
     }
+}
+
+/// A layer's diff id, which the image config must give.
+fn diff_id_of(r: &ImageRef, l: &LayerDescriptor) -> Result<String, RegistryError> {
+    l.diff_id.clone().ok_or_else(|| RegistryError::Malformed {
+        reference: r.to_string(),
+        what: "image config",
+        reason: format!("no diff_id for layer {}", l.digest),
+    })
 }
 
 /// Stages one layer: fetched, indexed, and stored, its files last read from the returned temporary file.
