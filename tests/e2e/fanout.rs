@@ -330,12 +330,12 @@ async fn a_failing_layer_fails_its_image_once_and_the_other_layers_are_acknowled
     let other = layer("etc/other", run.as_bytes());
     let (_, gz, diff_id) = layer("etc/broken", run.as_bytes());
     let truncated = (GZ, gz[..gz.len() - 12].to_vec(), diff_id.clone());
-    let wrong_diff_id = (GZ, gz, sha(b"not the tar"));
+    let not_gzip = (GZ, run.as_bytes().to_vec(), sha(run.as_bytes()));
     let tag = format!("broken-{}", &run[..8]);
     push_image(
         "customs/fanout",
         &tag,
-        &[good.clone(), truncated, wrong_diff_id, other.clone()],
+        &[good.clone(), truncated, not_gzip, other.clone()],
         None,
     )
     .await?;
@@ -361,7 +361,7 @@ async fn a_failing_layer_fails_its_image_once_and_the_other_layers_are_acknowled
     assert_eq!(img["analysis_status"], "analysis_failed", "{img}");
     let err = img["analysis_error"].as_str().unwrap_or_default();
     assert!(
-        err.contains("truncated or corrupt") || err.contains("diff_id"),
+        err.contains("truncated or corrupt") || err.contains("content starts like"),
         "{err}"
     );
     assert_eq!(rec.record_version, 2, "added (1), failed once (+1)");
@@ -386,12 +386,61 @@ async fn a_failing_layer_fails_its_image_once_and_the_other_layers_are_acknowled
     let staged = stack
         .app
         .store
-        .staged_at(&[good.2.clone(), other.2.clone()])
+        .staged_at(&[sha(&good.1), sha(&other.1)])
         .await?;
     assert!(
         staged.is_empty(),
         "the good layers were not staged for a failed image: {staged:?}"
     );
+    Ok(())
+}
+
+/// A staging job recorded by the release before V0220 (its layers waiting by diff id in
+/// `image_staging_job_layers`), whose stage-layer messages reach this release: the first
+/// starts the analysis over, the new job replaces the old, and the image is analysed.
+#[tokio::test]
+async fn a_staging_job_of_the_release_before_is_started_over() -> Result<()> {
+    let stack = fanning_out().await?;
+    let run = Uuid::new_v4().simple().to_string();
+    let layers = [layer("etc/a", run.as_bytes()), layer("etc/b", run.as_bytes())];
+    let tag = format!("legacy-{}", &run[..8]);
+    push_image("customs/fanout", &tag, &layers, None).await?;
+    let full = format!("{}/customs/fanout:{tag}", registry());
+    add(&stack, json!({ "tag": full })).await?;
+    only(&stack, queue::ANALYZE)
+        .await?
+        .drain_until_idle(Duration::from_secs(60))
+        .await?;
+    let bodies = take_all(&stack, queue::STAGE_LAYER).await?;
+    assert_eq!(bodies.len(), 2);
+    // What the release before recorded: the same job, its layers by diff id.
+    let (client, conn) =
+        tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    for b in &bodies {
+        let m: StageLayer = decode(b)?;
+        let moved = client
+            .execute(
+                "WITH gone AS (DELETE FROM image_staging_job_blobs WHERE job_id = $1 AND digest = $2 RETURNING layers, bytes)
+                 INSERT INTO image_staging_job_layers (job_id, diff_id, layers, bytes) SELECT $1, $3, layers, bytes FROM gone",
+                &[&m.job_id, &m.digest, &m.diff_id],
+            )
+            .await?;
+        assert_eq!(moved, 1);
+    }
+    for b in &bodies {
+        send(&stack, queue::STAGE_LAYER, b).await?;
+    }
+    stack.drain().await?;
+    let (img, rec) = record(&stack, &full).await?;
+    assert_eq!(img["analysis_status"], "analyzed", "{img}");
+    assert_eq!(rec.file_count, Some(2), "etc/a and etc/b");
+    assert_eq!(jobs_left(&stack).await?, 0);
+    let legacy: i64 = client
+        .query_one("SELECT count(*) FROM image_staging_job_layers", &[])
+        .await?
+        .get(0);
+    assert_eq!(legacy, 0, "the old job went with its replacement");
     Ok(())
 }
 
@@ -412,7 +461,7 @@ async fn the_last_of_many_concurrent_finishers_is_the_only_assembler() -> Result
     ));
     let pending: Vec<PendingLayer> = (0..50)
         .map(|i| PendingLayer {
-            diff_id: format!("sha256:{i:064x}"),
+            digest: format!("sha256:{i:064x}"),
             layers: 1,
             bytes: 10,
         })
@@ -439,10 +488,10 @@ async fn the_last_of_many_concurrent_finishers_is_the_only_assembler() -> Result
     assert!(started);
     let mut tasks = Vec::new();
     for (n, l) in pending.iter().chain(&pending).enumerate() {
-        let (store, diff_id, message_id) = (store.clone(), l.diff_id.clone(), format!("m{n}"));
+        let (store, digest, message_id) = (store.clone(), l.digest.clone(), format!("m{n}"));
         tasks.push(tokio::spawn(async move {
             let job = store
-                .finish_staged_layer(job_id, &diff_id, &message_id, true)
+                .finish_staged_layer(job_id, &digest, &message_id, true)
                 .await;
             (message_id, job)
         }));

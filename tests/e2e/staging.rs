@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::images::{add, by_tag};
 
 const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
 fn sha(b: &[u8]) -> String {
     format!("sha256:{}", Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect::<String>())
@@ -55,7 +56,7 @@ async fn a_layer_shared_by_two_images_is_fetched_and_staged_once() -> Result<()>
     // The whiteout layer removed /usr/bin/tac; nothing hostile in this image.
     assert_eq!(img["findings"], json!([]));
     assert!(img["file_count"].as_i64().unwrap_or(0) > 1000, "{img}");
-    let staged_before = stack.app.store.staged_at(&layers.iter().filter_map(|l| l["diff_id"].as_str().map(str::to_owned)).collect::<Vec<_>>()).await?;
+    let staged_before = stack.app.store.staged_at(&layer_digests).await?;
     assert_eq!(staged_before.len(), 3);
 
     // Same layers under another manifest (Docker schema 2): no layer is downloaded again.
@@ -128,7 +129,8 @@ async fn broken_and_oversized_layers_fail_the_analysis_with_the_reason() -> Resu
     let cases: Vec<Case> = vec![
         ("bomb", vec![(GZ, gzip(&bomb), sha(&bomb))], None, "decompression bomb"),
         ("truncated", vec![(GZ, gz[..gz.len() - 12].to_vec(), sha(&small))], None, "truncated or corrupt"),
-        ("wrong-diff-id", vec![(GZ, gz.clone(), sha(b"not the tar"))], None, "diff_id"),
+        // An uncompressed layer is its tar: its diff id is checked along with its digest.
+        ("wrong-diff-id", vec![(TAR, small.clone(), sha(b"not the tar"))], None, "diff_id"),
         ("not-gzip", vec![(GZ, small.clone(), sha(&small))], None, "content starts like"),
         ("bad-config", vec![(GZ, gz.clone(), sha(&small))], Some(b"{not json".to_vec()), "malformed image config"),
         ("diff-id-count", vec![(GZ, gz.clone(), sha(&small))], Some(br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec()), "rootfs.diff_ids lists 0 layers"),
@@ -144,6 +146,19 @@ async fn broken_and_oversized_layers_fail_the_analysis_with_the_reason() -> Resu
         let err = img["analysis_error"].as_str().unwrap_or_default();
         assert!(err.contains(reason), "{tag}: expected {reason:?} in {err:?}");
     }
+    // A compressed layer is bound to the image by its blob digest alone: the diff id its
+    // config states is recorded as stated, unchecked (hashing the tar again would cost a
+    // second pass over every byte), and the layer's content is what was analysed.
+    let stated = sha(b"not the tar");
+    push_image("customs/broken", "stated-diff-id", &[(GZ, gz.clone(), stated.clone())], None).await?;
+    let reference = format!("{}/customs/broken:stated-diff-id", customs_tests::registry());
+    add(&stack, json!({ "tag": reference })).await?;
+    stack.drain().await?;
+    let img: Value = by_tag(&stack, &reference).await?;
+    assert_eq!(img["analysis_status"], "analyzed", "{img}");
+    assert_eq!(img["layers"][0]["diff_id"], json!(stated), "{img}");
+    assert_eq!(img["layers"][0]["digest"], json!(sha(&gz)), "{img}");
+    assert_eq!(img["file_count"], json!(1), "etc/hostname: {img}");
     Ok(())
 }
 
@@ -182,7 +197,8 @@ fn packages(img: &customs_image::ScannedImage) -> Vec<(String, String, String)> 
 
 /// `customs scan`'s library: the same image read from the registry, an OCI layout, an OCI
 /// archive and a `docker save` archive yields the same files and packages; the OCI forms
-/// keep the registry's manifest digest; a second scan reuses every staged layer.
+/// keep the registry's manifest digest; a second scan of the same blobs reuses every
+/// staged layer.
 #[tokio::test]
 async fn scan_reads_registries_oci_layouts_and_docker_archives_alike() -> Result<()> {
     use customs_image::{ScanOptions, scan};
@@ -219,8 +235,14 @@ async fn scan_reads_registries_oci_layouts_and_docker_archives_alike() -> Result
         assert_eq!(img.view().entries.len(), reg.view().entries.len(), "{source}");
         assert_eq!(packages(&img), want, "{source}");
         assert!(img.findings().is_empty(), "{source}: {:?}", img.findings());
-        // The shared work dir already holds these layers (staged from the registry).
-        let again = scan(source, &work, &opts).await?;
+        // The shared work dir already holds the OCI forms' layers: the registry's blobs,
+        // staged by blob digest. A `docker save` archive holds plain tars, other blobs:
+        // read once into it, then reused.
+        let mut again = scan(source, &work, &opts).await?;
+        if source.starts_with("docker-archive") {
+            assert!(again.layers.iter().all(|l| l.fetched), "{source}: other blobs");
+            again = scan(source, &work, &opts).await?;
+        }
         assert!(again.layers.iter().all(|l| !l.fetched), "{source}: reused");
         assert_eq!(again.digest(), img.digest(), "{source}");
         assert_eq!(packages(&again), want, "{source}");

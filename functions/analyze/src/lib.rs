@@ -298,14 +298,14 @@ async fn analyze(msg: AnalyzeImage, delivery: Delivery, deps: &Deps) -> Result<(
     let msgs: Vec<StageLayer> = plan
         .pending
         .iter()
-        .map(|(l, p)| StageLayer {
+        .map(|(l, _)| StageLayer {
             account: account.to_owned(),
             image_id,
             job_id,
             digest: l.digest.clone(),
             media_type: l.media_type.clone(),
             size: l.size,
-            diff_id: p.diff_id.clone(),
+            diff_id: l.diff_id.clone().unwrap_or_default(),
         })
         .collect();
     // A failed send retries the analysis, whose new job replaces this one.
@@ -323,7 +323,7 @@ struct InlineJob<'a> {
     last: bool,
 }
 
-/// Stages `pending` (the job's unstaged layers, one per diff id) in this invocation, a
+/// Stages `pending` (the job's unstaged layers, one per blob) in this invocation, a
 /// few at once, marking each done in the job as the `StageLayer` path does (progress
 /// moves; the last one makes this delivery the assembler), then assembles the image from
 /// the layers just staged and those `staged` already, without reading any index back.
@@ -352,9 +352,9 @@ async fn stage_inline(
             Ok(Some((layer, files, now))) => {
                 // Snapshots come back in any order; the one that took the count to zero names us.
                 elected |= now.assembler.as_deref() == Some(job.delivery.message_id.as_str());
-                info!(diff_id = %layer.diff_id, pending = now.layers_pending, "Layer staged inline");
-                fresh.insert(layer.diff_id.clone(), files);
-                staged.insert(layer.diff_id.clone(), layer);
+                info!(digest = %layer.digest, pending = now.layers_pending, "Layer staged inline");
+                fresh.insert(layer.digest.clone(), files);
+                staged.insert(layer.digest.clone(), layer);
             }
             Ok(None) => {
                 info!("Staging job ended meanwhile (a newer delivery replaced it); nothing to do");
@@ -387,7 +387,6 @@ async fn stage_pending(
     (reference, creds, insecure): &Access,
     l: &customs_image::LayerDescriptor,
 ) -> Result<Option<Staged>, Failure> {
-    let diff_id = l.diff_id.as_deref().unwrap_or_default();
     let (layer, files) = deps
         .registry
         .stage_unstaged(reference, creds.as_ref(), *insecure, l, &deps.staging, &deps.limits)
@@ -399,7 +398,7 @@ async fn stage_pending(
     record_staged_layer(deps, &layer).await.map_err(Failure::Retry)?;
     let now = deps
         .store
-        .finish_staged_layer(job.job_id, diff_id, &job.delivery.message_id, true)
+        .finish_staged_layer(job.job_id, &l.digest, &job.delivery.message_id, true)
         .await
         .map_err(|e| Failure::Retry(Retry::new(e)))?;
     Ok(now.map(|j| (layer, files, j)))
@@ -410,7 +409,7 @@ type Staged = (customs_image::StagedLayer, tempfile::NamedTempFile, customs_stor
 
 /// Stages one layer (unless it is staged already) and, when it was the last one the job
 /// waited for, assembles the image. Messages of a job that is over are acknowledged.
-#[instrument(skip_all, fields(account = %msg.account, image_id = %msg.image_id, job_id = %msg.job_id, diff_id = %msg.diff_id))]
+#[instrument(skip_all, fields(account = %msg.account, image_id = %msg.image_id, job_id = %msg.job_id, digest = %msg.digest))]
 async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result<(), Retry> {
     let (account, image_id, job_id) = (msg.account.as_str(), msg.image_id, msg.job_id);
     let last = last_delivery(queue::STAGE_LAYER, &delivery);
@@ -419,10 +418,22 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
         info!("Staging job is over; nothing to do");
         return requeue_evaluation(&msg, &delivery, deps).await;
     };
+    if job.legacy {
+        // Its layers wait by diff id, and those it staged are under the old keys: the
+        // analysis starts over, and its new job replaces this one (whose other messages
+        // then find it over).
+        info!("Staging job of the release before; analysing the image again");
+        return deps
+            .queues
+            .send(&AnalyzeImage { account: msg.account.clone(), image_id: msg.image_id })
+            .await
+            .map(|_| ())
+            .map_err(Retry::new);
+    }
     // This delivery's layer as it found or staged it (with its files still on local disk
     // when it staged them): if it assembles the image, neither is read back again.
     let mut fresh = None;
-    if job.pending.contains(&msg.diff_id) {
+    if job.pending.contains(&msg.digest) {
         match stage_one(&msg, deps).await {
             Ok(f) => fresh = Some(f),
             Err(Failure::Retry(e)) if !last => return Err(e),
@@ -433,7 +444,7 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
     let fetched = fresh.as_ref().is_some_and(|(_, files): &(customs_image::StagedLayer, Option<_>)| files.is_some());
     let Some(job) = deps
         .store
-        .finish_staged_layer(job_id, &msg.diff_id, &delivery.message_id, fetched)
+        .finish_staged_layer(job_id, &msg.digest, &delivery.message_id, fetched)
         .await
         .map_err(Retry::new)?
     else {
@@ -449,8 +460,8 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
         Ok(r) => r.into_fetched(job.manifest),
         Err(e) => return fail(format!("staging job record is unreadable: {e}")).await,
     };
-    let held = fresh.as_ref().map(|(l, _)| l.diff_id.clone());
-    let others = image.layers.iter().filter_map(|l| l.diff_id.as_deref()).filter(|d| held.as_deref() != Some(*d));
+    let held = fresh.as_ref().map(|(l, _)| l.digest.clone());
+    let others = image.layers.iter().map(|l| l.digest.as_str()).filter(|d| held.as_deref() != Some(*d));
     let mut staged = match deps.staging.indexes(others).await {
         Ok(s) => s,
         Err(e) if e.is_retryable() && !last => return Err(Retry::new(e)),
@@ -459,11 +470,11 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
     let mut files = HashMap::new();
     if let Some((layer, tmp)) = fresh {
         if let Some(tmp) = tmp {
-            files.insert(layer.diff_id.clone(), tmp);
+            files.insert(layer.digest.clone(), tmp);
         }
-        staged.insert(layer.diff_id.clone(), layer);
+        staged.insert(layer.digest.clone(), layer);
     }
-    if let Some(d) = image.layers.iter().filter_map(|l| l.diff_id.as_deref()).find(|d| !staged.contains_key(*d)) {
+    if let Some(d) = image.layers.iter().map(|l| l.digest.as_str()).find(|d| !staged.contains_key(*d)) {
         if !last {
             return Err(Retry(format!("staged layer {d} is missing")));
         }
@@ -509,7 +520,7 @@ async fn stage_one(msg: &StageLayer, deps: &Deps) -> Result<(customs_image::Stag
         size: msg.size,
         diff_id: Some(msg.diff_id.clone()),
     };
-    let staged = deps.staging.index(&msg.diff_id).await.map_err(|e| {
+    let staged = deps.staging.index(&msg.digest).await.map_err(|e| {
         let r = e.is_retryable();
         staged_failure(e, r)
     })?;
@@ -540,7 +551,6 @@ async fn record_staged(deps: &Deps, staged: &[customs_image::StagedOutcome]) -> 
 async fn record_staged_layer(deps: &Deps, l: &customs_image::StagedLayer) -> Result<(), Retry> {
     deps.store
         .record_staged_layer(&StagedLayerRecord {
-            diff_id: l.diff_id.clone(),
             digest: l.digest.clone(),
             media_type: l.media_type.clone(),
             compressed_size: n(l.compressed_size),
@@ -764,7 +774,7 @@ impl ResolvedImage {
     }
 }
 
-/// The staging work an image needs: one entry per distinct diff id not staged yet (in
+/// The staging work an image needs: one entry per distinct blob not staged yet (in
 /// manifest order, with the first layer that has it), and the progress to start from.
 #[derive(Debug, PartialEq)]
 struct Plan<'a> {
@@ -780,18 +790,19 @@ fn plan<'a, T>(layers: &'a [customs_image::LayerDescriptor], staged: &HashMap<St
     };
     let mut pending: Vec<(&customs_image::LayerDescriptor, PendingLayer)> = Vec::new();
     for l in layers {
-        let Some(d) = l.diff_id.as_deref() else {
+        if l.diff_id.is_none() {
             return Err(format!("malformed image config: no diff_id for layer {}", l.digest));
-        };
+        }
+        let d = l.digest.as_str();
         if staged.contains_key(d) {
             progress.layers_staged += 1;
             progress.layers_reused += 1;
             progress.bytes_staged += l.size.max(0);
-        } else if let Some((_, p)) = pending.iter_mut().find(|(_, p)| p.diff_id == d) {
+        } else if let Some((_, p)) = pending.iter_mut().find(|(_, p)| p.digest == d) {
             p.layers += 1;
             p.bytes += l.size.max(0);
         } else {
-            pending.push((l, PendingLayer { diff_id: d.to_owned(), layers: 1, bytes: l.size.max(0) }));
+            pending.push((l, PendingLayer { digest: d.to_owned(), layers: 1, bytes: l.size.max(0) }));
         }
     }
     Ok(Plan { pending, progress })
@@ -802,10 +813,10 @@ fn plan<'a, T>(layers: &'a [customs_image::LayerDescriptor], staged: &HashMap<St
 fn ordered(layers: &[customs_image::LayerDescriptor], mut staged: HashMap<String, customs_image::StagedLayer>) -> Result<Vec<customs_image::StagedLayer>, String> {
     let mut out: Vec<customs_image::StagedLayer> = Vec::with_capacity(layers.len());
     for l in layers {
-        let d = l.diff_id.as_deref().unwrap_or_default();
+        let d = l.digest.as_str();
         let layer = match staged.remove(d) {
             Some(s) => s,
-            None => out.iter().find(|s| s.diff_id == d).cloned().ok_or_else(|| format!("staged layer {d} is missing"))?,
+            None => out.iter().find(|s| s.digest == d).cloned().ok_or_else(|| format!("staged layer {d} is missing"))?,
         };
         out.push(layer);
     }
@@ -852,7 +863,7 @@ async fn registry_access(source_ref: &str, account: &str, deps: &Deps) -> Result
 type Access = (ImageRef, Option<Credentials>, bool);
 
 /// Resolves `source_ref` in its registry (manifest and config, verified) and reads the
-/// staged index of each of its layers that is staged already (by diff id).
+/// staged index of each of its layers that is staged already (by blob digest).
 async fn resolve(
     source_ref: &str,
     account: &str,
@@ -866,7 +877,7 @@ async fn resolve(
         staged_failure(e, r)
     })?;
     let fetch_ms = started.elapsed().as_millis();
-    let staged = deps.staging.indexes(fetched.layers.iter().filter_map(|l| l.diff_id.as_deref())).await.map_err(|e| {
+    let staged = deps.staging.indexes(fetched.layers.iter().map(|l| l.digest.as_str())).await.map_err(|e| {
         let r = e.is_retryable();
         staged_failure(e, r)
     })?;
@@ -945,27 +956,32 @@ mod tests {
     use super::*;
     use customs_image::LayerDescriptor;
 
-    fn layer(n: u8, diff: u8, size: i64) -> LayerDescriptor {
+    /// A layer whose blob is `blob` (its digest `sha256:00…0<blob>`), of `size` bytes.
+    fn layer(blob: u8, size: i64) -> LayerDescriptor {
         LayerDescriptor {
-            digest: format!("sha256:{n:064x}"),
+            digest: digest(blob),
             media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
             size,
-            diff_id: Some(format!("sha256:{diff:064x}")),
+            diff_id: Some(format!("sha256:{:064x}", 0x100 + u32::from(blob))),
         }
     }
 
+    fn digest(blob: u8) -> String {
+        format!("sha256:{blob:064x}")
+    }
+
     #[test]
-    fn the_plan_fans_out_each_unstaged_diff_id_once_and_counts_staged_ones_as_reused() {
-        // Layers 1 and 3 share a diff id (the same content twice); layer 2 is staged.
-        let layers = [layer(1, 0xa, 100), layer(2, 0xb, 10), layer(3, 0xa, 100), layer(4, 0xc, 1)];
-        let staged = HashMap::from([(format!("sha256:{:064x}", 0xb), ())]);
+    fn the_plan_fans_out_each_unstaged_blob_once_and_counts_staged_ones_as_reused() {
+        // Layers 1 and 3 are the same blob; layer 2 is staged.
+        let layers = [layer(0xa, 100), layer(0xb, 10), layer(0xa, 100), layer(0xc, 1)];
+        let staged = HashMap::from([(digest(0xb), ())]);
         let p = plan(&layers, &staged).expect("plan");
         let pending: Vec<_> = p.pending.iter().map(|(l, p)| (l.digest.clone(), p.clone())).collect();
         assert_eq!(
             pending,
             [
-                (layers[0].digest.clone(), PendingLayer { diff_id: format!("sha256:{:064x}", 0xa), layers: 2, bytes: 200 }),
-                (layers[3].digest.clone(), PendingLayer { diff_id: format!("sha256:{:064x}", 0xc), layers: 1, bytes: 1 }),
+                (digest(0xa), PendingLayer { digest: digest(0xa), layers: 2, bytes: 200 }),
+                (digest(0xc), PendingLayer { digest: digest(0xc), layers: 1, bytes: 1 }),
             ]
         );
         assert_eq!(
@@ -980,9 +996,19 @@ mod tests {
     }
 
     #[test]
+    fn two_blobs_stating_one_diff_id_are_staged_each() {
+        // The same tar compressed twice, or a config that lies: either way two contents.
+        let mut layers = [layer(0xa, 5), layer(0xb, 6)];
+        layers[1].diff_id = layers[0].diff_id.clone();
+        let p = plan(&layers, &HashMap::<String, ()>::new()).expect("plan");
+        let pending: Vec<&str> = p.pending.iter().map(|(_, p)| p.digest.as_str()).collect();
+        assert_eq!(pending, [digest(0xa), digest(0xb)]);
+    }
+
+    #[test]
     fn everything_staged_means_nothing_to_fan_out_and_a_missing_diff_id_is_refused() {
-        let layers = [layer(1, 0xa, 5), layer(2, 0xb, 6)];
-        let staged: HashMap<String, ()> = layers.iter().filter_map(|l| l.diff_id.clone()).map(|d| (d, ())).collect();
+        let layers = [layer(0xa, 5), layer(0xb, 6)];
+        let staged: HashMap<String, ()> = layers.iter().map(|l| (l.digest.clone(), ())).collect();
         let p = plan(&layers, &staged).expect("plan");
         assert!(p.pending.is_empty());
         assert_eq!((p.progress.layers_staged, p.progress.bytes_staged), (2, 11));
@@ -993,11 +1019,10 @@ mod tests {
 
     #[test]
     fn staged_layers_are_put_in_image_order_and_a_repeated_one_in_each_of_its_places() {
-        // Told apart by their digest.
-        let staged_layer = |diff: u8, digest: &str| customs_image::StagedLayer {
-            digest: digest.into(),
-            diff_id: format!("sha256:{diff:064x}"),
-            media_type: String::new(),
+        // Told apart by their media type.
+        let staged_layer = |blob: u8, tell: &str| customs_image::StagedLayer {
+            digest: digest(blob),
+            media_type: tell.into(),
             compressed_size: 0,
             uncompressed_size: 0,
             staged_files: 0,
@@ -1005,16 +1030,16 @@ mod tests {
             entries: Vec::new(),
             findings: Vec::new(),
         };
-        // Layers 1 and 3 are the same content.
-        let layers = [layer(1, 0xa, 5), layer(2, 0xb, 6), layer(3, 0xa, 5)];
+        // Layers 1 and 3 are the same blob.
+        let layers = [layer(0xa, 5), layer(0xb, 6), layer(0xa, 5)];
         let staged: HashMap<String, customs_image::StagedLayer> =
-            [staged_layer(0xa, "a"), staged_layer(0xb, "b")].into_iter().map(|l| (l.diff_id.clone(), l)).collect();
+            [staged_layer(0xa, "a"), staged_layer(0xb, "b")].into_iter().map(|l| (l.digest.clone(), l)).collect();
         let got = ordered(&layers, staged.clone()).expect("every layer is staged");
-        let digests: Vec<&str> = got.iter().map(|l| l.digest.as_str()).collect();
-        assert_eq!(digests, ["a", "b", "a"]);
+        let told: Vec<&str> = got.iter().map(|l| l.media_type.as_str()).collect();
+        assert_eq!(told, ["a", "b", "a"]);
         let mut missing = staged;
-        missing.remove(&format!("sha256:{:064x}", 0xb));
-        assert_eq!(ordered(&layers, missing).err().as_deref(), Some(format!("staged layer sha256:{:064x} is missing", 0xb).as_str()));
+        missing.remove(&digest(0xb));
+        assert_eq!(ordered(&layers, missing).err().as_deref(), Some(format!("staged layer {} is missing", digest(0xb)).as_str()));
     }
 
     #[test]
@@ -1039,7 +1064,7 @@ mod tests {
             manifest: b"{\"schemaVersion\":2}".to_vec(),
             config_digest: "sha256:c".into(),
             config: json!({ "os": "linux" }),
-            layers: vec![layer(1, 0xa, 5)],
+            layers: vec![layer(0xa, 5)],
             os: Some("linux".into()),
             arch: Some("amd64".into()),
             size: 5,

@@ -18,7 +18,7 @@ impl Message for AnalyzeImage {
 }
 
 /// Stage one layer of an image being analysed. `AnalyzeImage` resolves the image and
-/// fans out one message per layer (by diff id) not staged yet; the consumer stages it
+/// fans out one message per layer (by blob digest) not staged yet; the consumer stages it
 /// unless it already is, and the delivery that finishes the last pending layer of the
 /// staging job assembles the image (catalog and record), once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

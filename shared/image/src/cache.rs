@@ -1,7 +1,7 @@
 //! This process's copies of staged layers: the staged files of each layer it staged or
 //! read back from the bucket on local disk, and the layer's index parsed, in memory, so
 //! that assembling an image whose layers this process has seen reads and parses nothing
-//! again. Content-addressed by diff id, as the bucket is, so a copy never goes stale. A
+//! again. Content-addressed by blob digest, as the bucket is, so a copy never goes stale. A
 //! Lambda function keeps its process (and `/tmp`) between invocations, so a warm function
 //! reuses it; nothing else shares it.
 //!
@@ -88,8 +88,8 @@ impl LayerCache {
         Ok(Self { dir, budget, state: Mutex::new(State::default()), _owner: owner })
     }
 
-    fn name(diff_id: &str, what: &str) -> Option<String> {
-        crate::is_sha256_digest(diff_id).then(|| format!("{}.{what}", &diff_id["sha256:".len()..]))
+    fn name(digest: &str, what: &str) -> Option<String> {
+        crate::is_sha256_digest(digest).then(|| format!("{}.{what}", &digest["sha256:".len()..]))
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -123,7 +123,7 @@ impl LayerCache {
     /// keeps it (not when it holds the index already or it is over a quarter of the
     /// budget), outside the lock.
     pub fn put_index(&self, layer: &StagedLayer) {
-        let Some(name) = Self::name(&layer.diff_id, "index") else { return };
+        let Some(name) = Self::name(&layer.digest, "index") else { return };
         let size = held_bytes(layer);
         if size > self.budget / 4 || self.touch(&name) {
             return;
@@ -140,8 +140,8 @@ impl LayerCache {
     }
 
     /// A layer's index, if held.
-    pub fn index(&self, diff_id: &str) -> Option<Arc<StagedLayer>> {
-        let name = Self::name(diff_id, "index")?;
+    pub fn index(&self, digest: &str) -> Option<Arc<StagedLayer>> {
+        let name = Self::name(digest, "index")?;
         let mut s = self.state.lock().ok()?;
         let layer = s.indexes.get(&name).cloned()?;
         s.touch(&name);
@@ -150,8 +150,8 @@ impl LayerCache {
 
     /// Keeps a layer's staged files (`files`, a tar on local disk): linked, not copied,
     /// when both are on one file system.
-    pub fn put_files(&self, diff_id: &str, files: &Path) {
-        let Some(name) = Self::name(diff_id, "files") else { return };
+    pub fn put_files(&self, digest: &str, files: &Path) {
+        let Some(name) = Self::name(digest, "files") else { return };
         let Ok(size) = std::fs::metadata(files).map(|m| m.len()) else { return };
         if size > self.budget || self.touch(&name) {
             return;
@@ -169,8 +169,8 @@ impl LayerCache {
 
     /// A layer's staged files, if held: a temporary file of the caller's (a link to the
     /// cached one, so dropping it from the cache does not pull it from under the reader).
-    pub fn files(&self, diff_id: &str) -> Option<tempfile::TempPath> {
-        let name = Self::name(diff_id, "files")?;
+    pub fn files(&self, digest: &str) -> Option<tempfile::TempPath> {
+        let name = Self::name(digest, "files")?;
         if !self.touch(&name) {
             return None;
         }
@@ -208,7 +208,7 @@ fn remove_abandoned(root: &Path) {
 mod tests {
     use super::*;
 
-    fn diff(n: u8) -> String {
+    fn blob(n: u8) -> String {
         format!("sha256:{n:064x}")
     }
 
@@ -225,8 +225,7 @@ mod tests {
             staged: false,
         };
         Arc::new(StagedLayer {
-            digest: diff(n),
-            diff_id: diff(n),
+            digest: blob(n),
             media_type: "application/vnd.oci.image.layer.v1.tar".into(),
             compressed_size: 1,
             uncompressed_size: 1,
@@ -244,34 +243,34 @@ mod tests {
         let cache = LayerCache::new(16 * one).expect("cache");
         let src = tempfile::NamedTempFile::new().expect("tmp");
         std::fs::write(src.path(), vec![7u8; (11 * one) as usize]).expect("write");
-        cache.put_files(&diff(1), src.path());
+        cache.put_files(&blob(1), src.path());
         cache.put_index(&index(1, 1));
-        assert_eq!(std::fs::read(cache.files(&diff(1)).expect("held")).expect("read").len() as u64, 11 * one);
-        assert_eq!(cache.index(&diff(1)).expect("held").entries.len(), 1);
+        assert_eq!(std::fs::read(cache.files(&blob(1)).expect("held")).expect("read").len() as u64, 11 * one);
+        assert_eq!(cache.index(&blob(1)).expect("held").entries.len(), 1);
         for n in 2..=4 {
             cache.put_index(&index(n, 1));
         }
-        assert!(cache.index(&diff(1)).is_some() && cache.files(&diff(1)).is_some(), "within budget");
+        assert!(cache.index(&blob(1)).is_some() && cache.files(&blob(1)).is_some(), "within budget");
         // A fifth index is over the memory quarter: the least recently used index goes
         // (2: 1 was read since), not the files.
         cache.put_index(&index(5, 1));
-        assert!(cache.index(&diff(2)).is_none());
-        assert!(cache.index(&diff(1)).is_some() && cache.files(&diff(1)).is_some());
+        assert!(cache.index(&blob(2)).is_none());
+        assert!(cache.index(&blob(1)).is_some() && cache.files(&blob(1)).is_some());
         // Over the whole budget: the least recently used object goes, here the files. A
         // reader's link survives its object leaving the cache.
-        let held = cache.files(&diff(1)).expect("held");
+        let held = cache.files(&blob(1)).expect("held");
         for n in [1, 3, 4, 5] {
-            assert!(cache.index(&diff(n)).is_some());
+            assert!(cache.index(&blob(n)).is_some());
         }
         let more = tempfile::NamedTempFile::new().expect("tmp");
         std::fs::write(more.path(), vec![8u8; (2 * one) as usize]).expect("write");
-        cache.put_files(&diff(6), more.path());
-        assert!(cache.files(&diff(1)).is_none(), "the oldest went");
-        assert!(cache.files(&diff(6)).is_some());
+        cache.put_files(&blob(6), more.path());
+        assert!(cache.files(&blob(1)).is_none(), "the oldest went");
+        assert!(cache.files(&blob(6)).is_some());
         assert_eq!(std::fs::read(&held).expect("still readable").len() as u64, 11 * one);
         // Larger than the memory quarter: not kept.
         cache.put_index(&index(7, 200));
-        assert!(cache.index(&diff(7)).is_none());
+        assert!(cache.index(&blob(7)).is_none());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Reading one layer blob as a stream: verify both digests, decompress, index every tar
+//! Reading one layer blob as a stream: verify its digest, decompress, index every tar
 //! entry, and keep the content of the files analysers need — without ever writing an
 //! entry to the local filesystem, so no path, symlink or hard link in a layer can reach
 //! outside the staging area.
@@ -114,10 +114,10 @@ pub struct LayerIndex {
     pub compressed_digest: String,
 }
 
-/// Counts and hashes what passes through.
+/// Counts what passes through, and hashes it when it has a hasher.
 struct Hashing<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     count: u64,
     limit: u64,
 }
@@ -125,7 +125,9 @@ struct Hashing<R> {
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
         self.count += n as u64;
         if self.count > self.limit {
             return Err(io::Error::other(OverLimitMarker));
@@ -203,7 +205,14 @@ pub fn index_layer<R: Read + Send, W: StagedSink>(
 }
 
 /// [`index_layer`] for a blob known by `name` whose compressed digest may be unknown
-/// (`expected` `None`: a `docker save` layer, named by path); the diff id is always checked.
+/// (`expected` `None`: a `docker save` layer, named by path).
+///
+/// One digest binds the content to the image, and only one is computed over the whole
+/// stream: the blob's, checked against `expected`. The diff id is checked too when that costs
+/// nothing (an uncompressed layer: its blob is its tar) and when it is all there is (no
+/// `expected`: the tar is hashed as it is read). A compressed layer with a checked blob
+/// digest is not hashed a second time, decompressed: its diff id is the config's claim,
+/// recorded as stated (the config itself is bound to the manifest by its digest).
 pub fn index_layer_as<R: Read + Send, W: StagedSink>(
     raw: R,
     media_type: &str,
@@ -225,7 +234,7 @@ pub fn index_layer_as<R: Read + Send, W: StagedSink>(
         256 << 10,
         Hashing {
             inner: raw,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             count: 0,
             limit: u64::MAX,
         },
@@ -247,6 +256,8 @@ pub fn index_layer_as<R: Read + Send, W: StagedSink>(
             });
         }
     };
+    // The tar's own digest, when nothing else binds it (see above).
+    let hash_tar = expected.is_none() && actual != Compression::None;
     let corrupt = |e: io::Error| {
         if e.get_ref().is_some_and(|i| i.is::<OverLimitMarker>()) {
             LayerError::OverLimit {
@@ -277,7 +288,7 @@ pub fn index_layer_as<R: Read + Send, W: StagedSink>(
         let uncompressed = {
             let mut tar_stream = Hashing {
                 inner: decoded,
-                hasher: Sha256::new(),
+                hasher: hash_tar.then(Sha256::new),
                 count: 0,
                 limit: limits.max_uncompressed_bytes,
             };
@@ -393,7 +404,7 @@ pub fn index_layer_as<R: Read + Send, W: StagedSink>(
             // Whatever follows the tar's end marker still belongs to the digests.
             io::copy(&mut tar_stream, &mut io::sink()).map_err(corrupt)?;
             index.uncompressed_size = tar_stream.count;
-            format!("sha256:{}", hex::encode(tar_stream.hasher.finalize()))
+            tar_stream.hasher.map(|h| format!("sha256:{}", hex::encode(h.finalize())))
         };
         let inner = match decompressor.join() {
             Ok(read) => read.map_err(corrupt)?,
@@ -405,7 +416,8 @@ pub fn index_layer_as<R: Read + Send, W: StagedSink>(
             }
         };
         index.compressed_size = inner.count;
-        let compressed_digest = format!("sha256:{}", hex::encode(inner.hasher.finalize()));
+        let compressed_digest =
+            format!("sha256:{}", hex::encode(inner.hasher.unwrap_or_default().finalize()));
         if let Some(expected) = expected.filter(|e| *e != compressed_digest) {
             return Err(LayerError::DigestMismatch {
                 digest: d(),
@@ -414,8 +426,14 @@ pub fn index_layer_as<R: Read + Send, W: StagedSink>(
                 actual: compressed_digest,
             });
         }
+        // An uncompressed blob is its tar.
+        let uncompressed = match uncompressed {
+            Some(u) => Some(u),
+            None if actual == Compression::None => Some(compressed_digest.clone()),
+            None => None,
+        };
         index.compressed_digest = compressed_digest;
-        if uncompressed != diff_id {
+        if let Some(uncompressed) = uncompressed.filter(|u| u != diff_id) {
             return Err(LayerError::DigestMismatch {
                 digest: d(),
                 what: "uncompressed (diff_id)",
@@ -866,7 +884,7 @@ mod tests {
             &Limits::default(),
         );
         assert_eq!(r.expect("zstd").entries.len(), 5);
-        // Trailing frames after the tar still count toward the diff id.
+        // Trailing frames after the tar still count toward the blob digest.
         two_frames.extend(ruzstd::encoding::compress_to_vec(
             &[0u8; 1024][..],
             ruzstd::encoding::CompressionLevel::Fastest,
@@ -966,17 +984,22 @@ mod tests {
             ),
             "{r:?}"
         );
+        // The diff id is checked where it costs nothing (a plain tar is its own blob) and
+        // where nothing else binds the content (no blob digest given); a compressed layer
+        // with a checked blob digest takes its diff id as stated.
+        let diff_id_mismatch = |r: &Result<LayerIndex, LayerError>| {
+            matches!(r, Err(LayerError::DigestMismatch { what: "uncompressed (diff_id)", .. }))
+        };
+        let (r, _) = run(&tar, "application/vnd.oci.image.layer.v1.tar", &sha(b"other"), &Limits::default());
+        assert!(diff_id_mismatch(&r), "{r:?}");
+        let mut staged = tar::Builder::new(Vec::new());
+        let r = index_layer_as(gz.as_slice(), GZ, "layer.tar", None, &sha(b"other"), &Limits::default(), &mut staged);
+        assert!(diff_id_mismatch(&r), "{r:?}");
+        let mut staged = tar::Builder::new(Vec::new());
+        let r = index_layer_as(gz.as_slice(), GZ, "layer.tar", None, &sha(&tar), &Limits::default(), &mut staged);
+        assert!(r.is_ok_and(|i| i.compressed_digest == sha(&gz)), "unstated blob digest: computed");
         let (r, _) = run(&gz, GZ, &sha(b"other"), &Limits::default());
-        assert!(
-            matches!(
-                r,
-                Err(LayerError::DigestMismatch {
-                    what: "uncompressed (diff_id)",
-                    ..
-                })
-            ),
-            "{r:?}"
-        );
+        assert!(r.is_ok(), "{r:?}");
 
         // Garbage never panics.
         let mut seed = 0x2545_f491_4f6c_dd1du64;

@@ -6,7 +6,8 @@
 //! Archives are read in place: a tar is scanned once for its members' offsets and each
 //! blob is then streamed from its offset, so nothing is unpacked to disk and no member
 //! name is ever used as a filesystem path. Every digest the archive states is verified
-//! (manifest, config, layer blobs, and each layer's diff id against the config).
+//! (manifest, config, layer blobs; a layer's diff id where the archive states no blob
+//! digest, or where checking it is free, see `index_layer_as`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -264,7 +265,7 @@ pub async fn scan(
 }
 
 /// Stages an image from an OCI layout or a `docker save` archive into `staging` (S3 or
-/// local), each layer once by diff id; what [`scan`] and the analysis of uploaded
+/// local), each layer once by blob digest; what [`scan`] and the analysis of uploaded
 /// archives share. A registry source is refused (use [`Registry::fetch`]).
 pub async fn stage_archive(
     source: &ImageSource,
@@ -364,29 +365,34 @@ pub async fn stage_archive(
 }
 
 /// Stages one layer of an archive unless it is staged already: the outcome, and the
-/// layer's compressed digest, media type and size as staged (or described).
+/// layer's compressed digest, media type and size as staged (or described). Staged layers
+/// are keyed by blob digest. A `docker save` layer named by path has none stated, and is
+/// looked up by the diff id its config states: the blob digest of a plain tar, which is
+/// what `docker save` writes there. As before staging was keyed by blob digest, that claim
+/// is checked only when the layer is read (a staged blob hashes to its key, so a lie
+/// reads the content it names instead of its own, in its own analysis).
 async fn stage_archive_layer(
     container: Arc<Container>,
     l: ArchiveLayer,
     staging: &Staging,
     limits: &Limits,
 ) -> Result<(StagedOutcome, String, String, i64), ScanError> {
-    if let Some(staged) = staging.index(&l.diff_id).await? {
-        let (digest, media_type) = match (l.digest, l.media_type) {
-            (Some(d), Some(m)) => (d, m),
-            (d, m) => {
+    if let Some(staged) = staging.index(l.digest.as_ref().unwrap_or(&l.diff_id)).await? {
+        let media_type = match l.media_type {
+            Some(m) => m,
+            None => {
                 let name = l.name.clone();
-                let (described, mt) = blocking(move || container.describe(&name)).await?;
-                (d.unwrap_or(described), m.unwrap_or(mt))
+                blocking(move || container.sniff(&name)).await?
             }
         };
+        let digest = staged.digest.clone();
         return Ok((StagedOutcome { layer: staged, fetched: false }, digest, media_type, l.size));
     }
     let name = l.name.clone();
     let raw = blocking(move || container.open(&name).map(|(r, _)| r)).await?;
-    let (layer, files) = index_blob(raw, l.media_type, l.name, l.digest, l.diff_id.clone(), *limits).await?;
+    let (layer, files) = index_blob(raw, l.media_type, l.name, l.digest, l.diff_id, *limits).await?;
     staging.put(&layer, files.path()).await?;
-    tracing::info!(diff_id = %l.diff_id, entries = layer.entries.len(), staged_files = layer.staged_files, "Staged layer");
+    tracing::info!(digest = %layer.digest, entries = layer.entries.len(), staged_files = layer.staged_files, "Staged layer");
     let (digest, media_type) = (layer.digest.clone(), layer.media_type.clone());
     let size = i64::try_from(layer.compressed_size).unwrap_or(i64::MAX);
     Ok((StagedOutcome { layer, fetched: true }, digest, media_type, size))
@@ -596,27 +602,14 @@ impl Container {
         Ok(out)
     }
 
-    /// The digest and media type of a member as stored (for `docker save` layers reused
-    /// from staging, whose blob digest the archive does not state).
-    fn describe(&self, name: &str) -> Result<(String, String), ScanError> {
+    /// The media type of a layer as its first bytes tell it (a `docker save` layer, reused
+    /// from staging, whose type the archive does not state).
+    fn sniff(&self, name: &str) -> Result<String, ScanError> {
         let (r, _) = self.open(name)?;
-        let mut r = BufReader::with_capacity(256 << 10, r);
+        let mut r = BufReader::with_capacity(64, r);
         let head = std::io::BufRead::fill_buf(&mut r)
-            .map_err(|e| archive_err(self.path(), e.to_string()))?;
-        let mt = sniffed_media_type(Compression::sniff(head)).to_owned();
-        let mut h = Sha256::new();
-        std::io::copy(&mut r, &mut h)
             .map_err(|e| archive_err(self.path(), format!("reading {name}: {e}")))?;
-        Ok((
-            format!(
-                "sha256:{}",
-                h.finalize()
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            ),
-            mt,
-        ))
+        Ok(sniffed_media_type(Compression::sniff(head)).to_owned())
     }
 }
 
@@ -1118,7 +1111,7 @@ mod tests {
         assert!(img.view().entries.contains_key("bin/tool"));
         assert_eq!(img.image.os.as_deref(), Some("linux"));
         assert!(
-            work.join(Staging::index_key(&sha256(&base))).is_file(),
+            work.join(Staging::index_key(&img.image.layers[0].digest)).is_file(),
             "staged under the S3 key scheme"
         );
 
@@ -1270,7 +1263,9 @@ mod tests {
             read_all(&img, "etc/os-release").as_deref(),
             Some("ID=alpine\nVERSION_ID=3.20.0\n")
         );
-        // Scanned again: reused, and the described manifest is the same.
+        // Scanned again: the plain layer is reused (found by its diff id, which is its
+        // blob digest); the compressed one, named by path, is read again (staged by a
+        // blob digest nothing states); the described manifest is the same.
         let again = scan(
             &format!("docker-archive:{}", archive.display()),
             &work,
@@ -1278,7 +1273,8 @@ mod tests {
         )
         .await
         .expect("again");
-        assert!(again.layers.iter().all(|l| !l.fetched));
+        let fetched: Vec<bool> = again.layers.iter().map(|l| l.fetched).collect();
+        assert_eq!(fetched, [false, true]);
         assert_eq!(again.digest(), img.digest());
 
         // A layer that does not hash to the config's diff id.

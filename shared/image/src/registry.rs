@@ -475,7 +475,7 @@ impl Registry {
         let mut session = None;
         for l in layers {
             let diff_id = diff_id_of(r, l)?;
-            if let Some(staged) = staging.index(&diff_id).await? {
+            if let Some(staged) = staging.index(&l.digest).await? {
                 out.push(StagedOutcome { layer: staged, fetched: false });
                 continue;
             }
@@ -527,7 +527,7 @@ async fn stage_and_put(
 ) -> Result<(crate::StagedLayer, tempfile::NamedTempFile), crate::StageError> {
     let (layer, files) = stage_one(session, r, l, diff_id, limits).await?;
     staging.put(&layer, files.path()).await?;
-    tracing::info!(diff_id = %diff_id, entries = layer.entries.len(), staged_files = layer.staged_files, "Staged layer");
+    tracing::info!(digest = %l.digest, entries = layer.entries.len(), staged_files = layer.staged_files, "Staged layer");
     Ok((layer, files))
 }
 

@@ -53,7 +53,7 @@ impl StagedImage {
         Self::load_with(staging, layers, HashMap::new()).await
     }
 
-    /// As [`load`](Self::load), but a layer whose staged files are in `fresh` (by diff id:
+    /// As [`load`](Self::load), but a layer whose staged files are in `fresh` (by blob digest:
     /// the temporary files of layers this process has just staged) is read from there
     /// instead of being downloaded again.
     pub async fn load_with(
@@ -64,8 +64,8 @@ impl StagedImage {
         use futures::{StreamExt as _, TryStreamExt as _};
         let view = SquashedView::squash(layers.iter_mut().map(|l| std::mem::take(&mut l.entries)));
         let layers = &*layers;
-        // A diff id listed twice takes its fresh file once; the other copy is downloaded.
-        let mut held: Vec<Option<Held>> = layers.iter().map(|l| fresh.remove(&l.diff_id).map(Held::Temp)).collect();
+        // A layer listed twice takes its fresh file once; the other copy is downloaded.
+        let mut held: Vec<Option<Held>> = layers.iter().map(|l| fresh.remove(&l.digest).map(Held::Temp)).collect();
         // Indexes, not `&StagedLayer`s: a closure over a reference would make the future's
         // `Send` proof higher-ranked, which fails in callers that spawn it.
         let loaded: Vec<(Held, Vec<(String, Span)>)> = futures::stream::iter(0..layers.len())
@@ -90,17 +90,17 @@ const LOAD_CONCURRENCY: usize = 4;
 
 /// Layer `i`'s staged files on local disk, and where each file is in them.
 async fn load_layer(staging: &Staging, l: &StagedLayer, i: usize, fresh: Option<Held>) -> Result<(Held, Vec<(String, Span)>), StageError> {
-    let fresh = fresh.or_else(|| staging.cached_files(&l.diff_id).map(Held::Linked));
-    let held = match (fresh, staging.local_files(&l.diff_id)) {
+    let fresh = fresh.or_else(|| staging.cached_files(&l.digest).map(Held::Linked));
+    let held = match (fresh, staging.local_files(&l.digest)) {
         (Some(h), _) => h,
         (None, Some(p)) => Held::Local(p),
         (None, None) => {
             let tmp = tempfile::NamedTempFile::new().map_err(|e| StageError::Local(format!("temporary file: {e}")))?;
             if l.staged_files > 0 {
                 let mut out = tokio::fs::File::create(tmp.path()).await.map_err(|e| StageError::Local(e.to_string()))?;
-                staging.download_files(&l.diff_id, &mut out).await?;
+                staging.download_files(&l.digest, &mut out).await?;
                 out.flush().await.map_err(|e| StageError::Local(e.to_string()))?;
-                staging.keep_files(&l.diff_id, tmp.path());
+                staging.keep_files(&l.digest, tmp.path());
             }
             Held::Temp(tmp)
         }
@@ -121,7 +121,7 @@ async fn load_layer(staging: &Staging, l: &StagedLayer, i: usize, fresh: Option<
     })
     .await
     .map_err(|e| StageError::Local(e.to_string()))?
-    .map_err(|e| StageError::Storage(format!("staged files of {} are unreadable: {e}", l.diff_id)))?;
+    .map_err(|e| StageError::Storage(format!("staged files of {} are unreadable: {e}", l.digest)))?;
     Ok((held, found))
 }
 

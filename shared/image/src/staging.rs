@@ -1,7 +1,9 @@
-//! Staged layers in S3, content-addressed by diff id:
-//! `layers/v1/sha256/<hex>/files.tar` (content analysers need) and
-//! `layers/v1/sha256/<hex>/index.json.gz` (every entry; written last, so its presence
-//! means the layer is completely staged). `v1` versions the key scheme and format.
+//! Staged layers in S3, content-addressed by blob digest (the manifest's digest of the
+//! layer, checked as the blob is read, so no image can plant content under another
+//! layer's key): `layers/v2/sha256/<hex>/files.tar` (content analysers need) and
+//! `layers/v2/sha256/<hex>/index.json.gz` (every entry; written last, so its presence
+//! means the layer is completely staged). `v2` versions the key scheme and format; `v1`
+//! keyed layers by diff id, and is never read (the bucket lifecycle expires it).
 //!
 //! The same keys live either in an S3 bucket (the functions) or under a local directory
 //! (`customs scan`), so one staging and indexing path serves both.
@@ -18,15 +20,16 @@ use serde::{Deserialize, Serialize};
 use crate::StageError;
 use crate::cache::LayerCache;
 
-const SCHEME: &str = "v1";
+/// v2: keyed by blob digest (v1, of before, by diff id, is never read).
+const SCHEME: &str = "v2";
 /// Largest index customs reads back (a layer with two million entries is ~400 MB raw).
 const MAX_INDEX_BYTES: u64 = 1 << 30;
 
-/// Everything known about a staged layer.
+/// Everything known about a staged layer, staged under its blob `digest`. Its diff id is
+/// not here: that is what an image's config says of the layer (see `index_layer_as`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StagedLayer {
     pub digest: String,
-    pub diff_id: String,
     pub media_type: String,
     pub compressed_size: u64,
     pub uncompressed_size: u64,
@@ -58,24 +61,24 @@ pub fn s3_client(sdk: &aws_types::SdkConfig, force_path_style: bool) -> aws_sdk_
 }
 
 /// Whether `d` is `sha256:` and 64 lowercase hex digits: the only digests customs stages,
-/// and the check that keeps a hostile config's diff id from naming any other key or path.
+/// and the check that keeps a hostile manifest's digest from naming any other key or path.
 pub fn is_sha256_digest(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
-fn checked(diff_id: &str) -> Result<(), StageError> {
-    if is_sha256_digest(diff_id) {
+fn checked(digest: &str) -> Result<(), StageError> {
+    if is_sha256_digest(digest) {
         Ok(())
     } else {
         Err(StageError::Layer(crate::layer::LayerError::Corrupt {
-            digest: diff_id.to_owned(),
-            reason: "diff id is not a sha256 digest (sha256: and 64 hex digits)".into(),
+            digest: digest.to_owned(),
+            reason: "layer digest is not a sha256 digest (sha256: and 64 hex digits)".into(),
         }))
     }
 }
 
-fn prefix(diff_id: &str) -> String {
-    format!("layers/{SCHEME}/{}", diff_id.replacen(':', "/", 1))
+fn prefix(digest: &str) -> String {
+    format!("layers/{SCHEME}/{}", digest.replacen(':', "/", 1))
 }
 
 fn s3_err(e: impl std::error::Error + 'static) -> StageError {
@@ -107,32 +110,32 @@ impl Staging {
     }
 
     /// The layer's staged files from the local cache, if it holds them.
-    pub(crate) fn cached_files(&self, diff_id: &str) -> Option<tempfile::TempPath> {
-        self.cache.as_ref()?.files(diff_id)
+    pub(crate) fn cached_files(&self, digest: &str) -> Option<tempfile::TempPath> {
+        self.cache.as_ref()?.files(digest)
     }
 
     /// Keeps a layer's staged files, just read back from the bucket into `path`, in the cache.
-    pub(crate) fn keep_files(&self, diff_id: &str, path: &Path) {
+    pub(crate) fn keep_files(&self, digest: &str, path: &Path) {
         if let Some(c) = &self.cache {
-            c.put_files(diff_id, path);
+            c.put_files(digest, path);
         }
     }
 
     /// The staged files of a layer as a local file, when staging is local.
-    pub(crate) fn local_files(&self, diff_id: &str) -> Option<PathBuf> {
+    pub(crate) fn local_files(&self, digest: &str) -> Option<PathBuf> {
         match &self.backend {
-            Backend::Dir(root) if is_sha256_digest(diff_id) => Some(root.join(Self::files_key(diff_id))),
+            Backend::Dir(root) if is_sha256_digest(digest) => Some(root.join(Self::files_key(digest))),
             Backend::Dir(_) => None,
             Backend::S3 { .. } => None,
         }
     }
 
-    pub fn files_key(diff_id: &str) -> String {
-        format!("{}/files.tar", prefix(diff_id))
+    pub fn files_key(digest: &str) -> String {
+        format!("{}/files.tar", prefix(digest))
     }
 
-    pub fn index_key(diff_id: &str) -> String {
-        format!("{}/index.json.gz", prefix(diff_id))
+    pub fn index_key(digest: &str) -> String {
+        format!("{}/index.json.gz", prefix(digest))
     }
 
     /// The key of an uploaded image archive: `uploads/v1/<scope>/<id>.tar`, where `scope`
@@ -194,12 +197,12 @@ impl Staging {
     }
 
     /// The staged index of a layer, or `None` when it is not (completely) staged.
-    pub async fn index(&self, diff_id: &str) -> Result<Option<StagedLayer>, StageError> {
-        checked(diff_id)?;
+    pub async fn index(&self, digest: &str) -> Result<Option<StagedLayer>, StageError> {
+        checked(digest)?;
         let bytes = match &self.backend {
             Backend::S3 { s3, bucket } => {
-                let key = Self::index_key(diff_id);
-                if let Some(held) = self.cache.as_ref().and_then(|c| c.index(diff_id)) {
+                let key = Self::index_key(digest);
+                if let Some(held) = self.cache.as_ref().and_then(|c| c.index(digest)) {
                     // The bucket decides whether the layer is staged (its lifecycle
                     // expires layers); the cache saves the transfer and the parse.
                     match s3.head_object().bucket(bucket).key(&key).send().await {
@@ -222,7 +225,7 @@ impl Staging {
                 out.body.collect().await.map_err(|e| StageError::Storage(e.to_string()))?.into_bytes().to_vec()
             }
             Backend::Dir(root) => {
-                let path = root.join(Self::index_key(diff_id));
+                let path = root.join(Self::index_key(digest));
                 match tokio::fs::read(&path).await {
                     Ok(b) => b,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -232,10 +235,10 @@ impl Staging {
         };
         // Inflating and parsing a large layer's index takes tens of milliseconds: off the
         // async workers, so that the indexes of an image are read side by side.
-        let diff_id = diff_id.to_owned();
+        let digest = digest.to_owned();
         let cache = self.cache.clone();
         tokio::task::spawn_blocking(move || {
-            let layer = parse_index(&diff_id, &bytes)?;
+            let layer = parse_index(&digest, &bytes)?;
             if let (Some(c), Some(l)) = (&cache, &layer) {
                 c.put_index(l);
             }
@@ -245,11 +248,11 @@ impl Staging {
         .map_err(|e| StageError::Local(format!("reading a staged index: {e}")))?
     }
 
-    /// The staged indexes of `diff_ids` (each once), read a few at a time; a layer that is
+    /// The staged indexes of `digests` (each once), read a few at a time; a layer that is
     /// not (completely) staged is absent from the map.
-    pub async fn indexes<'a>(&self, diff_ids: impl IntoIterator<Item = &'a str>) -> Result<HashMap<String, StagedLayer>, StageError> {
+    pub async fn indexes<'a>(&self, digests: impl IntoIterator<Item = &'a str>) -> Result<HashMap<String, StagedLayer>, StageError> {
         use futures::{StreamExt as _, TryStreamExt as _};
-        let mut wanted: Vec<String> = diff_ids.into_iter().map(str::to_owned).collect();
+        let mut wanted: Vec<String> = digests.into_iter().map(str::to_owned).collect();
         wanted.sort_unstable();
         wanted.dedup();
         // Owned futures, built up front: a stream over a closure that borrows would make
@@ -266,26 +269,26 @@ impl Staging {
     }
 
     /// Streams a layer's staged files (a tar) into `out`.
-    pub async fn download_files(&self, diff_id: &str, out: &mut (impl tokio::io::AsyncWrite + Unpin)) -> Result<(), StageError> {
-        checked(diff_id)?;
+    pub async fn download_files(&self, digest: &str, out: &mut (impl tokio::io::AsyncWrite + Unpin)) -> Result<(), StageError> {
+        checked(digest)?;
         let copied = match &self.backend {
             Backend::S3 { s3, bucket } => {
-                let obj = s3.get_object().bucket(bucket).key(Self::files_key(diff_id)).send().await.map_err(s3_err)?;
+                let obj = s3.get_object().bucket(bucket).key(Self::files_key(digest)).send().await.map_err(s3_err)?;
                 tokio::io::copy(&mut obj.body.into_async_read(), out).await
             }
             Backend::Dir(root) => {
-                let path = root.join(Self::files_key(diff_id));
+                let path = root.join(Self::files_key(digest));
                 let mut f = tokio::fs::File::open(&path).await.map_err(|e| local_err("opening", &path, e))?;
                 tokio::io::copy(&mut f, out).await
             }
         };
-        copied.map_err(|e| StageError::Storage(format!("staged files of {diff_id}: {e}")))?;
+        copied.map_err(|e| StageError::Storage(format!("staged files of {digest}: {e}")))?;
         Ok(())
     }
 
     /// Stores the staged files, then the index (the completion marker).
     pub async fn put(&self, layer: &StagedLayer, files: &Path) -> Result<(), StageError> {
-        checked(&layer.diff_id)?;
+        checked(&layer.digest)?;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         serde_json::to_writer(&mut gz, layer).map_err(|e| StageError::Storage(e.to_string()))?;
         gz.flush().map_err(|e| StageError::Storage(e.to_string()))?;
@@ -296,7 +299,7 @@ impl Staging {
                 let body = ByteStream::from_path(files).await.map_err(|e| StageError::Storage(e.to_string()))?;
                 s3.put_object()
                     .bucket(bucket)
-                    .key(Self::files_key(&layer.diff_id))
+                    .key(Self::files_key(&layer.digest))
                     .content_type("application/x-tar")
                     .body(body)
                     .send()
@@ -304,7 +307,7 @@ impl Staging {
                     .map_err(s3_err)?;
                 s3.put_object()
                     .bucket(bucket)
-                    .key(Self::index_key(&layer.diff_id))
+                    .key(Self::index_key(&layer.digest))
                     .content_type("application/json")
                     .content_encoding("gzip")
                     .body(ByteStream::from(index.clone()))
@@ -312,14 +315,14 @@ impl Staging {
                     .await
                     .map_err(s3_err)?;
                 if let Some(c) = &self.cache {
-                    c.put_files(&layer.diff_id, files);
+                    c.put_files(&layer.digest, files);
                     c.put_index(layer);
                 }
             }
             Backend::Dir(root) => {
                 let (root, files) = (root.clone(), files.to_owned());
-                let diff_id = layer.diff_id.clone();
-                tokio::task::spawn_blocking(move || put_local(&root, &diff_id, &files, &index))
+                let digest = layer.digest.clone();
+                tokio::task::spawn_blocking(move || put_local(&root, &digest, &files, &index))
                     .await
                     .map_err(|e| StageError::Local(format!("staging worker: {e}")))??;
             }
@@ -330,9 +333,9 @@ impl Staging {
 
 /// Writes a layer under `root`: each object through a temporary file renamed into place,
 /// the index last, so a crash never leaves a layer that looks staged but is not.
-fn put_local(root: &Path, diff_id: &str, files: &Path, index: &[u8]) -> Result<(), StageError> {
-    let files_at = root.join(Staging::files_key(diff_id));
-    let index_at = root.join(Staging::index_key(diff_id));
+fn put_local(root: &Path, digest: &str, files: &Path, index: &[u8]) -> Result<(), StageError> {
+    let files_at = root.join(Staging::files_key(digest));
+    let index_at = root.join(Staging::index_key(digest));
     let dir = files_at.parent().unwrap_or(root);
     std::fs::create_dir_all(dir).map_err(|e| local_err("creating", dir, e))?;
     let place = |at: &Path, write: &dyn Fn(&mut std::fs::File) -> std::io::Result<()>| -> Result<(), StageError> {
@@ -351,8 +354,8 @@ fn put_local(root: &Path, diff_id: &str, files: &Path, index: &[u8]) -> Result<(
 
 /// Indexes one layer blob on a blocking thread (never holding it whole), its staged files
 /// going to a temporary file. `media_type` `None`: told by the blob's magic bytes (a
-/// `docker save` layer has none); `expected` `None`: the compressed digest is computed,
-/// not checked. The diff id is always checked.
+/// `docker save` layer has none); `expected` `None`: the blob digest is computed, not
+/// checked, and the diff id is checked instead (see `index_layer_as` for when it is).
 pub(crate) async fn index_blob(
     raw: Box<dyn Read + Send>,
     media_type: Option<String>,
@@ -382,7 +385,6 @@ pub(crate) async fn index_blob(
             .map_err(|e| LayerError::Staging { digest: name.clone(), reason: e.to_string() })?;
         Ok::<_, LayerError>(StagedLayer {
             digest: idx.compressed_digest,
-            diff_id,
             media_type,
             compressed_size: idx.compressed_size,
             uncompressed_size: idx.uncompressed_size,
@@ -410,17 +412,17 @@ pub(crate) fn sniffed_media_type(c: Option<crate::layer::Compression>) -> &'stat
 const INDEX_CONCURRENCY: usize = 8;
 
 /// A staged index as `index` stored it (gzip JSON); `None` when it cannot be read.
-fn parse_index(diff_id: &str, gz: &[u8]) -> Result<Option<StagedLayer>, StageError> {
+fn parse_index(digest: &str, gz: &[u8]) -> Result<Option<StagedLayer>, StageError> {
     let mut json = Vec::new();
     flate2::read::GzDecoder::new(gz)
         .take(MAX_INDEX_BYTES)
         .read_to_end(&mut json)
-        .map_err(|e| StageError::Storage(format!("staged index of {diff_id} is corrupt: {e}")))?;
+        .map_err(|e| StageError::Storage(format!("staged index of {digest} is corrupt: {e}")))?;
     match serde_json::from_slice(&json) {
         Ok(l) => Ok(Some(l)),
         // An unreadable index is as good as none: the layer is staged again.
         Err(e) => {
-            tracing::warn!(diff_id, error = %e, "Staged index unreadable; restaging");
+            tracing::warn!(digest, error = %e, "Staged index unreadable; restaging");
             Ok(None)
         }
     }
@@ -430,10 +432,9 @@ fn parse_index(diff_id: &str, gz: &[u8]) -> Result<Option<StagedLayer>, StageErr
 mod tests {
     use super::*;
 
-    fn layer(diff_id: &str, path: &str) -> StagedLayer {
+    fn layer(digest: &str, path: &str) -> StagedLayer {
         StagedLayer {
-            digest: format!("sha256:{}", "c".repeat(64)),
-            diff_id: diff_id.to_owned(),
+            digest: digest.to_owned(),
             media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
             compressed_size: 1,
             uncompressed_size: 1,

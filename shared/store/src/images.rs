@@ -109,10 +109,9 @@ pub struct AnalysisResult {
     pub files: crate::FileIndex,
 }
 
-/// A layer staged in S3.
+/// A layer staged in S3, by its blob digest.
 #[derive(Debug, Clone)]
 pub struct StagedLayerRecord {
-    pub diff_id: String,
     pub digest: String,
     pub media_type: String,
     pub compressed_size: i64,
@@ -1010,20 +1009,20 @@ impl Store {
         self.conn()
             .await?
             .execute(
-                "INSERT INTO staged_layers (diff_id, digest, media_type, compressed_size, uncompressed_size, entry_count, staged_files, staged_bytes)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (diff_id) DO NOTHING",
-                &[&l.diff_id, &l.digest, &l.media_type, &l.compressed_size, &l.uncompressed_size, &l.entry_count, &l.staged_files, &l.staged_bytes],
+                "INSERT INTO staged_blobs (digest, media_type, compressed_size, uncompressed_size, entry_count, staged_files, staged_bytes)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (digest) DO NOTHING",
+                &[&l.digest, &l.media_type, &l.compressed_size, &l.uncompressed_size, &l.entry_count, &l.staged_files, &l.staged_bytes],
             )
             .await?;
         Ok(())
     }
 
-    /// When each of `diff_ids` was staged (absent ones are not staged).
-    pub async fn staged_at(&self, diff_ids: &[String]) -> Result<Vec<(String, OffsetDateTime)>, StoreError> {
+    /// When each of the layers `digests` (blob digests) was staged (absent ones are not).
+    pub async fn staged_at(&self, digests: &[String]) -> Result<Vec<(String, OffsetDateTime)>, StoreError> {
         let rows = self
             .conn()
             .await?
-            .query("SELECT diff_id, staged_at FROM staged_layers WHERE diff_id = ANY($1)", &[&diff_ids])
+            .query("SELECT digest, staged_at FROM staged_blobs WHERE digest = ANY($1)", &[&digests])
             .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }

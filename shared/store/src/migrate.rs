@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(190, "V0190__feed_json_columns"),
     migration!(200, "V0200__image_packages_json"),
     migration!(210, "V0210__image_files_lz4"),
+    migration!(220, "V0220__staged_by_blob_digest"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.

@@ -8,11 +8,11 @@ use uuid::Uuid;
 
 use crate::{StagingProgress, Store, StoreError};
 
-/// A layer (by diff id) a staging job waits for.
+/// A layer (by blob digest) a staging job waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingLayer {
-    pub diff_id: String,
-    /// How many of the image's layers have this diff id, and their compressed bytes.
+    pub digest: String,
+    /// How many of the image's layers are this blob, and their compressed bytes.
     pub layers: i32,
     pub bytes: i64,
 }
@@ -28,8 +28,11 @@ pub struct StagingJob {
     pub layers_pending: i32,
     /// Message id of the delivery that assembles the image, once the last layer is done.
     pub assembler: Option<String>,
-    /// Diff ids not staged yet.
+    /// Blob digests not staged yet.
     pub pending: Vec<String>,
+    /// Recorded by the release before V0220, which kept a job's layers by diff id
+    /// (`image_staging_job_layers`): such a job is started over, not finished.
+    pub legacy: bool,
 }
 
 /// A new staging job (see `Store::start_staging_job`).
@@ -75,13 +78,13 @@ impl Store {
             &[&job.job_id, &id, &job.manifest, job.resolved, &pending, &job.assembler],
         )
         .await?;
-        let diff_ids: Vec<&str> = job.pending.iter().map(|l| l.diff_id.as_str()).collect();
+        let digests: Vec<&str> = job.pending.iter().map(|l| l.digest.as_str()).collect();
         let layers: Vec<i32> = job.pending.iter().map(|l| l.layers).collect();
         let bytes: Vec<i64> = job.pending.iter().map(|l| l.bytes).collect();
         tx.execute(
-            "INSERT INTO image_staging_job_layers (job_id, diff_id, layers, bytes)
+            "INSERT INTO image_staging_job_blobs (job_id, digest, layers, bytes)
              SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::bigint[])",
-            &[&job.job_id, &diff_ids, &layers, &bytes],
+            &[&job.job_id, &digests, &layers, &bytes],
         )
         .await?;
         let p = &job.progress;
@@ -104,7 +107,7 @@ impl Store {
         job(&conn, job_id).await
     }
 
-    /// Marks layer `diff_id` of the job staged and, when it was the last one pending,
+    /// Marks layer `digest` (blob digest) of the job staged and, when it was the last one pending,
     /// makes delivery `message_id` the job's assembler. Only the first call per layer
     /// counts (a duplicate delivery changes nothing), and the job row is locked while
     /// counting, so of concurrent finishers exactly one takes `layers_pending` to zero.
@@ -113,7 +116,7 @@ impl Store {
     pub async fn finish_staged_layer(
         &self,
         job_id: Uuid,
-        diff_id: &str,
+        digest: &str,
         message_id: &str,
         fetched: bool,
     ) -> Result<Option<StagingJob>, StoreError> {
@@ -131,9 +134,9 @@ impl Store {
         let image_id: Uuid = row.get(0);
         let flipped = tx
             .query_opt(
-                "UPDATE image_staging_job_layers SET done = true
-                 WHERE job_id = $1 AND diff_id = $2 AND NOT done RETURNING layers, bytes",
-                &[&job_id, &diff_id],
+                "UPDATE image_staging_job_blobs SET done = true
+                 WHERE job_id = $1 AND digest = $2 AND NOT done RETURNING layers, bytes",
+                &[&job_id, &digest],
             )
             .await?;
         if let Some(f) = flipped {
@@ -212,7 +215,8 @@ async fn job(
     let Some(r) = c
         .query_opt(
             "SELECT image_id, manifest, resolved, layers_pending, assembler,
-                    ARRAY(SELECT diff_id FROM image_staging_job_layers l WHERE l.job_id = j.job_id AND NOT l.done ORDER BY diff_id)
+                    ARRAY(SELECT digest FROM image_staging_job_blobs b WHERE b.job_id = j.job_id AND NOT b.done ORDER BY digest),
+                    EXISTS (SELECT 1 FROM image_staging_job_layers l WHERE l.job_id = j.job_id)
              FROM image_staging_jobs j WHERE job_id = $1",
             &[&job_id],
         )
@@ -228,5 +232,6 @@ async fn job(
         layers_pending: r.get(3),
         assembler: r.get(4),
         pending: r.get(5),
+        legacy: r.get(6),
     }))
 }
