@@ -396,8 +396,10 @@ async fn a_failing_layer_fails_its_image_once_and_the_other_layers_are_acknowled
 }
 
 /// A staging job recorded by the release before V0220 (its layers waiting by diff id in
-/// `image_staging_job_layers`), whose stage-layer messages reach this release: the first
-/// starts the analysis over, the new job replaces the old, and the image is analysed.
+/// `image_staging_job_layers` only), whose stage-layer messages reach this release: one
+/// delivery starts the analysis over, the new job replaces the old, and the image is
+/// analysed. A job of this release keeps its layers by diff id too, for the release
+/// before should it be rolled back to.
 #[tokio::test]
 async fn a_staging_job_of_the_release_before_is_started_over() -> Result<()> {
     let stack = fanning_out().await?;
@@ -413,24 +415,31 @@ async fn a_staging_job_of_the_release_before_is_started_over() -> Result<()> {
         .await?;
     let bodies = take_all(&stack, queue::STAGE_LAYER).await?;
     assert_eq!(bodies.len(), 2);
-    // What the release before recorded: the same job, its layers by diff id.
     let (client, conn) =
         tokio_postgres::connect(&stack.app.settings.database_url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
+    // The job as this release recorded it: each layer by blob digest, and by diff id for
+    // the release before.
     for b in &bodies {
         let m: StageLayer = decode(b)?;
-        let moved = client
-            .execute(
-                "WITH gone AS (DELETE FROM image_staging_job_blobs WHERE job_id = $1 AND digest = $2 RETURNING layers, bytes)
-                 INSERT INTO image_staging_job_layers (job_id, diff_id, layers, bytes) SELECT $1, $3, layers, bytes FROM gone",
+        let rows: i64 = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM image_staging_job_blobs WHERE job_id = $1 AND digest = $2 AND NOT done)
+                      + (SELECT count(*) FROM image_staging_job_layers WHERE job_id = $1 AND diff_id = $3 AND NOT done)",
                 &[&m.job_id, &m.digest, &m.diff_id],
             )
-            .await?;
-        assert_eq!(moved, 1);
+            .await?
+            .get(0);
+        assert_eq!(rows, 2, "{b}");
     }
-    for b in &bodies {
-        send(&stack, queue::STAGE_LAYER, b).await?;
+    // What the release before recorded: the same job, its layers by diff id only.
+    client.execute("DELETE FROM image_staging_job_blobs", &[]).await?;
+    for resp in invoke_all(&stack, &bodies).await? {
+        assert!(resp.batch_item_failures.is_empty());
     }
+    let restarts = take_all(&stack, queue::ANALYZE).await?;
+    assert_eq!(restarts.len(), 1, "started over once: {restarts:?}");
+    send(&stack, queue::ANALYZE, &restarts[0]).await?;
     stack.drain().await?;
     let (img, rec) = record(&stack, &full).await?;
     assert_eq!(img["analysis_status"], "analyzed", "{img}");
@@ -462,6 +471,7 @@ async fn the_last_of_many_concurrent_finishers_is_the_only_assembler() -> Result
     let pending: Vec<PendingLayer> = (0..50)
         .map(|i| PendingLayer {
             digest: format!("sha256:{i:064x}"),
+            diff_id: format!("sha256:{:064x}", 1000 + i),
             layers: 1,
             bytes: 10,
         })
@@ -488,10 +498,10 @@ async fn the_last_of_many_concurrent_finishers_is_the_only_assembler() -> Result
     assert!(started);
     let mut tasks = Vec::new();
     for (n, l) in pending.iter().chain(&pending).enumerate() {
-        let (store, digest, message_id) = (store.clone(), l.digest.clone(), format!("m{n}"));
+        let (store, l, message_id) = (store.clone(), l.clone(), format!("m{n}"));
         tasks.push(tokio::spawn(async move {
             let job = store
-                .finish_staged_layer(job_id, &digest, &message_id, true)
+                .finish_staged_layer(job_id, &l.digest, &l.diff_id, &message_id, true)
                 .await;
             (message_id, job)
         }));

@@ -1,4 +1,4 @@
-//! Layers are streamed, verified, staged once by diff id, and hostile content is refused.
+//! Layers are streamed, verified, staged once by blob digest, and hostile content is refused.
 
 use std::io::Write as _;
 

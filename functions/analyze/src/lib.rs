@@ -398,7 +398,7 @@ async fn stage_pending(
     record_staged_layer(deps, &layer).await.map_err(Failure::Retry)?;
     let now = deps
         .store
-        .finish_staged_layer(job.job_id, &l.digest, &job.delivery.message_id, true)
+        .finish_staged_layer(job.job_id, &l.digest, l.diff_id.as_deref().unwrap_or_default(), &job.delivery.message_id, true)
         .await
         .map_err(|e| Failure::Retry(Retry::new(e)))?;
     Ok(now.map(|j| (layer, files, j)))
@@ -420,15 +420,18 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
     };
     if job.legacy {
         // Its layers wait by diff id, and those it staged are under the old keys: the
-        // analysis starts over, and its new job replaces this one (whose other messages
-        // then find it over).
+        // analysis starts over, once (one delivery claims it), and its new job replaces
+        // this one, whose other messages then find it over.
+        if !deps.store.claim_start_over(job_id, &delivery.message_id).await.map_err(Retry::new)? {
+            info!("Staging job of the release before, started over by another delivery; nothing to do");
+            return Ok(());
+        }
         info!("Staging job of the release before; analysing the image again");
-        return deps
-            .queues
-            .send(&AnalyzeImage { account: msg.account.clone(), image_id: msg.image_id })
-            .await
-            .map(|_| ())
-            .map_err(Retry::new);
+        return match deps.queues.send(&AnalyzeImage { account: msg.account.clone(), image_id: msg.image_id }).await {
+            Ok(_) => Ok(()),
+            Err(e) if !last => Err(Retry::new(e)),
+            Err(e) => fail(format!("the analysis could not be started over: {e}")).await,
+        };
     }
     // This delivery's layer as it found or staged it (with its files still on local disk
     // when it staged them): if it assembles the image, neither is read back again.
@@ -444,7 +447,7 @@ async fn stage_layer(msg: StageLayer, delivery: Delivery, deps: &Deps) -> Result
     let fetched = fresh.as_ref().is_some_and(|(_, files): &(customs_image::StagedLayer, Option<_>)| files.is_some());
     let Some(job) = deps
         .store
-        .finish_staged_layer(job_id, &msg.digest, &delivery.message_id, fetched)
+        .finish_staged_layer(job_id, &msg.digest, &msg.diff_id, &delivery.message_id, fetched)
         .await
         .map_err(Retry::new)?
     else {
@@ -790,9 +793,9 @@ fn plan<'a, T>(layers: &'a [customs_image::LayerDescriptor], staged: &HashMap<St
     };
     let mut pending: Vec<(&customs_image::LayerDescriptor, PendingLayer)> = Vec::new();
     for l in layers {
-        if l.diff_id.is_none() {
+        let Some(diff_id) = l.diff_id.as_deref() else {
             return Err(format!("malformed image config: no diff_id for layer {}", l.digest));
-        }
+        };
         let d = l.digest.as_str();
         if staged.contains_key(d) {
             progress.layers_staged += 1;
@@ -802,7 +805,7 @@ fn plan<'a, T>(layers: &'a [customs_image::LayerDescriptor], staged: &HashMap<St
             p.layers += 1;
             p.bytes += l.size.max(0);
         } else {
-            pending.push((l, PendingLayer { digest: d.to_owned(), layers: 1, bytes: l.size.max(0) }));
+            pending.push((l, PendingLayer { digest: d.to_owned(), diff_id: diff_id.to_owned(), layers: 1, bytes: l.size.max(0) }));
         }
     }
     Ok(Plan { pending, progress })
@@ -962,12 +965,16 @@ mod tests {
             digest: digest(blob),
             media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
             size,
-            diff_id: Some(format!("sha256:{:064x}", 0x100 + u32::from(blob))),
+            diff_id: Some(diff_id(blob)),
         }
     }
 
     fn digest(blob: u8) -> String {
         format!("sha256:{blob:064x}")
+    }
+
+    fn diff_id(blob: u8) -> String {
+        format!("sha256:{:064x}", 0x100 + u32::from(blob))
     }
 
     #[test]
@@ -980,8 +987,8 @@ mod tests {
         assert_eq!(
             pending,
             [
-                (digest(0xa), PendingLayer { digest: digest(0xa), layers: 2, bytes: 200 }),
-                (digest(0xc), PendingLayer { digest: digest(0xc), layers: 1, bytes: 1 }),
+                (digest(0xa), PendingLayer { digest: digest(0xa), diff_id: diff_id(0xa), layers: 2, bytes: 200 }),
+                (digest(0xc), PendingLayer { digest: digest(0xc), diff_id: diff_id(0xc), layers: 1, bytes: 1 }),
             ]
         );
         assert_eq!(

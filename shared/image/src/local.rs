@@ -219,7 +219,7 @@ impl FileSource for ScannedImage {
 }
 
 /// Scans one image from `source` (see [`ImageSource::parse`]), staging its layers under
-/// `work_dir` (`layers/v1/sha256/<hex>/…`, the S3 key scheme; layers staged by an earlier
+/// `work_dir` (`layers/v2/sha256/<hex>/…`, the S3 key scheme; layers staged by an earlier
 /// scan are reused, never read again).
 pub async fn scan(
     source: &str,
@@ -366,31 +366,38 @@ pub async fn stage_archive(
 
 /// Stages one layer of an archive unless it is staged already: the outcome, and the
 /// layer's compressed digest, media type and size as staged (or described). Staged layers
-/// are keyed by blob digest. A `docker save` layer named by path has none stated, and is
-/// looked up by the diff id its config states: the blob digest of a plain tar, which is
-/// what `docker save` writes there. As before staging was keyed by blob digest, that claim
-/// is checked only when the layer is read (a staged blob hashes to its key, so a lie
-/// reads the content it names instead of its own, in its own analysis).
+/// are keyed by blob digest. A `docker save` layer named by path states none; when it is a
+/// plain tar (as `docker save` writes it), its blob digest is its diff id, and it is looked
+/// up by the diff id its config states. That claim is not checked for a layer found staged
+/// (the staged blob hashes to its key; a config that lies reads the content it names,
+/// in its own analysis), as when layers were staged by diff id. A compressed one is read.
 async fn stage_archive_layer(
     container: Arc<Container>,
     l: ArchiveLayer,
     staging: &Staging,
     limits: &Limits,
 ) -> Result<(StagedOutcome, String, String, i64), ScanError> {
-    if let Some(staged) = staging.index(l.digest.as_ref().unwrap_or(&l.diff_id)).await? {
-        let media_type = match l.media_type {
-            Some(m) => m,
-            None => {
-                let name = l.name.clone();
-                blocking(move || container.sniff(&name)).await?
-            }
-        };
+    let media_type = match &l.media_type {
+        Some(m) => m.clone(),
+        None => {
+            let (c, name) = (container.clone(), l.name.clone());
+            blocking(move || c.sniff(&name)).await?
+        }
+    };
+    let key = match &l.digest {
+        Some(d) => Some(d.as_str()),
+        None if Compression::for_media_type(&media_type) == Some(Compression::None) => Some(l.diff_id.as_str()),
+        None => None,
+    };
+    if let Some(key) = key
+        && let Some(staged) = staging.index(key).await?
+    {
         let digest = staged.digest.clone();
         return Ok((StagedOutcome { layer: staged, fetched: false }, digest, media_type, l.size));
     }
     let name = l.name.clone();
     let raw = blocking(move || container.open(&name).map(|(r, _)| r)).await?;
-    let (layer, files) = index_blob(raw, l.media_type, l.name, l.digest, l.diff_id, *limits).await?;
+    let (layer, files) = index_blob(raw, Some(media_type), l.name, l.digest, l.diff_id, *limits).await?;
     staging.put(&layer, files.path()).await?;
     tracing::info!(digest = %layer.digest, entries = layer.entries.len(), staged_files = layer.staged_files, "Staged layer");
     let (digest, media_type) = (layer.digest.clone(), layer.media_type.clone());

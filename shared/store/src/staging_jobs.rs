@@ -12,6 +12,9 @@ use crate::{StagingProgress, Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingLayer {
     pub digest: String,
+    /// Its diff id as the config states it: the key of the release before V0220, which
+    /// reads the job if it is rolled back to (see `Store::start_staging_job`).
+    pub diff_id: String,
     /// How many of the image's layers are this blob, and their compressed bytes.
     pub layers: i32,
     pub bytes: i64,
@@ -30,7 +33,7 @@ pub struct StagingJob {
     pub assembler: Option<String>,
     /// Blob digests not staged yet.
     pub pending: Vec<String>,
-    /// Recorded by the release before V0220, which kept a job's layers by diff id
+    /// Recorded by the release before V0220, which kept a job's layers by diff id only
     /// (`image_staging_job_layers`): such a job is started over, not finished.
     pub legacy: bool,
 }
@@ -87,6 +90,16 @@ impl Store {
             &[&job.job_id, &digests, &layers, &bytes],
         )
         .await?;
+        // The same layers by diff id, for the release before V0220 should it be rolled
+        // back to while the job runs: it counts a layer done per diff id, and this
+        // release marks those rows too. Two blobs stating one diff id are one row there.
+        let diff_ids: Vec<&str> = job.pending.iter().map(|l| l.diff_id.as_str()).collect();
+        tx.execute(
+            "INSERT INTO image_staging_job_layers (job_id, diff_id, layers, bytes)
+             SELECT $1, d, sum(l)::int, sum(b)::bigint FROM UNNEST($2::text[], $3::int[], $4::bigint[]) AS t (d, l, b) GROUP BY d",
+            &[&job.job_id, &diff_ids, &layers, &bytes],
+        )
+        .await?;
         let p = &job.progress;
         tx.execute(
             "INSERT INTO image_staging_progress (image_id, layers_total, layers_staged, layers_reused, bytes_total, bytes_staged)
@@ -107,7 +120,8 @@ impl Store {
         job(&conn, job_id).await
     }
 
-    /// Marks layer `digest` (blob digest) of the job staged and, when it was the last one pending,
+    /// Marks layer `digest` (blob digest; `diff_id` as its config states it) of the job
+    /// staged and, when it was the last one pending,
     /// makes delivery `message_id` the job's assembler. Only the first call per layer
     /// counts (a duplicate delivery changes nothing), and the job row is locked while
     /// counting, so of concurrent finishers exactly one takes `layers_pending` to zero.
@@ -117,6 +131,7 @@ impl Store {
         &self,
         job_id: Uuid,
         digest: &str,
+        diff_id: &str,
         message_id: &str,
         fetched: bool,
     ) -> Result<Option<StagingJob>, StoreError> {
@@ -142,6 +157,11 @@ impl Store {
         if let Some(f) = flipped {
             let (layers, bytes): (i32, i64) = (f.get(0), f.get(1));
             tx.execute(
+                "UPDATE image_staging_job_layers SET done = true WHERE job_id = $1 AND diff_id = $2",
+                &[&job_id, &diff_id],
+            )
+            .await?;
+            tx.execute(
                 "UPDATE image_staging_jobs
                  SET layers_pending = layers_pending - 1,
                      assembler = CASE WHEN layers_pending = 1 THEN $2 ELSE assembler END
@@ -162,6 +182,23 @@ impl Store {
         let now = job(&tx, job_id).await?;
         tx.commit().await?;
         Ok(now)
+    }
+
+    /// Claims the start-over of a staging job of the release before V0220 for delivery
+    /// `message_id`: true for the first delivery to ask, and for its redeliveries (it
+    /// takes the job's assembler, whose one delivery ends a job), false for any other, and
+    /// when the job is over.
+    pub async fn claim_start_over(&self, job_id: Uuid, message_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .await?
+            .query_opt(
+                "UPDATE image_staging_jobs SET assembler = $2
+                 WHERE job_id = $1 AND (assembler IS NULL OR assembler = $2) RETURNING 1",
+                &[&job_id, &message_id],
+            )
+            .await?
+            .is_some())
     }
 
     /// Ends staging job `job_id` as failed and records `reason` on its image, once: of
@@ -217,6 +254,7 @@ async fn job(
             "SELECT image_id, manifest, resolved, layers_pending, assembler,
                     ARRAY(SELECT digest FROM image_staging_job_blobs b WHERE b.job_id = j.job_id AND NOT b.done ORDER BY digest),
                     EXISTS (SELECT 1 FROM image_staging_job_layers l WHERE l.job_id = j.job_id)
+                        AND NOT EXISTS (SELECT 1 FROM image_staging_job_blobs b WHERE b.job_id = j.job_id)
              FROM image_staging_jobs j WHERE job_id = $1",
             &[&job_id],
         )
