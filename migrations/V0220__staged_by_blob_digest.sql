@@ -5,9 +5,12 @@
 -- staging bucket moves to a new key scheme (layers/v2/, keyed by blob digest) alongside.
 --
 -- Rollout (infra/README.md): expand only. staged_layers (by diff id) keeps what it
--- recorded and gets no new rows; image_staging_job_layers keeps the jobs of the release
--- before, which analyze of this release starts over (it queues the image's analysis again,
--- whose new job replaces the old one). Both are dropped by a later contract migration.
+-- recorded and gets no new rows. image_staging_job_layers: this release writes a job's
+-- layers by diff id there too and marks them done alongside, so the release before can
+-- finish the job if it is rolled back to; a job found there alone is of the release
+-- before, and analyze of this release starts it over (one delivery queues the image's
+-- analysis again, whose new job replaces the old one). Both old tables, and the writes
+-- to image_staging_job_layers, go in a later contract release.
 
 -- What is staged under layers/v2/, by blob digest: an audit record (the bucket decides).
 CREATE TABLE staged_blobs (
