@@ -91,3 +91,65 @@ async fn file_indexes_recorded_before_and_after_v0210_read_back() -> Result<()> 
     assert!(matches!(err, customs_store::StoreError::Corrupt(_)), "{err}");
     Ok(())
 }
+
+/// A large package (a dpkg package with its file list) is recorded compressed and a small
+/// one as json, and both read back as recorded; a package recorded before V0230 (json)
+/// reads as it did; damaged stored bytes are a clear error, not a panic.
+#[tokio::test]
+async fn packages_recorded_before_and_after_v0230_read_back() -> Result<()> {
+    use customs_model::package::{Location, Package, PackageType};
+    let url = empty_database().await?;
+    let store = Store::connect(&url, 2)?;
+    store.migrate().await?;
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let reference = customs_model::ImageRef::parse("registry.example/packages/lz4:1")?;
+    let added = store.add_image(customs_store::ADMIN_ACCOUNT, &reference, "linux/amd64", &serde_json::json!({}), false, None).await?;
+    let id = added.image.id;
+    let location = Location { path: "/var/lib/dpkg/status".into(), layer: 0 };
+    let mut large = Package::new(PackageType::Dpkg, "coreutils", "9.1-1", "pkg:deb/debian/coreutils@9.1-1", location.clone());
+    large.files = (0..400).map(|i| format!("/usr/share/doc/coreutils/file-{i}")).collect();
+    large.file_digests = (0..400).map(|i| format!("md5:{i:032x}")).collect();
+    let small = Package::new(PackageType::Npm, "left-pad", "1.3.0", "pkg:npm/left-pad@1.3.0", location);
+    store.begin_analysis(customs_store::ADMIN_ACCOUNT, id).await?;
+    let result = customs_store::AnalysisResult {
+        image_digest: format!("sha256:{}", "9".repeat(64)),
+        parent_digest: None,
+        manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        manifest: b"{}".to_vec(),
+        config_digest: format!("sha256:{}", "a".repeat(64)),
+        config: serde_json::json!({}),
+        arch: Some("amd64".into()),
+        os: Some("linux".into()),
+        image_size: 1,
+        layers: vec![],
+        findings: serde_json::json!([]),
+        file_count: 0,
+        distro: None,
+        packages: vec![large.clone(), small.clone()],
+        catalog_unknowns: serde_json::json!([]),
+        files: customs_store::FileIndex::encode(&Vec::<String>::new())?,
+    };
+    store.complete_analysis(customs_store::ADMIN_ACCOUNT, id, &result).await?;
+    let stored: Vec<(Option<String>, bool)> = c
+        .query("SELECT package::text, package_lz4 IS NOT NULL FROM image_packages WHERE image_id = $1 ORDER BY seq", &[&id])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(stored.iter().map(|(j, z)| (j.is_some(), *z)).collect::<Vec<_>>(), [(false, true), (true, false)]);
+    assert_eq!(store.image_packages(id).await?, [large.clone(), small.clone()]);
+
+    // As an analyze of before V0230 recorded it.
+    let text = serde_json::to_string(&large)?;
+    c.execute("UPDATE image_packages SET package = $2::text::json, package_lz4 = NULL WHERE image_id = $1 AND seq = 0", &[&id, &text]).await?;
+    assert_eq!(store.image_packages(id).await?, [large, small]);
+
+    c.execute("UPDATE image_packages SET package = NULL, package_lz4 = '\\x04224d18'::bytea WHERE image_id = $1 AND seq = 0", &[&id]).await?;
+    let err = store.image_packages(id).await.expect_err("damaged package");
+    assert!(matches!(err, customs_store::StoreError::Corrupt(_)), "{err}");
+    c.execute("UPDATE image_packages SET package = NULL, package_lz4 = NULL WHERE image_id = $1 AND seq = 0", &[&id]).await?;
+    let err = store.image_packages(id).await.expect_err("no document");
+    assert!(matches!(err, customs_store::StoreError::Corrupt(_)), "{err}");
+    Ok(())
+}

@@ -1,5 +1,6 @@
 //! The squashed file index of an image as it is recorded: JSON, compressed by the writer
-//! (lz4 frame format) and stored as `bytea` (`image_files.files_lz4`, V0210).
+//! (lz4 frame format) and stored as `bytea` (`image_files.files_lz4`, V0210); large
+//! packages' JSON likewise (`image_packages.package_lz4`, V0230).
 
 use std::io::{Read as _, Write as _};
 
@@ -29,12 +30,26 @@ impl FileIndex {
 
     /// The JSON text of stored bytes.
     pub(crate) fn text(stored: &[u8]) -> Result<String, StoreError> {
-        let mut text = String::new();
-        lz4_flex::frame::FrameDecoder::new(stored)
-            .read_to_string(&mut text)
-            .map_err(|e| StoreError::Corrupt(format!("stored file index: {e}")))?;
-        Ok(text)
+        decompress(stored, "file index")
     }
+}
+
+/// `text` as an lz4 frame with its content checksum, as [`FileIndex::encode`] writes it.
+pub(crate) fn compress(text: &str) -> Result<Vec<u8>, StoreError> {
+    let frame = lz4_flex::frame::FrameInfo::new().content_checksum(true);
+    let mut encoder = lz4_flex::frame::FrameEncoder::with_frame_info(frame, Vec::with_capacity(text.len() / 3));
+    encoder.write_all(text.as_bytes()).map_err(|e| StoreError::Corrupt(format!("compressing a {}-byte document: {e}", text.len())))?;
+    encoder.finish().map_err(|e| StoreError::Corrupt(format!("compressing a {}-byte document: {e}", text.len())))
+}
+
+/// The text of an lz4 frame as [`compress`] and [`FileIndex::encode`] write them; a
+/// damaged frame is `Corrupt` (naming `what`).
+pub(crate) fn decompress(stored: &[u8], what: &str) -> Result<String, StoreError> {
+    let mut text = String::new();
+    lz4_flex::frame::FrameDecoder::new(stored)
+        .read_to_string(&mut text)
+        .map_err(|e| StoreError::Corrupt(format!("stored {what}: {e}")))?;
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -49,6 +64,7 @@ mod tests {
         let text = serde_json::to_string(&entries).expect("json");
         assert!(index.bytes().len() * 4 < text.len(), "{} bytes for {} of JSON", index.bytes().len(), text.len());
         assert_eq!(FileIndex::text(index.bytes()).expect("decode"), text);
+        assert_eq!(decompress(&compress(&text).expect("compress"), "text").expect("decode"), text);
     }
 
     #[test]

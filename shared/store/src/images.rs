@@ -1070,24 +1070,34 @@ impl Store {
         let rows = self
             .conn()
             .await?
-            .query("SELECT package FROM image_packages WHERE image_id = $1 ORDER BY seq", &[&id])
+            .query("SELECT package, package_lz4 FROM image_packages WHERE image_id = $1 ORDER BY seq", &[&id])
             .await?;
-        rows.iter().map(|r| stored_package(r.get(0))).collect()
+        rows.iter().map(stored_package).collect()
     }
 }
 
-/// A recorded package, parsed straight from its stored JSON text (no `Value` tree).
-fn stored_package(json: crate::JsonText) -> Result<customs_model::package::Package, StoreError> {
-    serde_json::from_str(&json.0).map_err(|e| StoreError::Corrupt(format!("stored package: {e}")))
+/// A recorded package (a row of `package, package_lz4`), parsed straight from its stored
+/// JSON text (no `Value` tree): the json column when it is set, else the compressed one.
+fn stored_package(row: &tokio_postgres::Row) -> Result<customs_model::package::Package, StoreError> {
+    let text = match (row.try_get::<_, Option<crate::JsonText>>(0)?, row.try_get::<_, Option<&[u8]>>(1)?) {
+        (Some(json), _) => json.0,
+        (None, Some(stored)) => crate::file_index::decompress(stored, "package")?,
+        (None, None) => return Err(StoreError::Corrupt("a stored package has no document".into())),
+    };
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("stored package: {e}")))
 }
+
+/// Packages whose JSON is longer are compressed by the writer (`package_lz4`, V0230):
+/// dpkg packages with their file lists. Shorter ones are not worth a frame.
+const COMPRESS_PACKAGES_OVER: usize = 2048;
 
 /// Inserts packages in batches of one statement each (UNNEST over arrays).
 async fn write_packages(c: &impl GenericClient, image: Uuid, packages: &[customs_model::package::Package]) -> Result<(), StoreError> {
     use futures::{StreamExt as _, TryStreamExt as _};
     let insert = c
         .prepare(
-            "INSERT INTO image_packages (image_id, seq, package, name, version, type, purl, source_name)
-             SELECT $1, * FROM UNNEST($2::int[], $3::json[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
+            "INSERT INTO image_packages (image_id, seq, package, name, version, type, purl, source_name, package_lz4)
+             SELECT $1, * FROM UNNEST($2::int[], $3::json[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[])",
         )
         .await?;
     let insert = &insert;
@@ -1103,17 +1113,25 @@ async fn write_packages(c: &impl GenericClient, image: Uuid, packages: &[customs
         .map(|(chunk_no, chunk)| async move {
             let mut seq = Vec::with_capacity(chunk.len());
             let mut json = Vec::with_capacity(chunk.len());
+            let mut compressed = Vec::with_capacity(chunk.len());
             let (mut names, mut versions, mut types, mut purls, mut sources) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (i, p) in chunk.iter().enumerate() {
                 seq.push(i32::try_from(chunk_no * 1000 + i).unwrap_or(i32::MAX));
-                json.push(crate::JsonText(serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))?));
+                let text = serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                if text.len() > COMPRESS_PACKAGES_OVER {
+                    compressed.push(Some(crate::file_index::compress(&text)?));
+                    json.push(None);
+                } else {
+                    compressed.push(None);
+                    json.push(Some(crate::JsonText(text)));
+                }
                 names.push(p.name.as_str());
                 versions.push(p.version.as_str());
                 types.push(p.kind.as_str());
                 purls.push(p.purl.as_str());
                 sources.push(p.source_name.as_deref());
             }
-            c.execute(insert, &[&image, &seq, &json, &names, &versions, &types, &purls, &sources]).await?;
+            c.execute(insert, &[&image, &seq, &json, &names, &versions, &types, &purls, &sources, &compressed]).await?;
             Ok::<_, StoreError>(())
         })
         .collect();
@@ -1153,7 +1171,7 @@ impl Store {
             return Ok(None);
         };
         let prev: Uuid = prev.get(0);
-        let rows = conn.query("SELECT package FROM image_packages WHERE image_id = $1 ORDER BY seq", &[&prev]).await?;
-        rows.iter().map(|r| stored_package(r.get(0))).collect::<Result<Vec<_>, _>>().map(Some)
+        let rows = conn.query("SELECT package, package_lz4 FROM image_packages WHERE image_id = $1 ORDER BY seq", &[&prev]).await?;
+        rows.iter().map(stored_package).collect::<Result<Vec<_>, _>>().map(Some)
     }
 }

@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(200, "V0200__image_packages_json"),
     migration!(210, "V0210__image_files_lz4"),
     migration!(220, "V0220__staged_by_blob_digest"),
+    migration!(230, "V0230__image_packages_lz4"),
 ];
 
 /// Arbitrary constant naming the advisory lock; `customs` in ASCII.
