@@ -59,7 +59,7 @@ fn index_one(layout: &Path, i: usize, l: &Value, diff_id: &Value) -> Result<Inde
     builder.into_inner().map_err(|e| e.to_string())?;
     let mut spans = Vec::new();
     let mut archive = tar::Archive::new(File::open(tmp.path()).map_err(|e| e.to_string())?);
-    for e in archive.entries().map_err(|e| e.to_string())? {
+    for e in archive.entries_with_seek().map_err(|e| e.to_string())? {
         let e = e.map_err(|e| e.to_string())?;
         let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
         spans.push((p, Span { layer: i, offset: e.raw_file_position(), len: e.size() }));

@@ -116,7 +116,8 @@ async fn load_layer(staging: &Staging, l: &StagedLayer, i: usize, fresh: Option<
     let found = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<(String, Span)>> {
         let mut archive = tar::Archive::new(File::open(path)?);
         let mut out = Vec::new();
-        for e in archive.entries()? {
+        // Seeking past each file's content: only the headers are read.
+        for e in archive.entries_with_seek()? {
             let e = e?;
             let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
             out.push((p, Span { layer: i, offset: e.raw_file_position(), len: e.size() }));

@@ -776,13 +776,18 @@ impl Store {
         }
         tx.execute("DELETE FROM image_packages WHERE image_id = $1", &[&target])
             .await?;
-        write_packages(&tx, target, &r.packages).await?;
-        tx.execute(
-            "INSERT INTO image_files (image_id, files_lz4) VALUES ($1, $2)
-             ON CONFLICT (image_id) DO UPDATE SET files = NULL, files_lz4 = EXCLUDED.files_lz4",
-            &[&target, &r.files.bytes()],
-        )
-        .await?;
+        // The file index is sent first, and PostgreSQL stores it while the first batch of
+        // packages is built (both requests are pipelined on the connection).
+        let files = async {
+            tx.execute(
+                "INSERT INTO image_files (image_id, files_lz4) VALUES ($1, $2)
+                 ON CONFLICT (image_id) DO UPDATE SET files = NULL, files_lz4 = EXCLUDED.files_lz4",
+                &[&target, &r.files.bytes()],
+            )
+            .await
+            .map_err(StoreError::from)
+        };
+        futures::try_join!(files, write_packages(&tx, target, &r.packages))?;
         let image = by_id(&tx, account, target)
             .await?
             .ok_or(StoreError::ImageNotFound(target))?;
