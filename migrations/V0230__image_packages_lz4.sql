@@ -8,7 +8,8 @@
 -- Rollout (infra/README.md), as V0210: this only adds, but the new analyze leaves package
 -- NULL for large packages, which evaluate and the API of before this release cannot read;
 -- the template updates them before analyze. Readers take package when it is set, else
--- package_lz4.
+-- package_lz4. Rolling evaluate or the API back past this release needs analyze rolled
+-- back first and the images it recorded meanwhile analysed again (infra/README.md).
 ALTER TABLE image_packages
     ALTER COLUMN package DROP NOT NULL,
     ADD COLUMN package_lz4 bytea;

@@ -116,11 +116,17 @@ async fn load_layer(staging: &Staging, l: &StagedLayer, i: usize, fresh: Option<
     let found = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<(String, Span)>> {
         let mut archive = tar::Archive::new(File::open(path)?);
         let mut out = Vec::new();
-        // Seeking past each file's content: only the headers are read.
+        // Seeking past each file's content: only the headers are read, so a file cut short
+        // is found by its length rather than by reading up to its end.
         for e in archive.entries_with_seek()? {
             let e = e?;
             let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
             out.push((p, Span { layer: i, offset: e.raw_file_position(), len: e.size() }));
+        }
+        let end = out.iter().map(|(_, s)| s.offset + s.len).max().unwrap_or(0);
+        let have = archive.into_inner().metadata()?.len();
+        if end > have {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("{have} bytes, files up to byte {end}")));
         }
         Ok(out)
     })
