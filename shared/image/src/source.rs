@@ -155,3 +155,64 @@ impl FileSource for StagedImage {
         Some(Box::new(f.take(span.len)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use customs_model::fs::FileEntry;
+
+    /// A layer whose staged files are `files` (path, content), staged under `dir`.
+    async fn staged(dir: &std::path::Path, files: &[(&str, &[u8])]) -> (Staging, StagedLayer) {
+        let staging = Staging::local(dir);
+        let tar = tempfile::NamedTempFile::new().expect("tmp");
+        let mut b = tar::Builder::new(tar.reopen().expect("reopen"));
+        for (path, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, path, *data).expect("append");
+        }
+        b.finish().expect("finish");
+        let entry = |path: &str, size: usize| FileEntry {
+            path: path.into(),
+            kind: FileKind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: size as u64,
+            sha256: None,
+            link: None,
+            staged: true,
+        };
+        let layer = StagedLayer {
+            digest: format!("sha256:{}", "e".repeat(64)),
+            media_type: "application/vnd.oci.image.layer.v1.tar".into(),
+            compressed_size: 1,
+            uncompressed_size: 1,
+            staged_files: files.len() as u64,
+            staged_bytes: files.iter().map(|(_, d)| d.len() as u64).sum(),
+            entries: files.iter().map(|(p, d)| entry(p, d.len())).collect(),
+            findings: Vec::new(),
+        };
+        staging.put(&layer, tar.path()).await.expect("put");
+        (staging, layer)
+    }
+
+    #[tokio::test]
+    async fn staged_files_read_back_and_a_staged_tar_cut_short_is_an_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let big = vec![b'x'; 10_000];
+        let (staging, layer) = staged(dir.path(), &[("etc/os-release", b"ID=debian\n"), ("usr/lib/big", &big)]).await;
+        let image = StagedImage::load(&staging, &mut [layer.clone()]).await.expect("load");
+        let mut text = String::new();
+        image.open("etc/os-release").expect("staged").read_to_string(&mut text).expect("read");
+        assert_eq!(text, "ID=debian\n");
+
+        // The last file's content cut off: its header is there, its bytes are not.
+        let files = dir.path().join(Staging::files_key(&layer.digest));
+        let f = std::fs::OpenOptions::new().write(true).open(&files).expect("open");
+        f.set_len(512 + 512 + 512 + 5_000).expect("truncate");
+        let err = StagedImage::load(&staging, &mut [layer]).await.err().expect("cut short");
+        assert!(err.to_string().contains("files up to byte"), "{err}");
+    }
+}
