@@ -37,6 +37,28 @@ async fn concurrent_migrators_take_turns() -> Result<()> {
     Ok(())
 }
 
+/// An analysis of an image of digest `sha256:<d repeated>`, with `packages` and `files`.
+fn analysis(d: char, packages: Vec<customs_model::package::Package>, files: customs_store::FileIndex) -> customs_store::AnalysisResult {
+    customs_store::AnalysisResult {
+        image_digest: format!("sha256:{}", d.to_string().repeat(64)),
+        parent_digest: None,
+        manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        manifest: b"{}".to_vec(),
+        config_digest: format!("sha256:{}", "8".repeat(64)),
+        config: serde_json::json!({}),
+        arch: Some("amd64".into()),
+        os: Some("linux".into()),
+        image_size: 1,
+        layers: vec![],
+        findings: serde_json::json!([]),
+        file_count: 3000,
+        distro: None,
+        packages,
+        catalog_unknowns: serde_json::json!([]),
+        files,
+    }
+}
+
 /// A file index recorded before V0210 (a json document) reads as it did, and recording an
 /// analysis over it stores the compressed form, read back as the same JSON text; a json
 /// document written over a compressed one (an analyze of before V0210, rolled back) wins
@@ -58,24 +80,7 @@ async fn file_indexes_recorded_before_and_after_v0210_read_back() -> Result<()> 
     let entries: Vec<serde_json::Value> =
         (0..3000).map(|i| serde_json::json!({ "path": format!("usr/share/file-{i}"), "kind": "file", "mode": 420, "size": i })).collect();
     store.begin_analysis(customs_store::ADMIN_ACCOUNT, id).await?;
-    let result = customs_store::AnalysisResult {
-        image_digest: format!("sha256:{}", "7".repeat(64)),
-        parent_digest: None,
-        manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-        manifest: b"{}".to_vec(),
-        config_digest: format!("sha256:{}", "8".repeat(64)),
-        config: serde_json::json!({}),
-        arch: Some("amd64".into()),
-        os: Some("linux".into()),
-        image_size: 1,
-        layers: vec![],
-        findings: serde_json::json!([]),
-        file_count: 3000,
-        distro: None,
-        packages: vec![],
-        catalog_unknowns: serde_json::json!([]),
-        files: customs_store::FileIndex::encode(&entries)?,
-    };
+    let result = analysis('7', vec![], customs_store::FileIndex::encode(&entries)?);
     store.complete_analysis(customs_store::ADMIN_ACCOUNT, id, &result).await?;
     let json_left: Option<String> = c.query_one("SELECT files::text FROM image_files WHERE image_id = $1", &[&id]).await?.get(0);
     assert_eq!(json_left, None, "recorded compressed only");
@@ -112,24 +117,7 @@ async fn packages_recorded_before_and_after_v0230_read_back() -> Result<()> {
     large.file_digests = (0..400).map(|i| format!("md5:{i:032x}")).collect();
     let small = Package::new(PackageType::Npm, "left-pad", "1.3.0", "pkg:npm/left-pad@1.3.0", location);
     store.begin_analysis(customs_store::ADMIN_ACCOUNT, id).await?;
-    let result = customs_store::AnalysisResult {
-        image_digest: format!("sha256:{}", "9".repeat(64)),
-        parent_digest: None,
-        manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-        manifest: b"{}".to_vec(),
-        config_digest: format!("sha256:{}", "a".repeat(64)),
-        config: serde_json::json!({}),
-        arch: Some("amd64".into()),
-        os: Some("linux".into()),
-        image_size: 1,
-        layers: vec![],
-        findings: serde_json::json!([]),
-        file_count: 0,
-        distro: None,
-        packages: vec![large.clone(), small.clone()],
-        catalog_unknowns: serde_json::json!([]),
-        files: customs_store::FileIndex::encode(&Vec::<String>::new())?,
-    };
+    let result = analysis('9', vec![large.clone(), small.clone()], customs_store::FileIndex::encode(&Vec::<String>::new())?);
     store.complete_analysis(customs_store::ADMIN_ACCOUNT, id, &result).await?;
     let stored: Vec<(Option<String>, bool)> = c
         .query("SELECT package::text, package_lz4 IS NOT NULL FROM image_packages WHERE image_id = $1 ORDER BY seq", &[&id])

@@ -437,11 +437,7 @@ pub fn index_layer_as<R: Read + Send, W: StagedSink>(
             });
         }
         // An uncompressed blob is its tar.
-        let uncompressed = match uncompressed {
-            Some(u) => Some(u),
-            None if actual == Compression::None => Some(compressed_digest.clone()),
-            None => None,
-        };
+        let uncompressed = uncompressed.or_else(|| (actual == Compression::None).then(|| compressed_digest.clone()));
         index.compressed_digest = compressed_digest;
         if let Some(uncompressed) = uncompressed.filter(|u| u != diff_id) {
             return Err(LayerError::DigestMismatch {

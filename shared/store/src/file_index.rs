@@ -14,9 +14,7 @@ impl FileIndex {
     /// Writes `entries` as JSON straight into the compressor (the text is never held
     /// whole: on an image of 300 000 files it is over 50 MB).
     pub fn encode<T: serde::Serialize + ?Sized>(entries: &T) -> std::io::Result<Self> {
-        // With the content checksum, a damaged document is an error, not different JSON.
-        let frame = lz4_flex::frame::FrameInfo::new().content_checksum(true);
-        let mut out = std::io::BufWriter::with_capacity(64 * 1024, lz4_flex::frame::FrameEncoder::with_frame_info(frame, Vec::new()));
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, encoder(0));
         serde_json::to_writer(&mut out, entries)?;
         out.flush()?;
         let encoder = out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
@@ -34,10 +32,16 @@ impl FileIndex {
     }
 }
 
+/// An lz4 frame writer into a buffer of `capacity`. With the content checksum, a damaged
+/// document is an error, not different JSON.
+fn encoder(capacity: usize) -> lz4_flex::frame::FrameEncoder<Vec<u8>> {
+    let frame = lz4_flex::frame::FrameInfo::new().content_checksum(true);
+    lz4_flex::frame::FrameEncoder::with_frame_info(frame, Vec::with_capacity(capacity))
+}
+
 /// `text` as an lz4 frame with its content checksum, as [`FileIndex::encode`] writes it.
 pub(crate) fn compress(text: &str) -> Result<Vec<u8>, StoreError> {
-    let frame = lz4_flex::frame::FrameInfo::new().content_checksum(true);
-    let mut encoder = lz4_flex::frame::FrameEncoder::with_frame_info(frame, Vec::with_capacity(text.len() / 3));
+    let mut encoder = encoder(text.len() / 3);
     encoder.write_all(text.as_bytes()).map_err(|e| StoreError::Corrupt(format!("compressing a {}-byte document: {e}", text.len())))?;
     encoder.finish().map_err(|e| StoreError::Corrupt(format!("compressing a {}-byte document: {e}", text.len())))
 }
